@@ -1,0 +1,282 @@
+//! Parsing of the `#[tool(...)]` attribute arguments.
+//!
+//! Every key either parses into [`ToolArgs`] or gives a `syn::Error` spanned on the offending
+//! token. Code generation lives in `expand.rs` and never sees raw attribute tokens.
+
+use proc_macro2::Span;
+use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprArray, ExprLit, Lit, LitBool, LitInt, LitStr};
+
+/// Longest tool name the runtime accepts (DESIGN.md: at most 64 characters).
+const MAX_NAME_LEN: usize = 64;
+
+const KEYS: &str = "`name`, `description`, `timeout`, `requires_auth`, `scopes`, `version`";
+
+/// The validated arguments of one `#[tool(...)]` attribute.
+pub(crate) struct ToolArgs {
+    pub(crate) name: LitStr,
+    pub(crate) description: Option<LitStr>,
+    pub(crate) timeout_secs: u64,
+    pub(crate) requires_auth: bool,
+    pub(crate) scopes: Vec<LitStr>,
+    pub(crate) version: String,
+}
+
+/// Accumulates keys as they are parsed, so that duplicates and missing keys can be reported.
+#[derive(Default)]
+pub(crate) struct ToolArgsParser {
+    name: Option<LitStr>,
+    description: Option<LitStr>,
+    timeout: Option<LitInt>,
+    requires_auth: Option<LitBool>,
+    scopes: Option<Vec<LitStr>>,
+    version: Option<LitStr>,
+}
+
+impl ToolArgsParser {
+    /// Parses one `key = value` (or bare flag) of the attribute.
+    pub(crate) fn parse(&mut self, meta: ParseNestedMeta<'_>) -> syn::Result<()> {
+        let Some(key) = meta.path.get_ident().map(ToString::to_string) else {
+            return Err(meta.error(format!("unknown key; expected one of {KEYS}")));
+        };
+        match key.as_str() {
+            "name" => {
+                let lit = string_value(&meta, "name", "\"MyApp.Calculator\"")?;
+                check_tool_name(&lit)?;
+                set_once(&meta, &mut self.name, lit)
+            }
+            "description" => {
+                let lit = string_value(&meta, "description", "\"Adds two numbers\"")?;
+                if lit.value().trim().is_empty() {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "`description` must not be empty",
+                    ));
+                }
+                set_once(&meta, &mut self.description, lit)
+            }
+            "version" => {
+                let lit = string_value(&meta, "version", "\"1.2.0\"")?;
+                check_version(&lit)?;
+                set_once(&meta, &mut self.version, lit)
+            }
+            "timeout" => {
+                let lit = timeout_value(&meta)?;
+                set_once(&meta, &mut self.timeout, lit)
+            }
+            "requires_auth" => {
+                // A bare `requires_auth` is a flag; `requires_auth = false` is also accepted.
+                let lit = if meta.input.peek(syn::Token![=]) {
+                    match meta.value()?.parse::<Expr>()? {
+                        Expr::Lit(ExprLit {
+                            lit: Lit::Bool(b), ..
+                        }) => b,
+                        other => {
+                            return Err(syn::Error::new_spanned(
+                                other,
+                                "`requires_auth` takes `true` or `false`, or write it as a bare flag",
+                            ));
+                        }
+                    }
+                } else {
+                    LitBool::new(true, meta.path.span())
+                };
+                set_once(&meta, &mut self.requires_auth, lit)
+            }
+            "scopes" => {
+                let scopes = scopes_value(&meta)?;
+                set_once(&meta, &mut self.scopes, scopes)
+            }
+            _ => Err(syn::Error::new_spanned(
+                &meta.path,
+                format!("unknown key `{key}`; expected one of {KEYS}"),
+            )),
+        }
+    }
+
+    /// Finishes parsing: checks required keys and applies defaults.
+    pub(crate) fn finish(self, attr_span: Span) -> syn::Result<ToolArgs> {
+        let Some(name) = self.name else {
+            return Err(syn::Error::new(
+                attr_span,
+                "missing key `name`: write #[tool(name = \"MyApp.MyTool\")]",
+            ));
+        };
+        let timeout_secs = match self.timeout {
+            Some(lit) => lit.base10_parse()?,
+            None => 30,
+        };
+        Ok(ToolArgs {
+            name,
+            description: self.description,
+            timeout_secs,
+            requires_auth: self.requires_auth.is_some_and(|b| b.value),
+            scopes: self.scopes.unwrap_or_default(),
+            version: self
+                .version
+                .map_or_else(|| "1.0.0".to_owned(), |v| v.value()),
+        })
+    }
+}
+
+fn set_once<T>(meta: &ParseNestedMeta<'_>, slot: &mut Option<T>, value: T) -> syn::Result<()> {
+    if slot.is_some() {
+        let key = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        return Err(syn::Error::new_spanned(
+            &meta.path,
+            format!("duplicate key `{key}`: each key may appear once"),
+        ));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// Parses `key = "..."`, with an error that shows the expected form when the value is not a string.
+fn string_value(meta: &ParseNestedMeta<'_>, key: &str, example: &str) -> syn::Result<LitStr> {
+    let expr: Expr = meta.value()?.parse()?;
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Ok(s),
+        other => Err(syn::Error::new_spanned(
+            other,
+            format!("`{key}` must be a string literal, e.g. {key} = {example}"),
+        )),
+    }
+}
+
+fn timeout_value(meta: &ParseNestedMeta<'_>) -> syn::Result<LitInt> {
+    let expr: Expr = meta.value()?.parse()?;
+    let lit = match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        }) => i,
+        other => {
+            return Err(syn::Error::new_spanned(
+                other,
+                "`timeout` must be a whole number of seconds, e.g. timeout = 10",
+            ));
+        }
+    };
+    if !lit.suffix().is_empty() {
+        return Err(syn::Error::new(
+            lit.span(),
+            "`timeout` takes an unsuffixed number of seconds, e.g. timeout = 10",
+        ));
+    }
+    match lit.base10_parse::<u64>() {
+        Ok(0) => Err(syn::Error::new(
+            lit.span(),
+            "`timeout` must be at least 1 second",
+        )),
+        Ok(secs) if secs > 86_400 => Err(syn::Error::new(
+            lit.span(),
+            "`timeout` must be at most 86400 seconds (one day)",
+        )),
+        Ok(_) => Ok(lit),
+        Err(e) => Err(syn::Error::new(lit.span(), e)),
+    }
+}
+
+fn scopes_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<LitStr>> {
+    let expr: Expr = meta.value()?.parse()?;
+    let Expr::Array(ExprArray { elems, .. }) = expr else {
+        return Err(syn::Error::new_spanned(
+            expr,
+            "`scopes` must be an array of string literals, e.g. scopes = [\"read\", \"write\"]",
+        ));
+    };
+    let mut scopes: Vec<LitStr> = Vec::with_capacity(elems.len());
+    for elem in elems {
+        let Expr::Lit(ExprLit {
+            lit: Lit::Str(scope),
+            ..
+        }) = elem
+        else {
+            return Err(syn::Error::new_spanned(
+                elem,
+                "each scope must be a string literal",
+            ));
+        };
+        let value = scope.value();
+        if value.is_empty() || value.chars().any(char::is_whitespace) {
+            return Err(syn::Error::new(
+                scope.span(),
+                "a scope must be non-empty and contain no whitespace",
+            ));
+        }
+        if scopes.iter().any(|s| s.value() == value) {
+            return Err(syn::Error::new(
+                scope.span(),
+                format!("duplicate scope \"{value}\""),
+            ));
+        }
+        scopes.push(scope);
+    }
+    Ok(scopes)
+}
+
+/// Checks DESIGN.md's tool-name pattern: `Toolkit.Tool`, each segment `[A-Za-z][A-Za-z0-9_]*`,
+/// at most 64 characters in all.
+fn check_tool_name(lit: &LitStr) -> syn::Result<()> {
+    let name = lit.value();
+    let fail = |why: String| {
+        Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "invalid tool name \"{name}\": {why}; expected `Toolkit.Tool`, e.g. \"MyApp.Calculator\""
+            ),
+        ))
+    };
+    if name.len() > MAX_NAME_LEN {
+        return fail(format!(
+            "{} characters, at most {MAX_NAME_LEN} allowed",
+            name.len()
+        ));
+    }
+    let segments: Vec<&str> = name.split('.').collect();
+    if segments.len() != 2 {
+        return fail(format!(
+            "{} dot-separated segments, exactly 2 required",
+            segments.len()
+        ));
+    }
+    for segment in segments {
+        let mut chars = segment.chars();
+        match chars.next() {
+            None => return fail("empty segment".to_owned()),
+            Some(c) if !c.is_ascii_alphabetic() => {
+                return fail(format!("segment `{segment}` must start with a letter"));
+            }
+            Some(_) => {}
+        }
+        if let Some(c) = chars.find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
+            return fail(format!(
+                "segment `{segment}` contains `{c}`; only letters, digits and `_` are allowed"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Versions are `MAJOR.MINOR.PATCH` numbers, as the seed's `version = "1.0.0"`.
+fn check_version(lit: &LitStr) -> syn::Result<()> {
+    let version = lit.value();
+    let parts: Vec<&str> = version.split('.').collect();
+    let numeric = parts
+        .iter()
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if parts.len() == 3 && numeric {
+        Ok(())
+    } else {
+        Err(syn::Error::new(
+            lit.span(),
+            format!("invalid version \"{version}\": expected MAJOR.MINOR.PATCH, e.g. \"1.0.0\""),
+        ))
+    }
+}

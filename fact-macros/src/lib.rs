@@ -1,0 +1,87 @@
+//! The `#[tool]` attribute of FACT. Use it through `fact_runtime::tool`; this crate is an
+//! implementation detail whose generated code only works with `fact-runtime` as a dependency.
+//!
+//! ```ignore
+//! use fact_runtime::tool;
+//!
+//! /// Adds two numbers.
+//! #[tool(name = "MyApp.Add", timeout = 5)]
+//! async fn add(
+//!     /// The first addend
+//!     a: f64,
+//!     /// The second addend
+//!     b: f64,
+//! ) -> f64 {
+//!     a + b
+//! }
+//! ```
+//!
+//! # Keys
+//!
+//! | key | example | default |
+//! | --- | --- | --- |
+//! | `name` (required) | `name = "MyApp.Calculator"`: `Toolkit.Tool`, segments `[A-Za-z][A-Za-z0-9_]*`, at most 64 characters | |
+//! | `description` | `description = "Adds two numbers"` | the function's doc comment |
+//! | `timeout` | `timeout = 10` (whole seconds, 1 to 86400) | `30` |
+//! | `requires_auth` | `requires_auth` or `requires_auth = true` | `false` |
+//! | `scopes` | `scopes = ["calendar.read"]` | `[]` |
+//! | `version` | `version = "1.2.0"` (`MAJOR.MINOR.PATCH`) | `"1.0.0"` |
+//!
+//! Unknown and duplicate keys are compile errors spanned on the key.
+//!
+//! # Parameters
+//!
+//! Each parameter must be a plain name with an owned type that implements `Deserialize` and
+//! `JsonSchema`; it becomes a property of the input schema. `///` on a parameter is its
+//! description; `#[serde(..)]` and `#[schemars(..)]` on a parameter apply as on a struct field
+//! (`#[schemars(range(min = 1, max = 100))]`, `#[serde(default)]`). `Option<T>` parameters are
+//! not required. One parameter of type `ToolContext` or `&ToolContext` is injected by the runtime
+//! and left out of the schema.
+//!
+//! # Return type
+//!
+//! `T` or `Result<T, E>` (any path ending in `Result`) with `T: Serialize`; when `T` also
+//! implements `JsonSchema` the tool gets an output schema. `E` is a `fact_runtime::ToolError`
+//! (the tool picks the kind) or any `Display` type (a 500 with its message).
+
+mod args;
+mod expand;
+
+use proc_macro::TokenStream;
+
+/// Turns a function into a FACT tool. See the [crate documentation](crate) for the keys.
+#[proc_macro_attribute]
+pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let attr_span = proc_macro2::TokenStream::from(attr.clone());
+    let mut parser = args::ToolArgsParser::default();
+    let meta_parser = syn::meta::parser(|meta| parser.parse(meta));
+    let result = syn::parse::Parser::parse(meta_parser, attr)
+        .and_then(|()| parser.finish(span_of(&attr_span)))
+        .and_then(|args| {
+            let item = syn::parse::<syn::ItemFn>(item.clone())?;
+            let rt = expand::runtime_path()?;
+            expand::expand(args, item, &rt)
+        });
+    match result {
+        Ok(tokens) => tokens.into(),
+        Err(error) => {
+            // Keep the function itself so that its callers do not add errors of their own.
+            let mut out = error.to_compile_error();
+            match syn::parse::<syn::ItemFn>(item.clone()) {
+                Ok(function) => out.extend(quote::ToTokens::into_token_stream(
+                    expand::without_schema_attrs(function),
+                )),
+                Err(_) => out.extend(proc_macro2::TokenStream::from(item)),
+            }
+            out.into()
+        }
+    }
+}
+
+fn span_of(tokens: &proc_macro2::TokenStream) -> proc_macro2::Span {
+    tokens
+        .clone()
+        .into_iter()
+        .next()
+        .map_or_else(proc_macro2::Span::call_site, |t| t.span())
+}

@@ -1,0 +1,94 @@
+//! [`ToolCall`]: one request to run a tool.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A request to run the tool `tool_name` with `arguments` (a JSON object).
+///
+/// ```
+/// use fact_runtime::ToolCall;
+/// use serde_json::json;
+///
+/// let call = ToolCall::new("MyApp.Calculator", json!({"operation": "add", "a": 1, "b": 2}))
+///     .user("ada")
+///     .session("s-1");
+/// assert_eq!(call.user_id.as_deref(), Some("ada"));
+/// assert!(!call.call_id.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// Unique id of the call, echoed in the result; a fresh UUID unless set.
+    #[serde(default = "new_call_id")]
+    pub call_id: String,
+    /// The tool to run, e.g. `MyApp.Calculator`.
+    pub tool_name: String,
+    /// The arguments: a JSON object (`null` counts as `{}`).
+    #[serde(default)]
+    pub arguments: Value,
+    /// The calling user, for authorization, rate limits and audit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The caller's session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+}
+
+fn new_call_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl ToolCall {
+    /// A call of `tool_name` with `arguments`, a fresh call id, and no user or session.
+    pub fn new(tool_name: impl Into<String>, arguments: Value) -> Self {
+        Self {
+            call_id: new_call_id(),
+            tool_name: tool_name.into(),
+            arguments,
+            user_id: None,
+            session_id: None,
+        }
+    }
+
+    /// Sets the calling user.
+    #[must_use]
+    pub fn user(mut self, user_id: impl Into<String>) -> Self {
+        self.user_id = Some(user_id.into());
+        self
+    }
+
+    /// Sets the session.
+    #[must_use]
+    pub fn session(mut self, session_id: impl Into<String>) -> Self {
+        self.session_id = Some(session_id.into());
+        self
+    }
+
+    /// Replaces the generated call id, e.g. with the id an LLM gave its tool call.
+    #[must_use]
+    pub fn with_call_id(mut self, call_id: impl Into<String>) -> Self {
+        self.call_id = call_id.into();
+        self
+    }
+}
+
+/// The seed's helper: a call of `tool_name` with `arguments`, for `user_id` when given.
+///
+/// ```
+/// use fact_runtime::create_tool_call;
+/// use serde_json::json;
+///
+/// let call = create_tool_call("MyApp.Calculator", json!({"a": 1}), Some("ada"));
+/// assert_eq!(call.tool_name, "MyApp.Calculator");
+/// assert_eq!(call.user_id.as_deref(), Some("ada"));
+/// ```
+pub fn create_tool_call(
+    tool_name: impl Into<String>,
+    arguments: Value,
+    user_id: Option<&str>,
+) -> ToolCall {
+    let call = ToolCall::new(tool_name, arguments);
+    match user_id {
+        Some(user) => call.user(user),
+        None => call,
+    }
+}

@@ -1,0 +1,142 @@
+//! [`ToolContext`]: what the runtime tells a tool about the call it is serving.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Injected into a tool that declares a `ToolContext` or `&ToolContext` parameter; never part of
+/// the tool's schema.
+///
+/// It carries the call's identity (call id, user, session), its deadline, and a cancellation
+/// signal that fires when the call times out. Sync tools keep running on the blocking pool after
+/// a timeout unless they check [`is_cancelled`](Self::is_cancelled).
+///
+/// ```
+/// use fact_runtime::{tool, ToolContext};
+///
+/// /// Greets the calling user.
+/// #[tool(name = "Demo.Greet")]
+/// async fn greet(ctx: &ToolContext) -> String {
+///     format!("hello, {}", ctx.user_id().unwrap_or("stranger"))
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // Still a plain function: call it directly with a context of your own.
+/// let ctx = ToolContext::new("Demo.Greet").with_user("ada");
+/// assert_eq!(greet(&ctx).await, "hello, ada");
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ToolContext {
+    call_id: String,
+    tool_name: String,
+    user_id: Option<String>,
+    session_id: Option<String>,
+    deadline: Instant,
+    cancellation: CancellationToken,
+}
+
+/// The deadline of a context made with [`ToolContext::new`].
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+
+impl ToolContext {
+    /// A context for calling `tool_name` directly, outside an executor: a fresh call id, no user
+    /// or session, a deadline 30 seconds from now. Must be called inside a tokio runtime when
+    /// the deadline is read.
+    pub fn new(tool_name: impl Into<String>) -> Self {
+        Self {
+            call_id: uuid::Uuid::new_v4().to_string(),
+            tool_name: tool_name.into(),
+            user_id: None,
+            session_id: None,
+            deadline: Instant::now() + DEFAULT_DEADLINE,
+            cancellation: CancellationToken::new(),
+        }
+    }
+
+    pub(crate) fn for_call(
+        call_id: String,
+        tool_name: String,
+        user_id: Option<String>,
+        session_id: Option<String>,
+        deadline: Instant,
+        cancellation: CancellationToken,
+    ) -> Self {
+        Self {
+            call_id,
+            tool_name,
+            user_id,
+            session_id,
+            deadline,
+            cancellation,
+        }
+    }
+
+    /// Sets the calling user.
+    #[must_use]
+    pub fn with_user(mut self, user_id: impl Into<String>) -> Self {
+        self.user_id = Some(user_id.into());
+        self
+    }
+
+    /// Sets the session.
+    #[must_use]
+    pub fn with_session(mut self, session_id: impl Into<String>) -> Self {
+        self.session_id = Some(session_id.into());
+        self
+    }
+
+    /// Sets the deadline.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The id of this call, as in `ToolResult::call_id`.
+    pub fn call_id(&self) -> &str {
+        &self.call_id
+    }
+
+    /// The name of the tool being called.
+    pub fn tool_name(&self) -> &str {
+        &self.tool_name
+    }
+
+    /// The calling user, when the call names one.
+    pub fn user_id(&self) -> Option<&str> {
+        self.user_id.as_deref()
+    }
+
+    /// The session, when the call names one.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+
+    /// When the call times out.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Time left before the deadline (zero once it has passed).
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// Whether the call has been cancelled (it timed out, or its caller gave up).
+    pub fn is_cancelled(&self) -> bool {
+        self.cancellation.is_cancelled()
+    }
+
+    /// Completes when the call is cancelled; `select!` on it to stop long work early.
+    pub async fn cancelled(&self) {
+        self.cancellation.cancelled().await;
+    }
+
+    /// The token behind [`cancelled`](Self::cancelled), to hand to other tasks.
+    pub fn cancellation_token(&self) -> &CancellationToken {
+        &self.cancellation
+    }
+}

@@ -1,0 +1,177 @@
+//! How tools are defined: statically by `#[tool]` ([`ToolRegistration`], collected by
+//! `inventory`), or at run time by hand ([`ToolDefinition`]).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::context::ToolContext;
+use crate::error::ToolError;
+
+/// The future a tool's erased call function returns.
+pub type ToolFuture = Pin<Box<dyn Future<Output = Result<Value, ToolError>> + Send + 'static>>;
+
+/// Where a tool was defined, for error messages that must name both sides of a clash.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct SourceLocation {
+    pub module_path: &'static str,
+    pub function: &'static str,
+    pub file: &'static str,
+    pub line: u32,
+}
+
+impl fmt::Display for SourceLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}::{} ({}:{})",
+            self.module_path, self.function, self.file, self.line
+        )
+    }
+}
+
+/// One `#[tool]`, as the macro registers it with `inventory`. Not built by hand: use
+/// [`ToolDefinition`] for tools made at run time.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ToolRegistration {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub version: &'static str,
+    pub timeout_secs: u64,
+    pub requires_auth: bool,
+    pub scopes: &'static [&'static str],
+    pub blocking: bool,
+    pub input_schema: fn() -> Value,
+    pub output_schema: fn() -> Option<Value>,
+    pub call: fn(ToolContext, Value) -> ToolFuture,
+    pub defined_at: SourceLocation,
+}
+
+inventory::collect!(ToolRegistration);
+
+type DynHandler = dyn Fn(ToolContext, Value) -> ToolFuture + Send + Sync;
+
+/// A tool registered at run time, for tools not known at compile time (loaded from
+/// configuration, proxied from elsewhere, ...). The handler receives the validated arguments.
+///
+/// ```
+/// use fact_runtime::{ToolCall, ToolDefinition, ToolExecutor};
+/// use serde_json::json;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let echo = ToolDefinition::new(
+///     "Demo.Echo",
+///     "Returns its input",
+///     json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
+///     |_ctx, args| async move { Ok(args["text"].clone()) },
+/// );
+/// let executor = ToolExecutor::builder().register(echo).build()?;
+/// let result = executor.execute_tool_call(ToolCall::new("Demo.Echo", json!({"text": "hi"}))).await;
+/// assert_eq!(result.data, Some(json!("hi")));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ToolDefinition {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) version: String,
+    pub(crate) timeout: Duration,
+    pub(crate) requires_auth: bool,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) input_schema: Value,
+    pub(crate) output_schema: Option<Value>,
+    pub(crate) handler: Arc<DynHandler>,
+}
+
+impl ToolDefinition {
+    /// A tool named `name` (`Toolkit.Tool`) whose arguments must satisfy `input_schema` (a JSON
+    /// Schema with root `type: "object"`), run by `handler`. Defaults: version `1.0.0`, timeout
+    /// 30 s, no auth.
+    pub fn new<F, Fut>(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        input_schema: Value,
+        handler: F,
+    ) -> Self
+    where
+        F: Fn(ToolContext, Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Value, ToolError>> + Send + 'static,
+    {
+        Self {
+            name: name.into(),
+            description: description.into(),
+            version: "1.0.0".to_owned(),
+            timeout: Duration::from_secs(30),
+            requires_auth: false,
+            scopes: Vec::new(),
+            input_schema,
+            output_schema: None,
+            handler: Arc::new(move |ctx, args| Box::pin(handler(ctx, args))),
+        }
+    }
+
+    /// Sets the timeout (default 30 s).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the version (default `1.0.0`).
+    #[must_use]
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self
+    }
+
+    /// Requires an authorized user with these scopes.
+    #[must_use]
+    pub fn requires_auth(mut self, scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.requires_auth = true;
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Declares the shape of the tool's output.
+    #[must_use]
+    pub fn output_schema(mut self, schema: Value) -> Self {
+        self.output_schema = Some(schema);
+        self
+    }
+}
+
+impl fmt::Debug for ToolDefinition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolDefinition")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the executor invokes a tool.
+#[derive(Clone)]
+pub(crate) enum Handler {
+    /// A `#[tool]` function's generated call function.
+    Static(fn(ToolContext, Value) -> ToolFuture),
+    /// A run-time closure.
+    Dynamic(Arc<DynHandler>),
+}
+
+impl Handler {
+    pub(crate) fn call(&self, ctx: ToolContext, arguments: Value) -> ToolFuture {
+        match self {
+            Self::Static(call) => call(ctx, arguments),
+            Self::Dynamic(call) => call(ctx, arguments),
+        }
+    }
+}

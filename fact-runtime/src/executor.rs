@@ -1,0 +1,268 @@
+//! [`ToolExecutor`]: runs calls through the pipeline.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::call::ToolCall;
+use crate::definition::ToolDefinition;
+use crate::error::{BuildError, ErrorKind, ToolError};
+use crate::pipeline::authorize::Authorizer;
+use crate::pipeline::execute::LocalRunner;
+use crate::pipeline::rate_limit::RateLimiter;
+use crate::pipeline::record::Recorder;
+use crate::pipeline::route::{Route, Router};
+use crate::pipeline::validate::ArgumentValidator;
+use crate::registry::{Registry, ToolInfo};
+use crate::result::ToolResult;
+use crate::schema::ToolFormat;
+
+/// Default bound on the calls of one [`ToolExecutor::execute_tool_calls`] batch that run at once.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 64;
+
+/// How long [`ToolExecutor::health_check`] waits for the blocking pool.
+const HEALTH_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Runs tool calls through lookup, validation, authorization, rate limiting, routing, execution
+/// and recording, and answers each with a [`ToolResult`]. Cheap to clone; clones share state.
+///
+/// ```
+/// use fact_runtime::{tool, ToolCall, ToolExecutor};
+/// use serde_json::json;
+///
+/// /// Adds two numbers.
+/// #[tool(name = "Doc.Add")]
+/// async fn add(a: f64, b: f64) -> f64 {
+///     a + b
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let executor = ToolExecutor::builder().build()?;
+/// let result = executor.execute_tool_call(ToolCall::new("Doc.Add", json!({"a": 2, "b": 3}))).await;
+/// assert_eq!(result.status_code, 200);
+/// assert_eq!(result.data, Some(json!(5.0)));
+///
+/// let missing = executor.execute_tool_call(ToolCall::new("Doc.Add", json!({"a": 2}))).await;
+/// assert_eq!(missing.status_code, 400);
+/// assert_eq!(missing.error.as_deref(), Some("Parameter validation failed: missing required parameter 'b'"));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ToolExecutor {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    registry: Registry,
+    validator: ArgumentValidator,
+    authorizer: Authorizer,
+    rate_limiter: RateLimiter,
+    router: Router,
+    local: LocalRunner,
+    recorder: Recorder,
+    max_concurrency: usize,
+    started: Instant,
+}
+
+/// Configures and builds a [`ToolExecutor`].
+#[derive(Debug)]
+pub struct ToolExecutorBuilder {
+    discover: bool,
+    manual: Vec<ToolDefinition>,
+    max_concurrency: usize,
+}
+
+impl ToolExecutorBuilder {
+    /// Adds a tool defined at run time.
+    #[must_use]
+    pub fn register(mut self, tool: ToolDefinition) -> Self {
+        self.manual.push(tool);
+        self
+    }
+
+    /// Whether to include every `#[tool]` linked into the program (default `true`). Turn it
+    /// off to serve only the tools registered with [`register`](Self::register).
+    #[must_use]
+    pub fn discover_linked_tools(mut self, discover: bool) -> Self {
+        self.discover = discover;
+        self
+    }
+
+    /// How many calls of one batch run at once (default [`DEFAULT_MAX_CONCURRENCY`]).
+    #[must_use]
+    pub fn max_concurrency(mut self, max_concurrency: usize) -> Self {
+        self.max_concurrency = max_concurrency;
+        self
+    }
+
+    /// Builds the registry (compiling every input schema once) and the pipeline.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] when two tools share a name, a name or schema is invalid, or an option is
+    /// out of range.
+    pub fn build(self) -> Result<ToolExecutor, BuildError> {
+        if self.max_concurrency == 0 {
+            return Err(BuildError::InvalidConfig(
+                "max_concurrency must be at least 1".to_owned(),
+            ));
+        }
+        let registry = Registry::build(self.discover, self.manual)?;
+        tracing::debug!(tools = registry.len(), "tool registry built");
+        Ok(ToolExecutor {
+            inner: Arc::new(Inner {
+                registry,
+                validator: ArgumentValidator::default(),
+                authorizer: Authorizer::default(),
+                rate_limiter: RateLimiter::default(),
+                router: Router::default(),
+                local: LocalRunner::default(),
+                recorder: Recorder::default(),
+                max_concurrency: self.max_concurrency,
+                started: Instant::now(),
+            }),
+        })
+    }
+}
+
+impl ToolExecutor {
+    /// A builder with every linked `#[tool]` and default limits.
+    pub fn builder() -> ToolExecutorBuilder {
+        ToolExecutorBuilder {
+            discover: true,
+            manual: Vec::new(),
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+        }
+    }
+
+    /// Runs one call through the pipeline. Never panics and never fails: every outcome,
+    /// including a panicking tool, is a [`ToolResult`].
+    pub async fn execute_tool_call(&self, mut call: ToolCall) -> ToolResult {
+        let started = Instant::now();
+        let outcome = self.run(&mut call).await;
+        let elapsed = started.elapsed();
+        let result = match outcome {
+            Ok(data) => ToolResult::success(call.call_id, call.tool_name, data, elapsed),
+            Err(error) => ToolResult::failure(call.call_id, call.tool_name, error, elapsed),
+        };
+        self.inner.recorder.record(&result);
+        result
+    }
+
+    /// The stages from lookup to execution.
+    async fn run(&self, call: &mut ToolCall) -> Result<Value, ToolError> {
+        let inner = &*self.inner;
+        let tool = inner.registry.get(&call.tool_name).ok_or_else(|| {
+            ToolError::new(
+                ErrorKind::ToolNotFound,
+                format!("Tool '{}' not found", call.tool_name),
+            )
+        })?;
+        if tool.info.name != call.tool_name {
+            // Called by its exported name (`MyApp_Calculator`): answer with the real one.
+            call.tool_name.clone_from(&tool.info.name);
+        }
+        inner
+            .validator
+            .validate(&tool.schema, &mut call.arguments)?;
+        inner.authorizer.authorize(tool, call)?;
+        inner.rate_limiter.check(tool, call)?;
+        match inner.router.route(tool) {
+            Route::Local => inner.local.run(tool, call).await,
+        }
+    }
+
+    /// Runs `calls` with at most the configured number at once and answers in input order.
+    /// Each call is independent: one failing or panicking does not affect the others.
+    pub async fn execute_tool_calls(&self, calls: Vec<ToolCall>) -> Vec<ToolResult> {
+        futures::stream::iter(calls)
+            .map(|call| self.execute_tool_call(call))
+            .buffered(self.inner.max_concurrency)
+            .collect()
+            .await
+    }
+
+    /// Every tool, sorted by name.
+    pub fn available_tools(&self) -> Vec<&ToolInfo> {
+        self.inner.registry.infos()
+    }
+
+    /// The tool called `name` (or exported as `name`, with `_` for `.`).
+    pub fn tool_info(&self, name: &str) -> Option<&ToolInfo> {
+        self.inner.registry.get(name).map(|tool| &tool.info)
+    }
+
+    /// Every tool's schema in `format`, sorted by name: a JSON array ready to hand to an LLM API.
+    pub fn export_tools(&self, format: ToolFormat) -> Value {
+        Value::Array(
+            self.available_tools()
+                .into_iter()
+                .map(|info| info.export(format))
+                .collect(),
+        )
+    }
+
+    /// Checks that the executor can serve calls: the tokio blocking pool, which sync tools run
+    /// on, must answer within a second. Reports call totals since start-up.
+    pub async fn health_check(&self) -> HealthReport {
+        let probe =
+            tokio::time::timeout(HEALTH_PROBE_TIMEOUT, tokio::task::spawn_blocking(|| ())).await;
+        let (status, problem) = match probe {
+            Ok(Ok(())) => (HealthStatus::Healthy, None),
+            Ok(Err(error)) => (
+                HealthStatus::Unhealthy,
+                Some(format!("blocking pool failed: {error}")),
+            ),
+            Err(_) => (
+                HealthStatus::Unhealthy,
+                Some(format!(
+                    "blocking pool did not answer within {HEALTH_PROBE_TIMEOUT:?}"
+                )),
+            ),
+        };
+        let (executions, failures) = self.inner.recorder.totals();
+        HealthReport {
+            status,
+            problem,
+            tools: self.inner.registry.len(),
+            executions_total: executions,
+            failures_total: failures,
+            uptime_seconds: self.inner.started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// Whether the executor can serve calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// Calls can be served.
+    Healthy,
+    /// Calls cannot be served; [`HealthReport::problem`] says why.
+    Unhealthy,
+}
+
+/// The answer of [`ToolExecutor::health_check`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct HealthReport {
+    /// Healthy or not.
+    pub status: HealthStatus,
+    /// What is wrong, when unhealthy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// Number of registered tools.
+    pub tools: usize,
+    /// Calls answered since start-up, refused ones included.
+    pub executions_total: u64,
+    /// Calls that failed since start-up.
+    pub failures_total: u64,
+    /// Seconds since the executor was built.
+    pub uptime_seconds: f64,
+}

@@ -1,0 +1,37 @@
+#![doc = include_str!("../README.md")]
+
+// Lets `#[tool]` name this crate `::fact_runtime` from inside it too.
+#[allow(unused_extern_crates)]
+extern crate self as fact_runtime;
+
+mod call;
+mod context;
+mod definition;
+mod error;
+mod executor;
+mod pipeline;
+mod registry;
+mod result;
+mod schema;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use call::{ToolCall, create_tool_call};
+pub use context::ToolContext;
+pub use definition::{ToolDefinition, ToolFuture};
+pub use error::{BuildError, ErrorKind, ToolError};
+pub use executor::{
+    DEFAULT_MAX_CONCURRENCY, HealthReport, HealthStatus, ToolExecutor, ToolExecutorBuilder,
+};
+pub use fact_macros::tool;
+pub use registry::ToolInfo;
+pub use result::{ResultMetadata, ToolResult};
+pub use schema::{ToolFormat, UnknownFormat};
+/// Re-exported so that a crate of tools can build arguments without its own dependency.
+pub use serde_json;
+
+/// The workspace README's code, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct WorkspaceReadme;

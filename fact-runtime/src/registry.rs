@@ -1,0 +1,253 @@
+//! The registry: every tool the executor can run, built once at start-up from the `#[tool]`
+//! functions linked into the program (`inventory`) plus tools registered at run time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+use crate::definition::{Handler, ToolDefinition, ToolRegistration};
+use crate::error::BuildError;
+use crate::pipeline::validate::CompiledSchema;
+use crate::schema::underscore_name;
+
+/// Longest tool name (DESIGN.md).
+const MAX_NAME_LEN: usize = 64;
+
+/// What a caller may know about a tool: its identity, its contract and where it was defined.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ToolInfo {
+    /// `Toolkit.Tool`.
+    pub name: String,
+    /// What the tool does, for the LLM choosing it.
+    pub description: String,
+    /// `MAJOR.MINOR.PATCH`.
+    pub version: String,
+    /// How long a call may run before it fails with 504.
+    #[serde(rename = "timeout_seconds", serialize_with = "seconds")]
+    pub timeout: Duration,
+    /// Whether a call needs an authorized user.
+    pub requires_auth: bool,
+    /// OAuth scopes the user's grant must cover.
+    pub scopes: Vec<String>,
+    /// JSON Schema of the arguments (root `type: "object"`).
+    pub input_schema: Value,
+    /// JSON Schema of the output, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
+    /// The defining function (`module::function (file:line)`), or `registered at run time`.
+    pub defined_at: String,
+}
+
+fn seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64())
+}
+
+/// A tool ready to run: its info, its handler and its compiled input schema.
+#[derive(Debug)]
+pub(crate) struct RegisteredTool {
+    pub(crate) info: ToolInfo,
+    pub(crate) timeout: Duration,
+    pub(crate) schema: CompiledSchema,
+    pub(crate) handler: Handler,
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Static(_) => "Handler::Static",
+            Self::Dynamic(_) => "Handler::Dynamic",
+        })
+    }
+}
+
+/// All tools by name. Lookups are O(1); a name with `_` in place of `.` (as OpenAI and
+/// Anthropic exports spell it) finds the same tool.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    tools: Vec<Arc<RegisteredTool>>,
+    by_name: HashMap<String, usize>,
+    by_export_name: HashMap<String, usize>,
+}
+
+impl Registry {
+    /// Builds the registry from every linked `#[tool]` (when `discover` is set) and `manual`.
+    pub(crate) fn build(discover: bool, manual: Vec<ToolDefinition>) -> Result<Self, BuildError> {
+        let mut registry = Self::default();
+        if discover {
+            for registration in inventory::iter::<ToolRegistration> {
+                registry.insert(from_registration(registration)?)?;
+            }
+        }
+        for definition in manual {
+            registry.insert(from_definition(definition)?)?;
+        }
+        Ok(registry)
+    }
+
+    fn insert(&mut self, tool: RegisteredTool) -> Result<(), BuildError> {
+        let duplicate =
+            |existing: &RegisteredTool, tool: &RegisteredTool| BuildError::DuplicateTool {
+                name: tool.info.name.clone(),
+                first: existing.info.defined_at.clone(),
+                second: tool.info.defined_at.clone(),
+            };
+        if let Some(&index) = self.by_name.get(&tool.info.name) {
+            return Err(duplicate(&self.tools[index], &tool));
+        }
+        let export_name = underscore_name(&tool.info.name);
+        if let Some(&index) = self.by_export_name.get(&export_name) {
+            // `A_b.C` and `A.b_C` would both be exported as `A_b_C`.
+            let existing = &self.tools[index];
+            return Err(BuildError::AmbiguousExportName {
+                export_name,
+                first: format!("'{}' ({})", existing.info.name, existing.info.defined_at),
+                second: format!("'{}' ({})", tool.info.name, tool.info.defined_at),
+            });
+        }
+        let index = self.tools.len();
+        self.by_name.insert(tool.info.name.clone(), index);
+        self.by_export_name.insert(export_name, index);
+        self.tools.push(Arc::new(tool));
+        Ok(())
+    }
+
+    /// The tool called `name`, or exported as `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&Arc<RegisteredTool>> {
+        let index = self
+            .by_name
+            .get(name)
+            .or_else(|| self.by_export_name.get(name))?;
+        self.tools.get(*index)
+    }
+
+    /// Every tool, sorted by name.
+    pub(crate) fn infos(&self) -> Vec<&ToolInfo> {
+        let mut infos: Vec<&ToolInfo> = self.tools.iter().map(|t| &t.info).collect();
+        infos.sort_by(|a, b| a.name.cmp(&b.name));
+        infos
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.tools.len()
+    }
+}
+
+fn from_registration(registration: &ToolRegistration) -> Result<RegisteredTool, BuildError> {
+    let defined_at = registration.defined_at.to_string();
+    let timeout = Duration::from_secs(registration.timeout_secs);
+    let info = ToolInfo {
+        name: registration.name.to_owned(),
+        description: registration.description.to_owned(),
+        version: registration.version.to_owned(),
+        timeout,
+        requires_auth: registration.requires_auth,
+        scopes: registration
+            .scopes
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        input_schema: (registration.input_schema)(),
+        output_schema: (registration.output_schema)(),
+        defined_at,
+    };
+    let handler = Handler::Static(registration.call);
+    finish(info, handler)
+}
+
+fn from_definition(definition: ToolDefinition) -> Result<RegisteredTool, BuildError> {
+    let info = ToolInfo {
+        name: definition.name,
+        description: definition.description,
+        version: definition.version,
+        timeout: definition.timeout,
+        requires_auth: definition.requires_auth,
+        scopes: definition.scopes,
+        input_schema: definition.input_schema,
+        output_schema: definition.output_schema,
+        defined_at: "registered at run time".to_owned(),
+    };
+    if info.timeout.is_zero() {
+        return Err(BuildError::InvalidConfig(format!(
+            "tool '{}' has a zero timeout",
+            info.name
+        )));
+    }
+    finish(info, Handler::Dynamic(definition.handler))
+}
+
+fn finish(info: ToolInfo, handler: Handler) -> Result<RegisteredTool, BuildError> {
+    if let Err(reason) = check_tool_name(&info.name) {
+        return Err(BuildError::InvalidName {
+            name: info.name,
+            reason,
+            defined_at: info.defined_at,
+        });
+    }
+    let schema = CompiledSchema::compile(&info.input_schema).map_err(|reason| {
+        BuildError::InvalidSchema {
+            name: info.name.clone(),
+            reason,
+            defined_at: info.defined_at.clone(),
+        }
+    })?;
+    Ok(RegisteredTool {
+        timeout: info.timeout,
+        info,
+        schema,
+        handler,
+    })
+}
+
+/// DESIGN.md's pattern: `Toolkit.Tool`, segments `[A-Za-z][A-Za-z0-9_]*`, at most 64
+/// characters. `#[tool]` checks the same at compile time; this covers run-time registrations.
+pub(crate) fn check_tool_name(name: &str) -> Result<(), String> {
+    if name.len() > MAX_NAME_LEN {
+        return Err(format!(
+            "{} characters, at most {MAX_NAME_LEN} allowed",
+            name.len()
+        ));
+    }
+    let Some((toolkit, tool)) = name.split_once('.') else {
+        return Err("expected `Toolkit.Tool`, found no `.`".to_owned());
+    };
+    for segment in [toolkit, tool] {
+        let valid_start = segment.starts_with(|c: char| c.is_ascii_alphabetic());
+        let valid_rest = segment
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_start || !valid_rest {
+            return Err(format!(
+                "segment `{segment}` must start with a letter and hold only letters, digits and `_`"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_tool_name;
+
+    #[test]
+    fn tool_names_follow_toolkit_dot_tool() {
+        assert!(check_tool_name("MyApp.Calculator").is_ok());
+        assert!(check_tool_name("A1.b_2").is_ok());
+        for bad in [
+            "Calculator",
+            "My App.Calc",
+            "MyApp.2Calc",
+            "A.B.C",
+            ".Calc",
+            "MyApp.",
+            "É.x",
+        ] {
+            assert!(check_tool_name(bad).is_err(), "{bad} should be refused");
+        }
+        let long = format!("A.{}", "b".repeat(63));
+        assert!(check_tool_name(&long).unwrap_err().contains("at most 64"));
+    }
+}
