@@ -1,0 +1,193 @@
+//! The executor's contract beyond single status codes: batches, context, constraints, health.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use fact_examples as _;
+use fact_runtime::{HealthStatus, ToolCall, ToolDefinition, ToolExecutor, create_tool_call};
+use fact_tests::fixtures;
+use serde_json::json;
+
+fn executor() -> ToolExecutor {
+    let _ = fixtures::TOOL_NAMES;
+    ToolExecutor::builder().build().expect("registry builds")
+}
+
+#[tokio::test]
+async fn batch_answers_in_input_order_and_failures_stay_isolated() {
+    let executor = executor();
+    let calls = vec![
+        ToolCall::new(
+            "MyApp.Calculator",
+            json!({"operation": "add", "a": 1, "b": 1}),
+        ),
+        ToolCall::new("Fixture.Panics", json!({"secret": "x"})),
+        ToolCall::new("MyApp.Nope", json!({})),
+        ToolCall::new("Fixture.Sum", json!({"values": [5, 5]})),
+        ToolCall::new("MyApp.Calculator", json!({"operation": "add", "a": 1})),
+        ToolCall::new("Fixture.Echo", json!({"text": "last"})),
+    ];
+    let ids: Vec<String> = calls.iter().map(|c| c.call_id.clone()).collect();
+    let results = executor.execute_tool_calls(calls).await;
+    let statuses: Vec<u16> = results.iter().map(|r| r.status_code).collect();
+    assert_eq!(statuses, [200, 500, 404, 200, 400, 200]);
+    let result_ids: Vec<String> = results.iter().map(|r| r.call_id.clone()).collect();
+    assert_eq!(result_ids, ids);
+    assert_eq!(
+        results[0].data.as_ref().map(|d| d["result"].clone()),
+        Some(json!(2.0))
+    );
+    assert_eq!(results[5].data, Some(json!("last")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn batch_concurrency_is_bounded_by_the_configuration() {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (in_flight_c, peak_c) = (in_flight.clone(), peak.clone());
+    let tool = ToolDefinition::new(
+        "Demo.Wait",
+        "waits",
+        json!({"type": "object"}),
+        move |_ctx, _args| {
+            let (in_flight, peak) = (in_flight_c.clone(), peak_c.clone());
+            async move {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                Ok(json!(now))
+            }
+        },
+    );
+    let executor = ToolExecutor::builder()
+        .discover_linked_tools(false)
+        .register(tool)
+        .max_concurrency(3)
+        .build()
+        .expect("builds");
+    let calls = (0..20)
+        .map(|_| ToolCall::new("Demo.Wait", json!({})))
+        .collect();
+    let results = executor.execute_tool_calls(calls).await;
+    assert!(results.iter().all(|r| r.success));
+    assert_eq!(peak.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn context_carries_call_id_user_and_session() {
+    let executor = executor();
+    let call = ToolCall::new("Fixture.WhoAmI", json!({}))
+        .user("ada")
+        .session("s-7")
+        .with_call_id("call-1");
+    let result = executor.execute_tool_call(call).await;
+    assert_eq!(result.call_id, "call-1");
+    assert_eq!(
+        result.data,
+        Some(json!({"call_id": "call-1", "user": "ada", "session": "s-7"}))
+    );
+}
+
+#[tokio::test]
+async fn create_tool_call_sets_the_user() {
+    let executor = executor();
+    let result = executor
+        .execute_tool_call(create_tool_call("Fixture.WhoAmI", json!({}), Some("bob")))
+        .await;
+    assert_eq!(
+        result.data.as_ref().map(|d| d["user"].clone()),
+        Some(json!("bob"))
+    );
+}
+
+#[tokio::test]
+async fn null_arguments_count_as_no_arguments() {
+    let result = executor()
+        .execute_tool_call(ToolCall::new("Fixture.WhoAmI", serde_json::Value::Null))
+        .await;
+    assert!(result.success, "{result:?}");
+}
+
+#[tokio::test]
+async fn schemars_constraints_are_enforced_at_call_time() {
+    let executor = executor();
+    let cases = [
+        (
+            json!({"limit": 0}),
+            "Parameter validation failed: 'limit' must be at least 1",
+        ),
+        (
+            json!({"limit": 101}),
+            "Parameter validation failed: 'limit' must be at most 100",
+        ),
+        (
+            json!({"limit": 5, "email": "not-an-email"}),
+            "Parameter validation failed: 'email' must be a valid email",
+        ),
+        (
+            json!({"limit": 5, "tagName": "x"}),
+            "Parameter validation failed: 'tagName' must be at least 2 characters long",
+        ),
+    ];
+    for (arguments, message) in cases {
+        let result = executor
+            .execute_tool_call(ToolCall::new("Fixture.Constrained", arguments.clone()))
+            .await;
+        assert_eq!(result.error.as_deref(), Some(message), "{arguments}");
+    }
+    let ok = executor
+        .execute_tool_call(ToolCall::new(
+            "Fixture.Constrained",
+            json!({"limit": 5, "email": "a@b.org", "tagName": "ok"}),
+        ))
+        .await;
+    assert_eq!(
+        ok.data,
+        Some(json!([5, false, "ok"])),
+        "serde(default) and serde(rename) apply"
+    );
+}
+
+#[tokio::test]
+async fn user_types_validate_nested_paths() {
+    let executor = executor();
+    let ok = executor
+        .execute_tool_call(ToolCall::new(
+            "Fixture.Choose",
+            json!({"colour": "green", "at": {"x": 1, "y": 2}, "tags": ["a", "b"]}),
+        ))
+        .await;
+    assert_eq!(ok.data, Some(json!("Green at (1, 2) tagged a,b")));
+
+    let bad = executor
+        .execute_tool_call(ToolCall::new(
+            "Fixture.Choose",
+            json!({"colour": "blue", "at": {"x": 1, "z": 2}, "tags": [1]}),
+        ))
+        .await;
+    assert_eq!(
+        bad.error.as_deref(),
+        Some(
+            "Parameter validation failed: 'colour' must be one of ['red', 'green']; missing required field 'y' in 'at'; unknown field 'z' in 'at'; 'tags[0]' must be of type string, got integer"
+        )
+    );
+}
+
+#[tokio::test]
+async fn health_check_reports_healthy_and_counts_calls() {
+    let executor = executor();
+    executor
+        .execute_tool_call(ToolCall::new("Fixture.Echo", json!({"text": "a"})))
+        .await;
+    executor
+        .execute_tool_call(ToolCall::new("MyApp.Nope", json!({})))
+        .await;
+    let health = executor.health_check().await;
+    assert_eq!(health.status, HealthStatus::Healthy);
+    assert_eq!(health.tools, fixtures::TOOL_NAMES.len() + 1);
+    assert_eq!((health.executions_total, health.failures_total), (2, 1));
+    let wire = serde_json::to_value(&health).expect("serializes");
+    assert_eq!(wire["status"], "healthy");
+}
