@@ -5,7 +5,6 @@
 
 use fact_examples::calculator::{Operation, calculator};
 use fact_runtime::{ToolCall, ToolExecutor};
-// Naming the crate that defines the tool keeps it linked (see the README).
 use serde_json::json;
 
 #[tokio::main]

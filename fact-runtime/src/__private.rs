@@ -58,7 +58,7 @@ where
 
 /// Holds a tool's error value for the two-step conversion below: `ToolError` passes through
 /// with the kind the tool chose; any other `Display` type becomes a 500 with its message. The
-/// generated code calls `(&ErrorProbe::new(e)).into_tool_error()`, and method resolution picks
+/// generated code calls `(&ErrorProbe::new(e)).take_tool_error()`, and method resolution picks
 /// the `ToolError` impl when it applies (it needs no auto-ref) before the `Display` one.
 pub struct ErrorProbe<E>(Cell<Option<E>>);
 
@@ -68,24 +68,24 @@ impl<E> ErrorProbe<E> {
     }
 }
 
-pub trait IntoToolErrorFromToolError {
-    fn into_tool_error(&self) -> ToolError;
+pub trait ToolErrorFromToolError {
+    fn take_tool_error(&self) -> ToolError;
 }
 
-impl IntoToolErrorFromToolError for ErrorProbe<ToolError> {
-    fn into_tool_error(&self) -> ToolError {
+impl ToolErrorFromToolError for ErrorProbe<ToolError> {
+    fn take_tool_error(&self) -> ToolError {
         self.0
             .take()
             .unwrap_or_else(|| ToolError::fatal("tool error was already taken"))
     }
 }
 
-pub trait IntoToolErrorFromDisplay {
-    fn into_tool_error(&self) -> ToolError;
+pub trait ToolErrorFromDisplay {
+    fn take_tool_error(&self) -> ToolError;
 }
 
-impl<E: Display> IntoToolErrorFromDisplay for &ErrorProbe<E> {
-    fn into_tool_error(&self) -> ToolError {
+impl<E: Display> ToolErrorFromDisplay for &ErrorProbe<E> {
+    fn take_tool_error(&self) -> ToolError {
         match self.0.take() {
             Some(error) => ToolError::fatal(error.to_string()),
             None => ToolError::fatal("tool error was already taken"),

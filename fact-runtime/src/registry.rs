@@ -248,6 +248,10 @@ mod tests {
             assert!(check_tool_name(bad).is_err(), "{bad} should be refused");
         }
         let long = format!("A.{}", "b".repeat(63));
-        assert!(check_tool_name(&long).unwrap_err().contains("at most 64"));
+        assert!(
+            check_tool_name(&long)
+                .expect_err("too long")
+                .contains("at most 64")
+        );
     }
 }

@@ -187,7 +187,7 @@ async fn run_time_handler_panicking_before_its_future_is_a_500() {
         "Demo.Explode",
         "panics at once",
         json!({"type": "object"}),
-        |ctx, args| explode(ctx, args),
+        explode,
     );
     let executor = ToolExecutor::builder()
         .discover_linked_tools(false)
