@@ -36,7 +36,7 @@ enum ContextParam {
 }
 
 enum Param {
-    Schema(SchemaParam),
+    Schema(Box<SchemaParam>),
     Context(ContextParam),
 }
 
@@ -79,11 +79,17 @@ pub(crate) fn expand(
     let is_async = item.sig.asyncness.is_some();
 
     let fields = params.iter().filter_map(|p| match p {
-        Param::Schema(SchemaParam { ident, ty, attrs }) => Some(quote!(#(#attrs)* #ident: #ty)),
+        Param::Schema(param) => {
+            let SchemaParam { ident, ty, attrs } = &**param;
+            Some(quote!(#(#attrs)* #ident: #ty))
+        }
         Param::Context(_) => None,
     });
     let call_args = params.iter().map(|p| match p {
-        Param::Schema(SchemaParam { ident, .. }) => quote!(__args.#ident),
+        Param::Schema(param) => {
+            let ident = &param.ident;
+            quote!(__args.#ident)
+        }
         Param::Context(ContextParam::ByValue) => quote!(__ctx),
         Param::Context(ContextParam::ByRef) => quote!(&__ctx),
     });
@@ -103,8 +109,8 @@ pub(crate) fn expand(
                 ::core::result::Result::Ok(__value) => #private::serialize_output(__value),
                 ::core::result::Result::Err(__error) => {
                     #[allow(unused_imports)]
-                    use #private::{IntoToolErrorFromDisplay as _, IntoToolErrorFromToolError as _};
-                    ::core::result::Result::Err((&#private::ErrorProbe::new(__error)).into_tool_error())
+                    use #private::{ToolErrorFromDisplay as _, ToolErrorFromToolError as _};
+                    ::core::result::Result::Err((&#private::ErrorProbe::new(__error)).take_tool_error())
                 }
             }
         }
@@ -297,11 +303,11 @@ fn classify_param(input: &mut FnArg) -> syn::Result<Param> {
     let (attrs, kept): (Vec<Attribute>, Vec<Attribute>) =
         pat_type.attrs.drain(..).partition(is_schema_attr);
     pat_type.attrs = kept;
-    Ok(Param::Schema(SchemaParam {
+    Ok(Param::Schema(Box::new(SchemaParam {
         ident,
         ty: (*pat_type.ty).clone(),
         attrs,
-    }))
+    })))
 }
 
 /// The function with the parameter attributes that only the schema understands removed, so that a
@@ -405,5 +411,83 @@ pub(crate) fn runtime_path() -> syn::Result<TokenStream> {
             Span::call_site(),
             "#[tool] needs the `fact-runtime` crate: add `fact-runtime` to [dependencies] in Cargo.toml",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::{Span, TokenStream};
+    use quote::quote;
+
+    use super::expand;
+    use crate::args::{ToolArgs, ToolArgsParser};
+
+    /// Parses attribute tokens the way `lib.rs` does.
+    fn parse_args(attr: TokenStream) -> syn::Result<ToolArgs> {
+        let mut parser = ToolArgsParser::default();
+        let meta_parser = syn::meta::parser(|meta| parser.parse(meta));
+        syn::parse::Parser::parse2(meta_parser, attr)?;
+        parser.finish(Span::call_site())
+    }
+
+    fn parse_error(attr: TokenStream) -> Option<String> {
+        parse_args(attr).err().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn expansion_of_a_representative_tool() -> syn::Result<()> {
+        let args = parse_args(quote! {
+            name = "MyApp.Calculator", timeout = 10, scopes = ["calc.read", "calc.write"]
+        })?;
+        let item: syn::ItemFn = syn::parse2(quote! {
+            /// Performs basic arithmetic on two numbers.
+            pub async fn calculator(
+                /// The operation to perform
+                operation: Operation,
+                /// How many decimal places to round to
+                #[schemars(range(min = 0, max = 10))]
+                precision: u8,
+                ctx: &ToolContext,
+            ) -> Result<Calculation, ToolError> {
+                let _ = ctx;
+                Calculation::new(operation, precision)
+            }
+        })?;
+        let tokens = expand(args, item, &quote!(::fact_runtime))?;
+        let file = syn::parse2::<syn::File>(tokens)?;
+        insta::assert_snapshot!(prettyplease::unparse(&file));
+        Ok(())
+    }
+
+    #[test]
+    fn an_unknown_key_is_rejected_naming_the_keys() {
+        assert_eq!(
+            parse_error(quote!(name = "MyApp.Add", timeout_secs = 10)),
+            Some(
+                "unknown key `timeout_secs`; expected one of `name`, `description`, `timeout`, \
+                 `requires_auth`, `scopes`, `version`"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn a_duplicate_key_is_rejected() {
+        assert_eq!(
+            parse_error(quote!(
+                name = "MyApp.Add",
+                version = "1.0.0",
+                version = "2.0.0"
+            )),
+            Some("duplicate key `version`: each key may appear once".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_missing_name_is_rejected() {
+        assert_eq!(
+            parse_error(quote!(timeout = 10)),
+            Some("missing key `name`: write #[tool(name = \"MyApp.MyTool\")]".to_owned())
+        );
     }
 }
