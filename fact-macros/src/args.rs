@@ -38,7 +38,13 @@ impl ToolArgsParser {
     /// Parses one `key = value` (or bare flag) of the attribute.
     pub(crate) fn parse(&mut self, meta: ParseNestedMeta<'_>) -> syn::Result<()> {
         let Some(key) = meta.path.get_ident().map(ToString::to_string) else {
-            return Err(meta.error(format!("unknown key; expected one of {KEYS}")));
+            let path = quote::ToTokens::to_token_stream(&meta.path)
+                .to_string()
+                .replace(' ', "");
+            return Err(syn::Error::new_spanned(
+                &meta.path,
+                format!("unknown key `{path}`; expected one of {KEYS}"),
+            ));
         };
         match key.as_str() {
             "name" => {
@@ -240,11 +246,10 @@ fn check_tool_name(lit: &LitStr) -> syn::Result<()> {
         ));
     }
     let segments: Vec<&str> = name.split('.').collect();
-    if segments.len() != 2 {
-        return fail(format!(
-            "{} dot-separated segments, exactly 2 required",
-            segments.len()
-        ));
+    match segments.len() {
+        1 => return fail("it has no `.` between toolkit and tool".to_owned()),
+        2 => {}
+        n => return fail(format!("it has {} `.`s, exactly one is allowed", n - 1)),
     }
     for segment in segments {
         let mut chars = segment.chars();
@@ -257,7 +262,7 @@ fn check_tool_name(lit: &LitStr) -> syn::Result<()> {
         }
         if let Some(c) = chars.find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
             return fail(format!(
-                "segment `{segment}` contains `{c}`; only letters, digits and `_` are allowed"
+                "segment `{segment}` contains {c:?}; only letters, digits and `_` are allowed"
             ));
         }
     }

@@ -54,8 +54,8 @@ pub(crate) fn expand(
         let param = classify_param(input)?;
         if let Param::Context(_) = param {
             if context_seen.is_some() {
-                return Err(syn::Error::new(
-                    input.span(),
+                return Err(syn::Error::new_spanned(
+                    &*input,
                     "a tool takes at most one `ToolContext` parameter",
                 ));
             }
@@ -102,11 +102,19 @@ pub(crate) fn expand(
         Span::call_site(),
     );
 
+    let blocking = !is_async;
     let (output_ty, returns_result) = output_type(&item.sig.output);
+    // A success type that is not `Serialize` is reported on the return type, not the attribute.
+    let output_span = match &item.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => item.sig.ident.span(),
+    };
+    let serialize_value = quote_spanned!(output_span=> #private::serialize_output(__value));
+    let serialize_out = quote_spanned!(output_span=> #private::serialize_output(__out));
     let convert = if returns_result {
         quote! {
             match __out {
-                ::core::result::Result::Ok(__value) => #private::serialize_output(__value),
+                ::core::result::Result::Ok(__value) => #serialize_value,
                 ::core::result::Result::Err(__error) => {
                     #[allow(unused_imports)]
                     use #private::{ToolErrorFromDisplay as _, ToolErrorFromToolError as _};
@@ -115,7 +123,7 @@ pub(crate) fn expand(
             }
         }
     } else {
-        quote!(#private::serialize_output(__out))
+        serialize_out
     };
     let output_schema = match output_ty {
         Some(ty) => quote! {
@@ -159,7 +167,7 @@ pub(crate) fn expand(
                 timeout_secs: #timeout_secs,
                 requires_auth: #requires_auth,
                 scopes: &[#(#scopes),*],
-                blocking: !#is_async,
+                blocking: #blocking,
                 input_schema: __fact_input_schema,
                 output_schema: __fact_output_schema,
                 call: __fact_call,
@@ -274,7 +282,7 @@ fn classify_param(input: &mut FnArg) -> syn::Result<Param> {
         if let Some(attr) = pat_type.attrs.iter().find(|a| is_schema_attr(a)) {
             return Err(syn::Error::new_spanned(
                 attr,
-                "the `ToolContext` parameter is injected, not part of the schema: remove this attribute",
+                "the `ToolContext` parameter is injected, not part of the schema: remove this doc comment or attribute",
             ));
         }
         return Ok(Param::Context(context));
@@ -292,6 +300,21 @@ fn classify_param(input: &mut FnArg) -> syn::Result<Param> {
         return Err(syn::Error::new_spanned(
             &ident,
             "#[tool] parameter names starting with `__` are reserved",
+        ));
+    }
+    if let Type::Reference(reference) = &*pat_type.ty
+        && reference.mutability.is_some()
+        && matches!(&*reference.elem, Type::Path(path) if is_context_path(path))
+    {
+        return Err(syn::Error::new_spanned(
+            reference,
+            "the `ToolContext` is shared, not exclusive: take `&ToolContext` or `ToolContext`",
+        ));
+    }
+    if let Type::ImplTrait(impl_trait) = &*pat_type.ty {
+        return Err(syn::Error::new_spanned(
+            impl_trait,
+            "#[tool] parameters need a concrete type to derive the schema from: replace `impl Trait` with a type",
         ));
     }
     if let Type::Reference(reference) = &*pat_type.ty {

@@ -48,15 +48,18 @@ mod args;
 mod expand;
 
 use proc_macro::TokenStream;
+use quote::ToTokens as _;
 
 /// Turns a function into a FACT tool. See the [crate documentation](crate) for the keys.
 #[proc_macro_attribute]
 pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let attr_span = proc_macro2::TokenStream::from(attr.clone());
+    if let Some(error) = positional_name(&proc_macro2::TokenStream::from(attr.clone())) {
+        return error.to_compile_error().into();
+    }
     let mut parser = args::ToolArgsParser::default();
     let meta_parser = syn::meta::parser(|meta| parser.parse(meta));
     let result = syn::parse::Parser::parse(meta_parser, attr)
-        .and_then(|()| parser.finish(span_of(&attr_span)))
+        .and_then(|()| parser.finish(proc_macro2::Span::call_site()))
         .and_then(|args| {
             let item = syn::parse::<syn::ItemFn>(item.clone())?;
             let rt = expand::runtime_path()?;
@@ -78,10 +81,15 @@ pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn span_of(tokens: &proc_macro2::TokenStream) -> proc_macro2::Span {
-    tokens
-        .clone()
-        .into_iter()
-        .next()
-        .map_or_else(proc_macro2::Span::call_site, |t| t.span())
+/// `#[tool("MyApp.Add")]` is a natural guess; point at the fix rather than at syn's parse error.
+fn positional_name(attr: &proc_macro2::TokenStream) -> Option<syn::Error> {
+    let first = attr.clone().into_iter().next()?;
+    let literal = syn::parse2::<syn::LitStr>(first.into_token_stream()).ok()?;
+    Some(syn::Error::new(
+        literal.span(),
+        format!(
+            "the tool name is a key: write #[tool(name = {:?})]",
+            literal.value()
+        ),
+    ))
 }

@@ -15,4 +15,10 @@ async fn documented_context(
     ctx.call_id().to_owned()
 }
 
+/// Asks for exclusive access to the context.
+#[tool(name = "Ui.MutContext")]
+async fn mut_context(ctx: &mut ToolContext) -> String {
+    ctx.call_id().to_owned()
+}
+
 fn main() {}

@@ -6,4 +6,10 @@ async fn add(a: i64, b: i64) -> i64 {
     a + b
 }
 
+/// Subtracts two numbers.
+#[tool("Ui.Subtract")]
+async fn subtract(a: i64, b: i64) -> i64 {
+    a - b
+}
+
 fn main() {}
