@@ -1,48 +1,7 @@
 //! The `#[tool]` attribute of FACT. Use it through `fact_runtime::tool`; this crate is an
 //! implementation detail whose generated code only works with `fact-runtime` as a dependency.
 //!
-//! ```ignore
-//! use fact_runtime::tool;
-//!
-//! /// Adds two numbers.
-//! #[tool(name = "MyApp.Add", timeout = 5)]
-//! async fn add(
-//!     /// The first addend
-//!     a: f64,
-//!     /// The second addend
-//!     b: f64,
-//! ) -> f64 {
-//!     a + b
-//! }
-//! ```
-//!
-//! # Keys
-//!
-//! | key | example | default |
-//! | --- | --- | --- |
-//! | `name` (required) | `name = "MyApp.Calculator"`: `Toolkit.Tool`, segments `[A-Za-z][A-Za-z0-9_]*`, at most 64 characters | |
-//! | `description` | `description = "Adds two numbers"` | the function's doc comment |
-//! | `timeout` | `timeout = 10` (whole seconds, 1 to 86400) | `30` |
-//! | `requires_auth` | `requires_auth` or `requires_auth = true` | `false` |
-//! | `scopes` | `scopes = ["calendar.read"]` | `[]` |
-//! | `version` | `version = "1.2.0"` (`MAJOR.MINOR.PATCH`) | `"1.0.0"` |
-//!
-//! Unknown and duplicate keys are compile errors spanned on the key.
-//!
-//! # Parameters
-//!
-//! Each parameter must be a plain name with an owned type that implements `Deserialize` and
-//! `JsonSchema`; it becomes a property of the input schema. `///` on a parameter is its
-//! description; `#[serde(..)]` and `#[schemars(..)]` on a parameter apply as on a struct field
-//! (`#[schemars(range(min = 1, max = 100))]`, `#[serde(default)]`). `Option<T>` parameters are
-//! not required. One parameter of type `ToolContext` or `&ToolContext` is injected by the runtime
-//! and left out of the schema.
-//!
-//! # Return type
-//!
-//! `T` or `Result<T, E>` (any path ending in `Result`) with `T: Serialize`; when `T` also
-//! implements `JsonSchema` the tool gets an output schema. `E` is a `fact_runtime::ToolError`
-//! (the tool picks the kind) or any `Display` type (a 500 with its message).
+//! See [`tool`] for every key, parameter rule and return type.
 
 mod args;
 mod expand;
@@ -50,7 +9,51 @@ mod expand;
 use proc_macro::TokenStream;
 use quote::ToTokens as _;
 
-/// Turns a function into a FACT tool. See the [crate documentation](crate) for the keys.
+/// Turns a function into a FACT tool: derives its JSON Schema, keeps it callable as plain Rust,
+/// and registers it at link time for `fact_runtime::ToolExecutor` to discover.
+///
+/// ```ignore
+/// use fact_runtime::tool;
+///
+/// /// Adds two numbers.
+/// #[tool(name = "MyApp.Add", timeout = 5)]
+/// async fn add(
+///     /// The first addend
+///     a: f64,
+///     /// The second addend
+///     b: f64,
+/// ) -> f64 {
+///     a + b
+/// }
+/// ```
+///
+/// # Keys
+///
+/// | key | example | default |
+/// | --- | --- | --- |
+/// | `name` (required) | `name = "MyApp.Calculator"`: `Toolkit.Tool`, segments `[A-Za-z][A-Za-z0-9_]*`, at most 64 characters | |
+/// | `description` | `description = "Adds two numbers"` | the function's doc comment |
+/// | `timeout` | `timeout = 10` (whole seconds, 1 to 86400) | `30` |
+/// | `requires_auth` | `requires_auth` or `requires_auth = true` | `false` |
+/// | `scopes` | `scopes = ["calendar.read"]` | `[]` |
+/// | `version` | `version = "1.2.0"` (`MAJOR.MINOR.PATCH`) | `"1.0.0"` |
+///
+/// Unknown and duplicate keys are compile errors spanned on the key.
+///
+/// # Parameters
+///
+/// Each parameter must be a plain name with an owned type that implements `Deserialize` and
+/// `JsonSchema`; it becomes a property of the input schema. `///` on a parameter is its
+/// description; `#[serde(..)]` and `#[schemars(..)]` on a parameter apply as on a struct field
+/// (`#[schemars(range(min = 1, max = 100))]`, `#[serde(default)]`). `Option<T>` parameters are
+/// not required. One parameter of type `ToolContext` or `&ToolContext` is injected by the runtime
+/// and left out of the schema.
+///
+/// # Return type
+///
+/// `T` or `Result<T, E>` (any path ending in `Result`) with `T: Serialize`; when `T` also
+/// implements `JsonSchema` the tool gets an output schema. `E` is a `fact_runtime::ToolError`
+/// (the tool picks the kind) or any `Display` type (a 500 with its message).
 #[proc_macro_attribute]
 pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
     if let Some(error) = positional_name(&proc_macro2::TokenStream::from(attr.clone())) {

@@ -42,9 +42,9 @@ pub struct ToolContext {
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
 impl ToolContext {
-    /// A context for calling `tool_name` directly, outside an executor: a fresh call id, no user
-    /// or session, a deadline 30 seconds from now. Must be called inside a tokio runtime when
-    /// the deadline is read.
+    /// A context for calling `tool_name` directly, outside an executor (in a unit test of the
+    /// tool, say): a fresh call id, no user or session, a deadline 30 seconds from now, never
+    /// cancelled unless you cancel its [`cancellation_token`](Self::cancellation_token).
     pub fn new(tool_name: impl Into<String>) -> Self {
         Self {
             call_id: uuid::Uuid::new_v4().to_string(),

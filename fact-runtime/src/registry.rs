@@ -89,14 +89,12 @@ impl Registry {
     }
 
     fn insert(&mut self, tool: RegisteredTool) -> Result<(), BuildError> {
-        let duplicate =
-            |existing: &RegisteredTool, tool: &RegisteredTool| BuildError::DuplicateTool {
-                name: tool.info.name.clone(),
-                first: existing.info.defined_at.clone(),
-                second: tool.info.defined_at.clone(),
-            };
         if let Some(&index) = self.by_name.get(&tool.info.name) {
-            return Err(duplicate(&self.tools[index], &tool));
+            return Err(BuildError::DuplicateTool {
+                name: tool.info.name.clone(),
+                first: self.tools[index].info.defined_at.clone(),
+                second: tool.info.defined_at.clone(),
+            });
         }
         let export_name = underscore_name(&tool.info.name);
         if let Some(&index) = self.by_export_name.get(&export_name) {
