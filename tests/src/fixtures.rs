@@ -109,8 +109,8 @@ pub async fn tree(root: Tree) -> usize {
 
 /// Reports the call's identity from its context.
 #[tool(name = "Fixture.WhoAmI")]
-pub async fn who_am_i(ctx: &ToolContext) -> serde_json_free::Identity {
-    serde_json_free::Identity {
+pub async fn who_am_i(ctx: &ToolContext) -> identity::Identity {
+    identity::Identity {
         call_id: ctx.call_id().to_owned(),
         user: ctx.user_id().map(str::to_owned),
         session: ctx.session_id().map(str::to_owned),
@@ -118,7 +118,7 @@ pub async fn who_am_i(ctx: &ToolContext) -> serde_json_free::Identity {
 }
 
 /// Types of [`who_am_i`]'s output (a module, to show output types from elsewhere work).
-pub mod serde_json_free {
+pub mod identity {
     use super::{JsonSchema, Serialize};
 
     /// Who called.
