@@ -3,7 +3,7 @@
 //! Every key either parses into [`ToolArgs`] or gives a `syn::Error` spanned on the offending
 //! token. Code generation lives in `expand.rs` and never sees raw attribute tokens.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprArray, ExprLit, Lit, LitBool, LitInt, LitStr};
@@ -23,9 +23,32 @@ pub(crate) struct ToolArgs {
     pub(crate) version: String,
 }
 
+/// Parses the tokens inside `#[tool(...)]`.
+pub(crate) fn parse(attr: TokenStream) -> syn::Result<ToolArgs> {
+    if let Some(error) = positional_name(&attr) {
+        return Err(error);
+    }
+    let mut parser = ToolArgsParser::default();
+    syn::parse::Parser::parse2(syn::meta::parser(|meta| parser.parse(meta)), attr)?;
+    parser.finish(Span::call_site())
+}
+
+/// `#[tool("MyApp.Add")]` is a natural guess; point at the fix rather than at syn's parse error.
+fn positional_name(attr: &TokenStream) -> Option<syn::Error> {
+    let first = attr.clone().into_iter().next()?;
+    let literal = syn::parse2::<LitStr>(quote::ToTokens::into_token_stream(first)).ok()?;
+    Some(syn::Error::new(
+        literal.span(),
+        format!(
+            "the tool name is a key: write #[tool(name = {:?})]",
+            literal.value()
+        ),
+    ))
+}
+
 /// Accumulates keys as they are parsed, so that duplicates and missing keys can be reported.
 #[derive(Default)]
-pub(crate) struct ToolArgsParser {
+struct ToolArgsParser {
     name: Option<LitStr>,
     description: Option<LitStr>,
     timeout: Option<LitInt>,
@@ -36,7 +59,7 @@ pub(crate) struct ToolArgsParser {
 
 impl ToolArgsParser {
     /// Parses one `key = value` (or bare flag) of the attribute.
-    pub(crate) fn parse(&mut self, meta: ParseNestedMeta<'_>) -> syn::Result<()> {
+    fn parse(&mut self, meta: ParseNestedMeta<'_>) -> syn::Result<()> {
         let Some(key) = meta.path.get_ident().map(ToString::to_string) else {
             let path = quote::ToTokens::to_token_stream(&meta.path)
                 .to_string()
@@ -102,7 +125,7 @@ impl ToolArgsParser {
     }
 
     /// Finishes parsing: checks required keys and applies defaults.
-    pub(crate) fn finish(self, attr_span: Span) -> syn::Result<ToolArgs> {
+    fn finish(self, attr_span: Span) -> syn::Result<ToolArgs> {
         let Some(name) = self.name else {
             return Err(syn::Error::new(
                 attr_span,

@@ -109,6 +109,7 @@ pub(crate) fn expand(
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => item.sig.ident.span(),
     };
+    // `__value`/`__out` must carry the same span, or rustc reports at the attribute again.
     let serialize_value = quote_spanned!(output_span=> #private::serialize_output(__value));
     let serialize_out = quote_spanned!(output_span=> #private::serialize_output(__out));
     let convert = if returns_result {
@@ -439,19 +440,11 @@ pub(crate) fn runtime_path() -> syn::Result<TokenStream> {
 
 #[cfg(test)]
 mod tests {
-    use proc_macro2::{Span, TokenStream};
+    use proc_macro2::TokenStream;
     use quote::quote;
 
     use super::expand;
-    use crate::args::{ToolArgs, ToolArgsParser};
-
-    /// Parses attribute tokens the way `lib.rs` does.
-    fn parse_args(attr: TokenStream) -> syn::Result<ToolArgs> {
-        let mut parser = ToolArgsParser::default();
-        let meta_parser = syn::meta::parser(|meta| parser.parse(meta));
-        syn::parse::Parser::parse2(meta_parser, attr)?;
-        parser.finish(Span::call_site())
-    }
+    use crate::args::parse as parse_args;
 
     fn parse_error(attr: TokenStream) -> Option<String> {
         parse_args(attr).err().map(|e| e.to_string())

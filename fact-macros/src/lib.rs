@@ -7,7 +7,6 @@ mod args;
 mod expand;
 
 use proc_macro::TokenStream;
-use quote::ToTokens as _;
 
 /// Turns a function into a FACT tool: derives its JSON Schema, keeps it callable as plain Rust,
 /// and registers it at link time for `fact_runtime::ToolExecutor` to discover.
@@ -56,18 +55,11 @@ use quote::ToTokens as _;
 /// (the tool picks the kind) or any `Display` type (a 500 with its message).
 #[proc_macro_attribute]
 pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
-    if let Some(error) = positional_name(&proc_macro2::TokenStream::from(attr.clone())) {
-        return error.to_compile_error().into();
-    }
-    let mut parser = args::ToolArgsParser::default();
-    let meta_parser = syn::meta::parser(|meta| parser.parse(meta));
-    let result = syn::parse::Parser::parse(meta_parser, attr)
-        .and_then(|()| parser.finish(proc_macro2::Span::call_site()))
-        .and_then(|args| {
-            let item = syn::parse::<syn::ItemFn>(item.clone())?;
-            let rt = expand::runtime_path()?;
-            expand::expand(args, item, &rt)
-        });
+    let result = args::parse(attr.into()).and_then(|args| {
+        let item = syn::parse::<syn::ItemFn>(item.clone())?;
+        let rt = expand::runtime_path()?;
+        expand::expand(args, item, &rt)
+    });
     match result {
         Ok(tokens) => tokens.into(),
         Err(error) => {
@@ -82,17 +74,4 @@ pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
             out.into()
         }
     }
-}
-
-/// `#[tool("MyApp.Add")]` is a natural guess; point at the fix rather than at syn's parse error.
-fn positional_name(attr: &proc_macro2::TokenStream) -> Option<syn::Error> {
-    let first = attr.clone().into_iter().next()?;
-    let literal = syn::parse2::<syn::LitStr>(first.into_token_stream()).ok()?;
-    Some(syn::Error::new(
-        literal.span(),
-        format!(
-            "the tool name is a key: write #[tool(name = {:?})]",
-            literal.value()
-        ),
-    ))
 }

@@ -14,13 +14,7 @@ use crate::registry::ToolInfo;
 /// that the document stands alone (recursive types keep `$defs` at the root), no `title` (the
 /// struct is generated) and no `$schema`.
 pub(crate) fn input_schema_of<T: JsonSchema>() -> Value {
-    let generator = SchemaSettings::draft2020_12()
-        .with(|s| {
-            s.inline_subschemas = true;
-            s.meta_schema = None;
-        })
-        .for_deserialize()
-        .into_generator();
+    let generator = settings().for_deserialize().into_generator();
     let mut schema = generator.into_root_schema_for::<T>().to_value();
     if let Some(object) = schema.as_object_mut() {
         object.remove("title");
@@ -29,13 +23,17 @@ pub(crate) fn input_schema_of<T: JsonSchema>() -> Value {
     schema
 }
 
+/// Draft 2020-12, subschemas inlined so that each document stands alone, no `$schema`.
+fn settings() -> SchemaSettings {
+    SchemaSettings::draft2020_12().with(|s| {
+        s.inline_subschemas = true;
+        s.meta_schema = None;
+    })
+}
+
 /// The output schema of a tool's success type, as serialized.
 pub(crate) fn output_schema_of<T: JsonSchema + ?Sized>() -> Value {
-    SchemaSettings::draft2020_12()
-        .with(|s| {
-            s.inline_subschemas = true;
-            s.meta_schema = None;
-        })
+    settings()
         .for_serialize()
         .into_generator()
         .into_root_schema_for::<T>()
