@@ -5,6 +5,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::AccessToken;
+
 /// Injected into a tool that declares a `ToolContext` or `&ToolContext` parameter; never part of
 /// the tool's schema.
 ///
@@ -36,6 +38,7 @@ pub struct ToolContext {
     session_id: Option<String>,
     deadline: Instant,
     cancellation: CancellationToken,
+    access_token: Option<AccessToken>,
 }
 
 /// The deadline of a context made with [`ToolContext::new`].
@@ -53,6 +56,7 @@ impl ToolContext {
             session_id: None,
             deadline: Instant::now() + DEFAULT_DEADLINE,
             cancellation: CancellationToken::new(),
+            access_token: None,
         }
     }
 
@@ -71,6 +75,7 @@ impl ToolContext {
             session_id,
             deadline,
             cancellation,
+            access_token: None,
         }
     }
 
@@ -85,6 +90,13 @@ impl ToolContext {
     #[must_use]
     pub fn with_session(mut self, session_id: impl Into<String>) -> Self {
         self.session_id = Some(session_id.into());
+        self
+    }
+
+    /// Sets the access token, as the authorize stage does for tools that require auth.
+    #[must_use]
+    pub fn with_access_token(mut self, token: AccessToken) -> Self {
+        self.access_token = Some(token);
         self
     }
 
@@ -113,6 +125,13 @@ impl ToolContext {
     /// The session, when the call names one.
     pub fn session_id(&self) -> Option<&str> {
         self.session_id.as_deref()
+    }
+
+    /// The calling user's OAuth2 access token, present when the tool declares `requires_auth`
+    /// or `scopes` and the user holds a live grant covering them. This is the only way a token
+    /// reaches a tool: never through its arguments.
+    pub fn access_token(&self) -> Option<&AccessToken> {
+        self.access_token.as_ref()
     }
 
     /// When the call times out.

@@ -5,6 +5,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
+use serde_json::{Map, Value};
+
 /// The kind of a failed call. Each kind has the status code and `metadata.error_type` that
 /// DESIGN.md fixes; callers may rely on both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,6 +89,7 @@ pub struct ToolError {
     kind: ErrorKind,
     message: Cow<'static, str>,
     retry_after: Option<Duration>,
+    metadata: Option<Box<Map<String, Value>>>,
 }
 
 impl ToolError {
@@ -96,6 +99,7 @@ impl ToolError {
             kind,
             message: message.into(),
             retry_after: None,
+            metadata: None,
         }
     }
 
@@ -125,6 +129,22 @@ impl ToolError {
         self
     }
 
+    /// Adds a fact to the result's `metadata` (how to authorize, which limit was hit, ...).
+    /// The keys `error_type`, `timestamp` and `retry_after_ms` belong to the runtime and are
+    /// ignored here.
+    #[must_use]
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.metadata
+            .get_or_insert_with(Box::default)
+            .insert(key.into(), value.into());
+        self
+    }
+
+    /// The facts added with [`with_metadata`](Self::with_metadata).
+    pub fn metadata(&self) -> Option<&Map<String, Value>> {
+        self.metadata.as_deref()
+    }
+
     /// The kind, which fixes the status code and error type.
     pub fn kind(&self) -> ErrorKind {
         self.kind
@@ -140,8 +160,8 @@ impl ToolError {
         self.retry_after
     }
 
-    pub(crate) fn into_message(self) -> Cow<'static, str> {
-        self.message
+    pub(crate) fn into_parts(self) -> (Cow<'static, str>, Option<Box<Map<String, Value>>>) {
+        (self.message, self.metadata)
     }
 }
 

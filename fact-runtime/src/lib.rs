@@ -4,8 +4,11 @@
 #[allow(unused_extern_crates)]
 extern crate self as fact_runtime;
 
+pub mod auth;
 mod call;
+mod clock;
 mod context;
+mod db;
 mod definition;
 mod error;
 mod executor;
@@ -17,8 +20,11 @@ mod schema;
 #[doc(hidden)]
 pub mod __private;
 
+pub use auth::AccessToken;
 pub use call::{ToolCall, create_tool_call};
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use context::ToolContext;
+pub use db::DEFAULT_DATABASE_URL;
 pub use definition::{ToolDefinition, ToolFuture};
 pub use error::{BuildError, ErrorKind, ToolError};
 pub use executor::{

@@ -84,15 +84,24 @@ impl ToolResult {
         let retry_after_ms = error
             .retry_after()
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let (message, extra) = error.into_parts();
+        let mut metadata = ResultMetadata::now(Some(kind), retry_after_ms);
+        if let Some(extra) = extra {
+            for (key, value) in *extra {
+                if !matches!(key.as_str(), "error_type" | "timestamp" | "retry_after_ms") {
+                    metadata.extra.insert(key, value);
+                }
+            }
+        }
         Self {
             call_id,
             tool_name,
             success: false,
             data: None,
-            error: Some(error.into_message().into_owned()),
+            error: Some(message.into_owned()),
             status_code: kind.status_code(),
             execution_time_ms: millis(elapsed),
-            metadata: ResultMetadata::now(Some(kind), retry_after_ms),
+            metadata,
         }
     }
 

@@ -1,0 +1,38 @@
+//! [`AccessToken`]: a bearer token that does not leak through `Debug` or logs.
+
+use std::fmt;
+
+/// The OAuth2 access token of the calling user, handed to a tool through
+/// [`ToolContext::access_token`](crate::ToolContext::access_token).
+///
+/// Its `Debug` output is redacted, and it implements neither `Display` nor `Serialize`, so it
+/// cannot slip into a log line, a metric, an audit record or a `ToolResult` by accident: reading
+/// it takes an explicit [`secret`](Self::secret).
+///
+/// ```
+/// use fact_runtime::AccessToken;
+///
+/// let token = AccessToken::new("ya29.secret");
+/// assert_eq!(token.secret(), "ya29.secret");
+/// assert_eq!(format!("{token:?}"), "AccessToken([redacted])");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    /// Wraps a token.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The token itself, for an `Authorization: Bearer` header.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken([redacted])")
+    }
+}
