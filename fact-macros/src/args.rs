@@ -11,7 +11,8 @@ use syn::{Expr, ExprArray, ExprLit, Lit, LitBool, LitInt, LitStr};
 /// Longest tool name the runtime accepts (DESIGN.md: at most 64 characters).
 const MAX_NAME_LEN: usize = 64;
 
-const KEYS: &str = "`name`, `description`, `timeout`, `requires_auth`, `scopes`, `version`";
+const KEYS: &str =
+    "`name`, `description`, `timeout`, `requires_auth`, `scopes`, `version`, `rate_limit`";
 
 /// The validated arguments of one `#[tool(...)]` attribute.
 pub(crate) struct ToolArgs {
@@ -21,6 +22,8 @@ pub(crate) struct ToolArgs {
     pub(crate) requires_auth: bool,
     pub(crate) scopes: Vec<LitStr>,
     pub(crate) version: String,
+    /// Calls per minute allowed per caller; 0 when the tool sets no quota of its own.
+    pub(crate) rate_limit: u32,
 }
 
 /// Parses the tokens inside `#[tool(...)]`.
@@ -55,6 +58,7 @@ struct ToolArgsParser {
     requires_auth: Option<LitBool>,
     scopes: Option<Vec<LitStr>>,
     version: Option<LitStr>,
+    rate_limit: Option<LitInt>,
 }
 
 impl ToolArgsParser {
@@ -117,6 +121,10 @@ impl ToolArgsParser {
                 let scopes = scopes_value(&meta)?;
                 set_once(&meta, &mut self.scopes, scopes)
             }
+            "rate_limit" => {
+                let lit = rate_limit_value(&meta)?;
+                set_once(&meta, &mut self.rate_limit, lit)
+            }
             _ => Err(syn::Error::new_spanned(
                 &meta.path,
                 format!("unknown key `{key}`; expected one of {KEYS}"),
@@ -136,7 +144,12 @@ impl ToolArgsParser {
             Some(lit) => lit.base10_parse()?,
             None => 30,
         };
+        let rate_limit = match self.rate_limit {
+            Some(lit) => lit.base10_parse()?,
+            None => 0,
+        };
         Ok(ToolArgs {
+            rate_limit,
             name,
             description: self.description,
             timeout_secs,
@@ -209,6 +222,34 @@ fn timeout_value(meta: &ParseNestedMeta<'_>) -> syn::Result<LitInt> {
         )),
         Ok(_) => Ok(lit),
         Err(e) => Err(syn::Error::new(lit.span(), e)),
+    }
+}
+
+/// Parses `rate_limit = N`: calls per minute, from 1 to 1,000,000.
+fn rate_limit_value(meta: &ParseNestedMeta<'_>) -> syn::Result<LitInt> {
+    const EXAMPLE: &str = "e.g. rate_limit = 30 for 30 calls per minute";
+    let expr: Expr = meta.value()?.parse()?;
+    let Expr::Lit(ExprLit {
+        lit: Lit::Int(lit), ..
+    }) = expr
+    else {
+        return Err(syn::Error::new_spanned(
+            expr,
+            format!("`rate_limit` must be a whole number of calls per minute, {EXAMPLE}"),
+        ));
+    };
+    if !lit.suffix().is_empty() {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("`rate_limit` takes an unsuffixed number, {EXAMPLE}"),
+        ));
+    }
+    match lit.base10_parse::<u32>() {
+        Ok(1..=1_000_000) => Ok(lit),
+        _ => Err(syn::Error::new(
+            lit.span(),
+            "`rate_limit` must be between 1 and 1000000 calls per minute",
+        )),
     }
 }
 

@@ -157,6 +157,7 @@ pub(crate) fn expand(
     let timeout_secs = args.timeout_secs;
     let requires_auth = args.requires_auth;
     let scopes = &args.scopes;
+    let rate_limit = args.rate_limit;
     let fn_name = fn_ident.to_string();
     let name_span = name.span();
     let registration = quote_spanned! {name_span=>
@@ -168,6 +169,7 @@ pub(crate) fn expand(
                 timeout_secs: #timeout_secs,
                 requires_auth: #requires_auth,
                 scopes: &[#(#scopes),*],
+                rate_limit_per_minute: #rate_limit,
                 blocking: #blocking,
                 input_schema: __fact_input_schema,
                 output_schema: __fact_output_schema,
@@ -481,7 +483,7 @@ mod tests {
             parse_error(quote!(name = "MyApp.Add", timeout_secs = 10)),
             Some(
                 "unknown key `timeout_secs`; expected one of `name`, `description`, `timeout`, \
-                 `requires_auth`, `scopes`, `version`"
+                 `requires_auth`, `scopes`, `version`, `rate_limit`"
                     .to_owned()
             )
         );

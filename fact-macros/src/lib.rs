@@ -36,6 +36,7 @@ use proc_macro::TokenStream;
 /// | `requires_auth` | `requires_auth` or `requires_auth = true` | `false` |
 /// | `scopes` | `scopes = ["calendar.read"]` | `[]` |
 /// | `version` | `version = "1.2.0"` (`MAJOR.MINOR.PATCH`) | `"1.0.0"` |
+/// | `rate_limit` | `rate_limit = 30` (calls per minute per caller, 1 to 1000000), enforced when the executor enables rate limiting | the executor's quota only |
 ///
 /// Unknown and duplicate keys are compile errors spanned on the key.
 ///

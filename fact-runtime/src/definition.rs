@@ -46,6 +46,8 @@ pub struct ToolRegistration {
     pub timeout_secs: u64,
     pub requires_auth: bool,
     pub scopes: &'static [&'static str],
+    /// Calls per minute per caller; 0 for no quota of the tool's own.
+    pub rate_limit_per_minute: u32,
     pub blocking: bool,
     pub input_schema: fn() -> Value,
     pub output_schema: fn() -> Option<Value>,

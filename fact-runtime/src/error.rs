@@ -108,6 +108,11 @@ impl ToolError {
         Self::new(ErrorKind::Validation, message)
     }
 
+    /// Refused by security policy: a 403 `SecurityError` with this message.
+    pub fn security(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Security, message)
+    }
+
     /// A failure worth retrying after `retry_after`: a 500 `ToolExecutionError` whose result
     /// carries `retry_after_ms` in its metadata.
     pub fn retryable(message: impl Into<Cow<'static, str>>, retry_after: Duration) -> Self {

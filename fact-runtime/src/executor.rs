@@ -1,5 +1,6 @@
 //! [`ToolExecutor`]: runs calls through the pipeline.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -8,14 +9,18 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::call::ToolCall;
+use crate::clock::{SharedClock, SystemClock};
 use crate::definition::ToolDefinition;
 use crate::error::{BuildError, ErrorKind, ToolError};
 use crate::pipeline::authorize::Authorizer;
 use crate::pipeline::execute::LocalRunner;
-use crate::pipeline::rate_limit::RateLimiter;
+use crate::pipeline::policy::PolicyCheck;
+use crate::pipeline::rate_limit::{RateLimitSettings, RateLimiter};
 use crate::pipeline::record::Recorder;
 use crate::pipeline::route::{Route, Router};
 use crate::pipeline::validate::ArgumentValidator;
+use crate::policy::{SecurityPolicy, Validator};
+use crate::rate_limit::{RateLimit, RateLimitStore};
 use crate::registry::{Registry, ToolInfo};
 use crate::result::ToolResult;
 use crate::schema::ToolFormat;
@@ -76,6 +81,11 @@ pub struct ToolExecutorBuilder {
     discover: bool,
     manual: Vec<ToolDefinition>,
     max_concurrency: usize,
+    policy: SecurityPolicy,
+    validators: Vec<Arc<dyn Validator>>,
+    tool_validators: HashMap<String, Vec<Arc<dyn Validator>>>,
+    rate_limits: RateLimitSettings,
+    clock: SharedClock,
 }
 
 impl ToolExecutorBuilder {
@@ -101,6 +111,90 @@ impl ToolExecutorBuilder {
         self
     }
 
+    /// Sets the structural limits on arguments (default: [`SecurityPolicy::default`]).
+    #[must_use]
+    pub fn security_policy(mut self, policy: SecurityPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Adds a check run on every call, after the schema and the structural limits.
+    #[must_use]
+    pub fn validator(mut self, validator: impl Validator) -> Self {
+        self.validators.push(Arc::new(validator));
+        self
+    }
+
+    /// Adds a check run on every call of the tool `name`, after the global validators. An
+    /// unknown tool name is a [`BuildError`].
+    #[must_use]
+    pub fn tool_validator(mut self, name: impl Into<String>, validator: impl Validator) -> Self {
+        self.tool_validators
+            .entry(name.into())
+            .or_default()
+            .push(Arc::new(validator));
+        self
+    }
+
+    /// Turns rate limiting on or off (default off: a library does not throttle by surprise).
+    #[must_use]
+    pub fn enable_rate_limiting(mut self, enable: bool) -> Self {
+        self.rate_limits.enabled = enable;
+        self
+    }
+
+    /// The executor-wide quota, in calls per minute per caller (default 60), with a burst of
+    /// as many. Counts only when rate limiting is enabled.
+    #[must_use]
+    pub fn max_calls_per_minute(mut self, calls: u32) -> Self {
+        let burst = self.rate_limits.global.max_burst();
+        let explicit_burst = burst != self.rate_limits.global.calls_per_minute();
+        self.rate_limits.global = RateLimit::per_minute(calls);
+        if explicit_burst {
+            self.rate_limits.global = self.rate_limits.global.burst(burst);
+        }
+        self
+    }
+
+    /// Caps how many calls of the executor-wide quota may run back to back (default: the
+    /// quota itself).
+    #[must_use]
+    pub fn rate_limit_burst(mut self, burst: u32) -> Self {
+        self.rate_limits.global = self.rate_limits.global.burst(burst);
+        self
+    }
+
+    /// Whether quotas count per user (default `true`; calls without a user share one
+    /// anonymous quota) or for all callers together.
+    #[must_use]
+    pub fn rate_limit_by_user(mut self, by_user: bool) -> Self {
+        self.rate_limits.by_user = by_user;
+        self
+    }
+
+    /// Gives the tool `name` a quota of its own, on top of the executor-wide one, overriding
+    /// its `#[tool(rate_limit = N)]`. An unknown tool name is a [`BuildError`].
+    #[must_use]
+    pub fn tool_rate_limit(mut self, name: impl Into<String>, quota: RateLimit) -> Self {
+        self.rate_limits.per_tool.insert(name.into(), quota);
+        self
+    }
+
+    /// Keeps quota state in `store` (shared by replicas, say) instead of in process.
+    #[must_use]
+    pub fn rate_limit_store(mut self, store: Arc<dyn RateLimitStore>) -> Self {
+        self.rate_limits.store = Some(store);
+        self
+    }
+
+    /// The clock that rate windows read (default [`SystemClock`]); tests pass a
+    /// [`ManualClock`](crate::ManualClock).
+    #[must_use]
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Builds the registry (compiling every input schema once) and the pipeline.
     ///
     /// # Errors
@@ -115,12 +209,25 @@ impl ToolExecutorBuilder {
         }
         let registry = Registry::build(self.discover, self.manual)?;
         tracing::debug!(tools = registry.len(), "tool registry built");
+        let unknown = self
+            .tool_validators
+            .keys()
+            .chain(self.rate_limits.per_tool.keys())
+            .find(|name| registry.get(name).is_none());
+        if let Some(name) = unknown {
+            return Err(BuildError::InvalidConfig(format!(
+                "a validator or rate limit names tool '{name}', which is not registered"
+            )));
+        }
+        let rate_limiter = RateLimiter::new(self.rate_limits, registry.tools(), &self.clock)
+            .map_err(BuildError::InvalidConfig)?;
+        let policy = PolicyCheck::new(self.policy, self.validators, self.tool_validators);
         Ok(ToolExecutor {
             inner: Arc::new(Inner {
                 registry,
-                validator: ArgumentValidator::default(),
+                validator: ArgumentValidator::new(policy),
                 authorizer: Authorizer::default(),
-                rate_limiter: RateLimiter::default(),
+                rate_limiter,
                 router: Router::default(),
                 local: LocalRunner::default(),
                 recorder: Recorder::default(),
@@ -138,6 +245,11 @@ impl ToolExecutor {
             discover: true,
             manual: Vec::new(),
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            policy: SecurityPolicy::default(),
+            validators: Vec::new(),
+            tool_validators: HashMap::new(),
+            rate_limits: RateLimitSettings::default(),
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -168,11 +280,9 @@ impl ToolExecutor {
             // Called by its exported name (`MyApp_Calculator`): answer with the real one.
             call.tool_name.clone_from(&tool.info.name);
         }
-        inner
-            .validator
-            .validate(&tool.schema, &mut call.arguments)?;
+        inner.validator.validate(tool, call)?;
         inner.authorizer.authorize(tool, call)?;
-        inner.rate_limiter.check(tool, call)?;
+        inner.rate_limiter.check(tool, call).await?;
         match inner.router.route(tool) {
             Route::Local => inner.local.run(tool, call).await,
         }

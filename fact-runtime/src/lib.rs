@@ -13,6 +13,8 @@ mod definition;
 mod error;
 mod executor;
 mod pipeline;
+mod policy;
+mod rate_limit;
 mod registry;
 mod result;
 mod schema;
@@ -31,6 +33,8 @@ pub use executor::{
     DEFAULT_MAX_CONCURRENCY, HealthReport, HealthStatus, ToolExecutor, ToolExecutorBuilder,
 };
 pub use fact_macros::tool;
+pub use policy::{SecurityPolicy, Validator};
+pub use rate_limit::{RateLimit, RateLimitKey, RateLimitStore};
 pub use registry::ToolInfo;
 pub use result::{ResultMetadata, ToolResult};
 pub use schema::{ToolFormat, UnknownFormat};

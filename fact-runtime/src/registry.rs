@@ -33,6 +33,10 @@ pub struct ToolInfo {
     pub requires_auth: bool,
     /// OAuth scopes the user's grant must cover.
     pub scopes: Vec<String>,
+    /// The tool's own quota in calls per minute per caller (`#[tool(rate_limit = N)]`), on top
+    /// of the executor's; applied when the executor enables rate limiting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_minute: Option<u32>,
     /// JSON Schema of the arguments (root `type: "object"`).
     pub input_schema: Value,
     /// JSON Schema of the output, when known.
@@ -122,6 +126,11 @@ impl Registry {
         self.tools.get(*index)
     }
 
+    /// Every tool, in registration order.
+    pub(crate) fn tools(&self) -> impl Iterator<Item = &RegisteredTool> {
+        self.tools.iter().map(|tool| &**tool)
+    }
+
     /// Every tool, sorted by name.
     pub(crate) fn infos(&self) -> Vec<&ToolInfo> {
         let mut infos: Vec<&ToolInfo> = self.tools.iter().map(|t| &t.info).collect();
@@ -148,6 +157,7 @@ fn from_registration(registration: &ToolRegistration) -> Result<RegisteredTool, 
             .iter()
             .map(|s| (*s).to_owned())
             .collect(),
+        rate_limit_per_minute: Some(registration.rate_limit_per_minute).filter(|n| *n > 0),
         input_schema: (registration.input_schema)(),
         output_schema: (registration.output_schema)(),
         defined_at,
@@ -164,6 +174,7 @@ fn from_definition(definition: ToolDefinition) -> Result<RegisteredTool, BuildEr
         timeout: definition.timeout,
         requires_auth: definition.requires_auth,
         scopes: definition.scopes,
+        rate_limit_per_minute: None,
         input_schema: definition.input_schema,
         output_schema: definition.output_schema,
         defined_at: "registered at run time".to_owned(),

@@ -16,6 +16,7 @@ pub const TOOL_NAMES: &[&str] = &[
     "Fixture.KindOf",
     "Fixture.Panics",
     "Fixture.Private",
+    "Fixture.Quota",
     "Fixture.Slow",
     "Fixture.SlowSync",
     "Fixture.Sum",
@@ -185,4 +186,10 @@ pub fn display_error() -> Result<u8, std::fmt::Error> {
 #[tool(name = "Fixture.Private", requires_auth, scopes = ["secrets.read"])]
 pub async fn private() -> &'static str {
     "secret"
+}
+
+/// Answers `"ok"`, at most 3 times a minute per caller (when the executor limits rates).
+#[tool(name = "Fixture.Quota", rate_limit = 3)]
+pub async fn quota() -> &'static str {
+    "ok"
 }

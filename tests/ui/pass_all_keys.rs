@@ -10,6 +10,7 @@ use fact_runtime::{ToolExecutor, tool};
     requires_auth,
     scopes = ["calendar.read", "calendar.freebusy"],
     version = "2.3.4",
+    rate_limit = 120,
 )]
 async fn all_keys(day: String) -> String {
     day
@@ -41,9 +42,11 @@ async fn main() {
     assert!(info.requires_auth);
     assert_eq!(info.scopes, ["calendar.read", "calendar.freebusy"]);
     assert_eq!(info.version, "2.3.4");
+    assert_eq!(info.rate_limit_per_minute, Some(120));
 
     assert!(executor.tool_info("Ui.ExplicitAuth").unwrap().requires_auth);
     let plain = executor.tool_info("Ui.NoDocComment").unwrap();
     assert!(!plain.requires_auth);
+    assert_eq!(plain.rate_limit_per_minute, None);
     assert_eq!(plain.description, "Described by the key alone");
 }

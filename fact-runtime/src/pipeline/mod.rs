@@ -9,6 +9,7 @@
 
 pub(crate) mod authorize;
 pub(crate) mod execute;
+pub(crate) mod policy;
 pub(crate) mod rate_limit;
 pub(crate) mod record;
 pub(crate) mod route;

@@ -7,7 +7,10 @@ use jsonschema::paths::LocationSegment;
 use jsonschema::{ValidationError, Validator};
 use serde_json::Value;
 
+use crate::call::ToolCall;
 use crate::error::ToolError;
+use crate::pipeline::policy::PolicyCheck;
+use crate::registry::RegisteredTool;
 
 /// Prefix of every argument-validation message, as the seed words it.
 const PREFIX: &str = "Parameter validation failed: ";
@@ -48,44 +51,61 @@ impl CompiledSchema {
     }
 }
 
-/// Checks arguments against their tool's compiled schema.
+/// The validate stage: normalizes the arguments, enforces the security policy's structural
+/// limits (first, so an oversized call costs little to refuse), checks the tool's compiled
+/// schema, then runs the custom validators.
 #[derive(Debug, Default)]
-pub(crate) struct ArgumentValidator {}
+pub(crate) struct ArgumentValidator {
+    policy: PolicyCheck,
+}
 
 impl ArgumentValidator {
-    /// Normalizes `null` to `{}`, refuses anything but an object, then validates. The fast
-    /// `is_valid` runs first; errors are collected and worded only for invalid input.
+    pub(crate) fn new(policy: PolicyCheck) -> Self {
+        Self { policy }
+    }
+
+    /// Normalizes `null` to `{}` and refuses anything but an object, then checks in order:
+    /// limits, schema, validators.
     pub(crate) fn validate(
         &self,
-        schema: &CompiledSchema,
-        arguments: &mut Value,
+        tool: &RegisteredTool,
+        call: &mut ToolCall,
     ) -> Result<(), ToolError> {
+        let arguments = &mut call.arguments;
         if arguments.is_null() {
             *arguments = Value::Object(serde_json::Map::new());
         }
-        if !arguments.is_object() {
+        let Value::Object(map) = &*arguments else {
             return Err(ToolError::invalid_input(format!(
                 "{PREFIX}arguments must be a JSON object of named parameters, got {}",
                 type_name(arguments)
             )));
-        }
-        if schema.validator.is_valid(arguments) {
-            return Ok(());
-        }
-        let mut problems: Vec<String> = Vec::new();
-        for error in schema.validator.iter_errors(arguments) {
-            let problem = describe(&error);
-            if !problems.contains(&problem) {
-                problems.push(problem);
-            }
-        }
-        let shown = problems.len().min(MAX_REPORTED);
-        let mut message = format!("{PREFIX}{}", problems[..shown].join("; "));
-        if problems.len() > shown {
-            let _ = write!(message, "; and {} more", problems.len() - shown);
-        }
-        Err(ToolError::invalid_input(message))
+        };
+        self.policy.check_limits(map)?;
+        check_schema(&tool.schema, arguments)?;
+        self.policy.run_validators(tool, call)
     }
+}
+
+/// Validates against the schema. The fast `is_valid` runs first; errors are collected and
+/// worded only for invalid input.
+fn check_schema(schema: &CompiledSchema, arguments: &Value) -> Result<(), ToolError> {
+    if schema.validator.is_valid(arguments) {
+        return Ok(());
+    }
+    let mut problems: Vec<String> = Vec::new();
+    for error in schema.validator.iter_errors(arguments) {
+        let problem = describe(&error);
+        if !problems.contains(&problem) {
+            problems.push(problem);
+        }
+    }
+    let shown = problems.len().min(MAX_REPORTED);
+    let mut message = format!("{PREFIX}{}", problems[..shown].join("; "));
+    if problems.len() > shown {
+        let _ = write!(message, "; and {} more", problems.len() - shown);
+    }
+    Err(ToolError::invalid_input(message))
 }
 
 /// Words one schema violation so that it names the parameter and the rule.

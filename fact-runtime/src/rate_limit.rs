@@ -1,0 +1,104 @@
+//! Rate limiting: quotas ([`RateLimit`]) and the [`RateLimitStore`] trait behind which a
+//! shared backend (Redis, for several replicas) can replace the in-process default.
+//!
+//! The executor limits with GCRA (the `governor` crate): a quota of N calls per minute admits a
+//! burst of up to `burst` calls at once, then one call every `60/N` seconds. It is off unless
+//! [`ToolExecutorBuilder::enable_rate_limiting`](crate::ToolExecutorBuilder::enable_rate_limiting)
+//! turns it on; then every call passes the executor's quota and, for a tool that sets one
+//! (`#[tool(rate_limit = N)]` or
+//! [`ToolExecutorBuilder::tool_rate_limit`](crate::ToolExecutorBuilder::tool_rate_limit)), the
+//! tool's own. A refusal is a 429 `RateLimitError` with `retry_after_ms` in its metadata.
+
+use std::fmt;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+/// A quota: `per_minute` calls per minute, in bursts of at most `burst` (default: `per_minute`).
+///
+/// ```
+/// use fact_runtime::RateLimit;
+///
+/// // 120 calls a minute, but never more than 10 back to back.
+/// let quota = RateLimit::per_minute(120).burst(10);
+/// assert_eq!(quota.calls_per_minute(), 120);
+/// assert_eq!(quota.max_burst(), 10);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RateLimit {
+    per_minute: u32,
+    burst: Option<u32>,
+}
+
+impl RateLimit {
+    /// `calls` per minute, with a burst of as many. Zero is refused when the executor is built.
+    pub const fn per_minute(calls: u32) -> Self {
+        Self {
+            per_minute: calls,
+            burst: None,
+        }
+    }
+
+    /// Caps how many calls may run back to back before the steady rate applies.
+    #[must_use]
+    pub const fn burst(mut self, burst: u32) -> Self {
+        self.burst = Some(burst);
+        self
+    }
+
+    /// Calls admitted per minute, on average.
+    pub const fn calls_per_minute(&self) -> u32 {
+        self.per_minute
+    }
+
+    /// Calls admitted back to back.
+    pub const fn max_burst(&self) -> u32 {
+        match self.burst {
+            Some(burst) => burst,
+            None => self.per_minute,
+        }
+    }
+
+    /// The time between two calls at the steady rate.
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(60) / self.per_minute.max(1)
+    }
+
+    pub(crate) fn check(&self, what: &str) -> Result<(), String> {
+        if self.per_minute == 0 {
+            return Err(format!("{what}: calls per minute must be at least 1"));
+        }
+        if self.max_burst() == 0 {
+            return Err(format!("{what}: burst must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// The caller a quota is counted against: one user, or everyone at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateLimitKey<'a> {
+    /// Calls from this user (`rate_limit_by_user`).
+    User(&'a str),
+    /// Calls that name no user, when limiting by user: they share one key.
+    Anonymous,
+    /// Every call, when not limiting by user.
+    Everyone,
+}
+
+/// Where quota state lives. The default keeps it in process (`governor`, pruned periodically);
+/// a shared store lets several replicas enforce one quota.
+///
+/// `scope` is `"*"` for the executor's quota, or a tool's name for that tool's own quota. An
+/// implementation must be atomic: with `quota.max_burst()` = N and many simultaneous calls for
+/// one key, exactly N are admitted.
+pub trait RateLimitStore: Send + Sync + fmt::Debug + 'static {
+    /// Admits one call for `key` in `scope`, or refuses it with how long until one would be
+    /// admitted.
+    fn acquire<'a>(
+        &'a self,
+        scope: &'a str,
+        key: RateLimitKey<'a>,
+        quota: RateLimit,
+    ) -> BoxFuture<'a, Result<(), Duration>>;
+}
