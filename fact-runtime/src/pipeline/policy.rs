@@ -332,8 +332,10 @@ mod tests {
 
     #[test]
     fn breach_names_the_limit_and_the_json_path() {
-        let mut policy = SecurityPolicy::default();
-        policy.max_string_length = 5;
+        let policy = SecurityPolicy {
+            max_string_length: 5,
+            ..SecurityPolicy::default()
+        };
         let error = check(
             policy,
             json!({"items": [{}, {}, {}, {"name": "abcdefg"}], "odd key": "x"}),
@@ -352,8 +354,10 @@ mod tests {
 
     #[test]
     fn keys_that_are_not_identifiers_are_quoted_in_the_path() {
-        let mut policy = SecurityPolicy::default();
-        policy.max_array_length = 1;
+        let policy = SecurityPolicy {
+            max_array_length: 1,
+            ..SecurityPolicy::default()
+        };
         let error = check(policy, json!({"odd key": [1, 2]})).err();
         assert_eq!(
             error.and_then(|e| e.metadata().map(|m| m["path"].clone())),
