@@ -171,7 +171,7 @@ impl ToolExecutor {
         inner
             .validator
             .validate(&tool.schema, &mut call.arguments)?;
-        inner.authorizer.authorize(tool, call)?;
+        let _access_token = inner.authorizer.authorize(tool, call).await?;
         inner.rate_limiter.check(tool, call)?;
         match inner.router.route(tool) {
             Route::Local => inner.local.run(tool, call).await,

@@ -1,0 +1,760 @@
+//! [`AuthorizationManager`]: runs the OAuth2 authorization-code flow with PKCE, keeps users'
+//! grants, and checks (and refreshes) them before each call of a tool that requires auth.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    HttpClientError, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    TokenResponse as _, TokenUrl,
+};
+use serde::{Serialize, Serializer};
+
+use crate::auth::store::{Grant, GrantStore, MemoryGrantStore};
+use crate::auth::{AccessToken, AuthError, OAuthConfig, RefreshToken};
+use crate::clock::{SharedClock, SystemClock};
+use crate::error::{ErrorKind, ToolError};
+
+/// How long a user has to finish an authorization flow.
+pub const FLOW_LIFETIME: Duration = Duration::from_secs(10 * 60);
+
+/// A grant is refreshed when it has less than this left, so that a token does not expire
+/// between the check and the tool's use of it.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(30);
+
+/// Pending flows kept at most; past it the flow closest to expiry is dropped, so a flood of
+/// unauthorized calls cannot grow memory without bound.
+const MAX_FLOWS: usize = 10_000;
+
+/// Time limit of one request to the token endpoint.
+const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+type OAuthClient =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+type TokenError = RequestTokenError<HttpClientError<oauth2::reqwest::Error>, BasicErrorResponse>;
+
+/// Runs OAuth2 authorization-code flows with PKCE (S256) and a random `state`, and keeps the
+/// resulting grants in a [`GrantStore`]. Cheap to clone; clones share flows and grants.
+///
+/// The flow id is the OAuth2 `state`, so the handler of the redirect URI can finish a flow with
+/// the two query parameters the provider sends back: `complete_authorization(state, code)`.
+///
+/// Flows live in this process's memory for [`FLOW_LIFETIME`] by the manager's clock, and are
+/// single-use: the first [`complete_authorization`](Self::complete_authorization) consumes the
+/// flow whether or not the provider accepts the code, since the code and the PKCE verifier
+/// may not be replayed; a failed exchange needs a new flow.
+///
+/// ```no_run
+/// use fact_runtime::auth::{AuthorizationManager, OAuthConfig};
+///
+/// # async fn run() -> Result<(), fact_runtime::auth::AuthError> {
+/// let config = OAuthConfig::new(
+///     "my-client",
+///     "https://app.example/oauth/callback",
+///     "https://provider.example/authorize",
+///     "https://provider.example/token",
+/// )?
+/// .with_client_secret("s3cr3t");
+/// let manager = AuthorizationManager::new(config)?;
+///
+/// let flow = manager.initiate_authorization("ada", "Docs.Read", ["docs.read"]).await?;
+/// println!("open {}", flow.authorization_url);
+/// // ... the provider redirects to the callback with ?code=...&state=<flow.flow_id>
+/// # let code = "from the redirect";
+/// let grant = manager.complete_authorization(&flow.flow_id, code).await?;
+/// assert_eq!(grant.scopes, ["docs.read"]);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AuthorizationManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: OAuthConfig,
+    client: OAuthClient,
+    http: oauth2::reqwest::Client,
+    store: Arc<dyn GrantStore>,
+    clock: SharedClock,
+    flows: Mutex<HashMap<String, FlowSlot>>,
+    /// One lock per user whose grant is being refreshed, so concurrent calls refresh once.
+    refreshing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationManager")
+            .field("config", &self.config)
+            .field("store", &self.store)
+            .field("clock", &self.clock)
+            .field("flows", &lock(&self.flows).len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A flow waiting for its code, or the tombstone of a completed one (kept until it would have
+/// expired, so that a second use is reported as such).
+enum FlowSlot {
+    Pending(PendingFlow),
+    Used { expires_at: Duration },
+}
+
+impl FlowSlot {
+    fn expires_at(&self) -> Duration {
+        match self {
+            Self::Pending(flow) => flow.public.expires_at,
+            Self::Used { expires_at } => *expires_at,
+        }
+    }
+}
+
+struct PendingFlow {
+    public: AuthorizationFlow,
+    verifier: PkceCodeVerifier,
+}
+
+/// A started authorization: send the user to `authorization_url` before `expires_at`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct AuthorizationFlow {
+    /// The flow's id, which is also the OAuth2 `state` the provider sends back.
+    pub flow_id: String,
+    /// Where the user approves the request, at the provider.
+    pub authorization_url: String,
+    /// When the flow expires, since the Unix epoch (seconds in JSON).
+    #[serde(serialize_with = "seconds")]
+    pub expires_at: Duration,
+    /// The user being authorized.
+    pub user_id: String,
+    /// The tool that asked for the authorization.
+    pub tool_name: String,
+    /// The scopes requested.
+    pub scopes: Vec<String>,
+}
+
+/// What a grant covers, without its tokens: the answer to a completed flow.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct GrantInfo {
+    /// The user who granted access.
+    pub user_id: String,
+    /// The scopes granted.
+    pub scopes: Vec<String>,
+    /// When the access token expires, since the Unix epoch (seconds in JSON), when known.
+    #[serde(serialize_with = "optional_seconds")]
+    pub expires_at: Option<Duration>,
+}
+
+impl From<&Grant> for GrantInfo {
+    fn from(grant: &Grant) -> Self {
+        Self {
+            user_id: grant.user_id.clone(),
+            scopes: grant.scopes.clone(),
+            expires_at: grant.expires_at,
+        }
+    }
+}
+
+/// Configures an [`AuthorizationManager`].
+#[derive(Debug)]
+pub struct AuthorizationManagerBuilder {
+    config: OAuthConfig,
+    store: Option<Arc<dyn GrantStore>>,
+    clock: Option<SharedClock>,
+}
+
+impl AuthorizationManagerBuilder {
+    /// Where grants are kept (default: a [`MemoryGrantStore`]).
+    #[must_use]
+    pub fn grant_store(mut self, store: Arc<dyn GrantStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The clock for flow and token expiry (default: [`SystemClock`]).
+    #[must_use]
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Builds the manager and its HTTP client (which never follows redirects, as the `oauth2`
+    /// crate advises against SSRF).
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::Config`] when the HTTP client cannot be built.
+    pub fn build(self) -> Result<AuthorizationManager, AuthError> {
+        let (redirect_uri, authorization_url, token_url) = self.config.urls();
+        let client = BasicClient::new(ClientId::new(self.config.client_id().to_owned()))
+            .set_auth_uri(AuthUrl::from_url(authorization_url.clone()))
+            .set_token_uri(TokenUrl::from_url(token_url.clone()))
+            .set_redirect_uri(RedirectUrl::from_url(redirect_uri.clone()));
+        let client = match self.config.client_secret() {
+            Some(secret) => client.set_client_secret(ClientSecret::new(secret.to_owned())),
+            None => client,
+        };
+        let http = oauth2::reqwest::Client::builder()
+            .redirect(oauth2::reqwest::redirect::Policy::none())
+            .timeout(TOKEN_REQUEST_TIMEOUT)
+            .build()
+            .map_err(|error| AuthError::Config(format!("cannot build the HTTP client: {error}")))?;
+        Ok(AuthorizationManager {
+            inner: Arc::new(Inner {
+                config: self.config,
+                client,
+                http,
+                store: self
+                    .store
+                    .unwrap_or_else(|| Arc::new(MemoryGrantStore::default())),
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                flows: Mutex::default(),
+                refreshing: Mutex::default(),
+            }),
+        })
+    }
+}
+
+impl AuthorizationManager {
+    /// A builder for a manager of `config`.
+    pub fn builder(config: OAuthConfig) -> AuthorizationManagerBuilder {
+        AuthorizationManagerBuilder {
+            config,
+            store: None,
+            clock: None,
+        }
+    }
+
+    /// A manager of `config` with grants in memory and the system clock.
+    ///
+    /// # Errors
+    ///
+    /// As [`AuthorizationManagerBuilder::build`].
+    pub fn new(config: OAuthConfig) -> Result<Self, AuthError> {
+        Self::builder(config).build()
+    }
+
+    /// A manager configured by [`OAuthConfig::from_env`], with grants in memory; `None` when
+    /// `OAUTH_CLIENT_ID` is unset.
+    ///
+    /// # Errors
+    ///
+    /// As [`OAuthConfig::from_env`] and [`new`](Self::new).
+    pub fn from_env() -> Result<Option<Self>, AuthError> {
+        OAuthConfig::from_env()?.map(Self::new).transpose()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &OAuthConfig {
+        &self.inner.config
+    }
+
+    /// Starts a flow in which `user_id` grants `scopes` for `tool_name`. Send the user to the
+    /// flow's `authorization_url`; finish with [`complete_authorization`](Self::complete_authorization).
+    ///
+    /// # Errors
+    ///
+    /// None today (flows are kept in memory); the `Result` leaves room for a shared flow store.
+    pub async fn initiate_authorization(
+        &self,
+        user_id: &str,
+        tool_name: &str,
+        scopes: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Result<AuthorizationFlow, AuthError> {
+        let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state) = self
+            .inner
+            .client
+            .authorize_url(CsrfToken::new_random)
+            .add_scopes(scopes.iter().cloned().map(Scope::new))
+            .set_pkce_challenge(challenge)
+            .url();
+        let now = self.inner.clock.now();
+        let flow = AuthorizationFlow {
+            flow_id: state.secret().clone(),
+            authorization_url: url.into(),
+            expires_at: now + FLOW_LIFETIME,
+            user_id: user_id.to_owned(),
+            tool_name: tool_name.to_owned(),
+            scopes,
+        };
+        let mut flows = lock(&self.inner.flows);
+        // Keep expired and used flows one more lifetime, to tell a late caller why.
+        flows.retain(|_, slot| slot.expires_at() + FLOW_LIFETIME > now);
+        if flows.len() >= MAX_FLOWS {
+            let oldest = flows
+                .iter()
+                .min_by_key(|(_, slot)| slot.expires_at())
+                .map(|(id, _)| id.clone());
+            if let Some(oldest) = oldest {
+                flows.remove(&oldest);
+            }
+        }
+        flows.insert(
+            flow.flow_id.clone(),
+            FlowSlot::Pending(PendingFlow {
+                public: flow.clone(),
+                verifier,
+            }),
+        );
+        drop(flows);
+        tracing::info!(
+            user = user_id,
+            tool = tool_name,
+            "authorization flow started"
+        );
+        Ok(flow)
+    }
+
+    /// Finishes the flow `flow_id` (the `state` the provider sent back) by exchanging `code` at
+    /// the token endpoint, and stores the grant. The granted scopes are those of the token
+    /// response, or the requested ones when the provider omits them (RFC 6749 section 5.1).
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::UnknownFlow`], [`FlowUsed`](AuthError::FlowUsed) or
+    /// [`FlowExpired`](AuthError::FlowExpired) for a flow that cannot be completed;
+    /// [`Exchange`](AuthError::Exchange) when the provider refuses the code;
+    /// [`Provider`](AuthError::Provider) when it cannot be reached; [`Store`](AuthError::Store)
+    /// when the grant cannot be saved.
+    pub async fn complete_authorization(
+        &self,
+        flow_id: &str,
+        code: &str,
+    ) -> Result<GrantInfo, AuthError> {
+        let now = self.inner.clock.now();
+        let flow = self.take_flow(flow_id, now)?;
+        let AuthorizationFlow {
+            user_id, tool_name, ..
+        } = &flow.public;
+        let response = self
+            .inner
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(flow.verifier)
+            .request_async(&self.inner.http)
+            .await
+            .map_err(|error| {
+                let error = token_error(error, |error, description| AuthError::Exchange {
+                    error,
+                    description,
+                });
+                tracing::warn!(user = %user_id, tool = %tool_name, %error, "authorization code exchange failed");
+                error
+            })?;
+        let grant = grant_from(user_id, &response, &flow.public.scopes, None, now);
+        self.inner.store.put(grant.clone()).await?;
+        tracing::info!(user = %user_id, tool = %tool_name, scopes = ?grant.scopes, "authorization completed");
+        Ok(GrantInfo::from(&grant))
+    }
+
+    /// Deletes the grant of `user_id`; whether there was one. The revocation is local: the
+    /// tokens are forgotten here but not revoked at the provider (RFC 7009), where they stay
+    /// valid until they expire.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::Store`] when the store fails.
+    pub async fn revoke_authorization(&self, user_id: &str) -> Result<bool, AuthError> {
+        let removed = self.inner.store.remove(user_id).await?;
+        tracing::info!(user = user_id, removed, "authorization revoked");
+        Ok(removed)
+    }
+
+    /// What the grant of `user_id` covers, if there is one.
+    ///
+    /// # Errors
+    ///
+    /// As the grant store's `get`.
+    pub async fn grant_info(&self, user_id: &str) -> Result<Option<GrantInfo>, AuthError> {
+        Ok(self
+            .inner
+            .store
+            .get(user_id)
+            .await?
+            .as_ref()
+            .map(GrantInfo::from))
+    }
+
+    /// The check before each call of a tool that requires auth: the caller's access token when
+    /// a live grant covers `required_scopes`, refreshing an expiring grant first; else the 401
+    /// or 403 that tells the caller how to authorize.
+    pub(crate) async fn authorize(
+        &self,
+        user_id: Option<&str>,
+        tool_name: &str,
+        required_scopes: &[String],
+    ) -> Result<AccessToken, ToolError> {
+        let Some(user_id) = user_id else {
+            return Err(ToolError::new(
+                ErrorKind::Unauthorized,
+                format!(
+                    "Tool '{tool_name}' requires authorization: an authenticated user is required, and the call names none"
+                ),
+            ));
+        };
+        let mut grant = match self.stored_grant(user_id, tool_name).await? {
+            Some(grant) => grant,
+            None => {
+                let reason = format!("user '{user_id}' has not granted access");
+                return Err(self
+                    .needs_authorization(user_id, tool_name, required_scopes, &reason)
+                    .await);
+            }
+        };
+        if self.is_expiring(&grant) {
+            grant = self.refresh(user_id, tool_name, required_scopes).await?;
+        }
+        let missing = grant.missing_scopes(required_scopes);
+        if !missing.is_empty() {
+            return Err(self
+                .insufficient_scopes(&grant, tool_name, required_scopes, &missing)
+                .await);
+        }
+        Ok(grant.access_token)
+    }
+
+    /// Removes the flow and leaves a tombstone, so that it is used at most once.
+    fn take_flow(&self, flow_id: &str, now: Duration) -> Result<PendingFlow, AuthError> {
+        let mut flows = lock(&self.inner.flows);
+        let slot = flows.get_mut(flow_id).ok_or(AuthError::UnknownFlow)?;
+        let expires_at = slot.expires_at();
+        match slot {
+            FlowSlot::Used { .. } => Err(AuthError::FlowUsed),
+            FlowSlot::Pending(flow) if now >= expires_at => Err(AuthError::FlowExpired {
+                user_id: flow.public.user_id.clone(),
+                tool_name: flow.public.tool_name.clone(),
+            }),
+            FlowSlot::Pending(_) => match std::mem::replace(slot, FlowSlot::Used { expires_at }) {
+                FlowSlot::Pending(flow) => Ok(flow),
+                FlowSlot::Used { .. } => Err(AuthError::FlowUsed),
+            },
+        }
+    }
+
+    /// A pending flow for exactly this request with at least half its life left, so repeated
+    /// refused calls hand out one URL rather than a flow each.
+    fn reusable_flow(
+        &self,
+        user_id: &str,
+        tool_name: &str,
+        scopes: &[String],
+    ) -> Option<AuthorizationFlow> {
+        let fresh_after = self.inner.clock.now() + FLOW_LIFETIME / 2;
+        lock(&self.inner.flows)
+            .values()
+            .find_map(|slot| match slot {
+                FlowSlot::Pending(PendingFlow { public, .. })
+                    if public.expires_at > fresh_after
+                        && public.user_id == user_id
+                        && public.tool_name == tool_name
+                        && public.scopes == scopes =>
+                {
+                    Some(public.clone())
+                }
+                _ => None,
+            })
+    }
+
+    fn is_expiring(&self, grant: &Grant) -> bool {
+        grant
+            .expires_at
+            .is_some_and(|expires_at| self.inner.clock.now() + REFRESH_MARGIN >= expires_at)
+    }
+
+    async fn stored_grant(
+        &self,
+        user_id: &str,
+        tool_name: &str,
+    ) -> Result<Option<Grant>, ToolError> {
+        self.inner.store.get(user_id).await.map_err(|error| {
+            tracing::error!(user = user_id, tool = tool_name, %error, "grant store failed");
+            ToolError::fatal(format!(
+                "Tool '{tool_name}' cannot be authorized: the grant store failed (see the server log)"
+            ))
+        })
+    }
+
+    /// Refreshes the grant of `user_id`, once for all the calls that find it expiring at the
+    /// same time. A grant the provider refuses to refresh, or that has no refresh token, is
+    /// removed; one that failed for want of a connection is kept for the next call.
+    async fn refresh(
+        &self,
+        user_id: &str,
+        tool_name: &str,
+        required_scopes: &[String],
+    ) -> Result<Grant, ToolError> {
+        let slot = RefreshSlot::acquire(&self.inner, user_id);
+        let _refreshing = slot.mutex.lock().await;
+        // Another call may have refreshed (or dropped) the grant while this one waited.
+        let Some(grant) = self.stored_grant(user_id, tool_name).await? else {
+            let reason = format!("user '{user_id}' has not granted access");
+            return Err(self
+                .needs_authorization(user_id, tool_name, required_scopes, &reason)
+                .await);
+        };
+        if !self.is_expiring(&grant) {
+            return Ok(grant);
+        }
+        let failure = match grant.refresh_token.clone() {
+            None => AuthError::Refresh {
+                user_id: user_id.to_owned(),
+                error: "expired".to_owned(),
+                description: Some("the provider issued no refresh token".to_owned()),
+            },
+            Some(refresh_token) => match self.refresh_grant(&grant, refresh_token).await {
+                Ok(renewed) => {
+                    self.inner.store.put(renewed.clone()).await.map_err(|error| {
+                        tracing::error!(user = user_id, %error, "cannot store a refreshed grant");
+                        ToolError::fatal(format!(
+                            "Tool '{tool_name}' cannot be authorized: the grant store failed (see the server log)"
+                        ))
+                    })?;
+                    tracing::info!(user = user_id, tool = tool_name, "grant refreshed");
+                    return Ok(renewed);
+                }
+                Err(error) => error,
+            },
+        };
+        tracing::warn!(user = user_id, tool = tool_name, error = %failure, "grant refresh failed");
+        if matches!(failure, AuthError::Refresh { .. }) {
+            if let Err(error) = self.inner.store.remove(user_id).await {
+                tracing::error!(user = user_id, %error, "cannot remove a dead grant");
+            }
+        }
+        let reason =
+            format!("the grant of user '{user_id}' expired and could not be refreshed ({failure})");
+        Err(self
+            .needs_authorization(user_id, tool_name, required_scopes, &reason)
+            .await)
+    }
+
+    async fn refresh_grant(
+        &self,
+        grant: &Grant,
+        refresh_token: RefreshToken,
+    ) -> Result<Grant, AuthError> {
+        let now = self.inner.clock.now();
+        let token = oauth2::RefreshToken::new(refresh_token.secret().to_owned());
+        let response = self
+            .inner
+            .client
+            .exchange_refresh_token(&token)
+            .request_async(&self.inner.http)
+            .await
+            .map_err(|error| {
+                token_error(error, |error, description| AuthError::Refresh {
+                    user_id: grant.user_id.clone(),
+                    error,
+                    description,
+                })
+            })?;
+        // RFC 6749 section 6: omitted scopes are those of the original grant.
+        Ok(grant_from(
+            &grant.user_id,
+            &response,
+            &grant.scopes,
+            Some(refresh_token),
+            now,
+        ))
+    }
+
+    /// 401 with a flow for exactly the tool's scopes in the metadata.
+    async fn needs_authorization(
+        &self,
+        user_id: &str,
+        tool_name: &str,
+        scopes: &[String],
+        reason: &str,
+    ) -> ToolError {
+        let error = ToolError::new(
+            ErrorKind::Unauthorized,
+            format!(
+                "Tool '{tool_name}' requires authorization: {reason}. Open authorization_url to authorize."
+            ),
+        );
+        self.with_flow(error, user_id, tool_name, scopes).await
+    }
+
+    /// 403 naming the missing scopes, with a flow that asks for them together with those
+    /// already granted: a new grant replaces the old one, so asking for the missing scopes
+    /// alone would take away what the user granted before.
+    async fn insufficient_scopes(
+        &self,
+        grant: &Grant,
+        tool_name: &str,
+        required: &[String],
+        missing: &[&str],
+    ) -> ToolError {
+        let listed = missing
+            .iter()
+            .map(|scope| format!("'{scope}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let error = ToolError::new(
+            ErrorKind::Security,
+            format!(
+                "Tool '{tool_name}' requires scopes that the grant of user '{}' does not cover: missing scopes [{listed}]. Open authorization_url to grant them.",
+                grant.user_id
+            ),
+        )
+        .with_metadata("missing_scopes", missing.to_vec());
+        let mut wanted = grant.scopes.clone();
+        wanted.extend(
+            required
+                .iter()
+                .filter(|s| !grant.scopes.contains(s))
+                .cloned(),
+        );
+        self.with_flow(error, &grant.user_id, tool_name, &wanted)
+            .await
+    }
+
+    async fn with_flow(
+        &self,
+        error: ToolError,
+        user_id: &str,
+        tool_name: &str,
+        scopes: &[String],
+    ) -> ToolError {
+        let flow = match self.reusable_flow(user_id, tool_name, scopes) {
+            Some(flow) => flow,
+            None => match self
+                .initiate_authorization(user_id, tool_name, scopes)
+                .await
+            {
+                Ok(flow) => flow,
+                Err(failure) => {
+                    tracing::error!(user = user_id, tool = tool_name, error = %failure, "cannot start an authorization flow");
+                    return error;
+                }
+            },
+        };
+        error
+            .with_metadata("authorization_url", flow.authorization_url)
+            .with_metadata("flow_id", flow.flow_id)
+            .with_metadata("flow_expires_at", flow.expires_at.as_secs_f64())
+    }
+}
+
+/// The per-user refresh lock; the map entry goes when its last holder does.
+struct RefreshSlot<'a> {
+    inner: &'a Inner,
+    user_id: &'a str,
+    mutex: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a> RefreshSlot<'a> {
+    fn acquire(inner: &'a Inner, user_id: &'a str) -> Self {
+        let mutex = lock(&inner.refreshing)
+            .entry(user_id.to_owned())
+            .or_default()
+            .clone();
+        Self {
+            inner,
+            user_id,
+            mutex,
+        }
+    }
+}
+
+impl Drop for RefreshSlot<'_> {
+    fn drop(&mut self) {
+        let mut refreshing = lock(&self.inner.refreshing);
+        // The map holds one reference and this slot another: nobody else is waiting.
+        if Arc::strong_count(&self.mutex) == 2 {
+            refreshing.remove(self.user_id);
+        }
+    }
+}
+
+/// The grant a token response makes. `requested` stands in for an omitted `scope`, and
+/// `previous_refresh` for an omitted refresh token.
+fn grant_from(
+    user_id: &str,
+    response: &BasicTokenResponse,
+    requested: &[String],
+    previous_refresh: Option<RefreshToken>,
+    now: Duration,
+) -> Grant {
+    let scopes = response.scopes().map_or_else(
+        || requested.to_vec(),
+        |scopes| {
+            scopes
+                .iter()
+                .map(|scope| scope.as_str().to_owned())
+                .collect()
+        },
+    );
+    Grant {
+        user_id: user_id.to_owned(),
+        access_token: AccessToken::new(response.access_token().secret().clone()),
+        refresh_token: response
+            .refresh_token()
+            .map(|token| RefreshToken::new(token.secret().clone()))
+            .or(previous_refresh),
+        scopes,
+        expires_at: response.expires_in().map(|lifetime| now + lifetime),
+    }
+}
+
+/// Turns a failed token request into an [`AuthError`]: the provider's refusal through
+/// `refused`, anything else as [`AuthError::Provider`]. The response body is never quoted, as
+/// it may hold tokens.
+fn token_error(
+    error: TokenError,
+    refused: impl FnOnce(String, Option<String>) -> AuthError,
+) -> AuthError {
+    match error {
+        RequestTokenError::ServerResponse(response) => refused(
+            response.error().as_ref().to_owned(),
+            response.error_description().cloned(),
+        ),
+        RequestTokenError::Request(error) => AuthError::Provider(format!(
+            "cannot reach the token endpoint: {}",
+            chain(&error)
+        )),
+        RequestTokenError::Parse(error, _body) => AuthError::Provider(format!(
+            "the token endpoint's answer is not an OAuth2 token response (at '{}')",
+            error.path()
+        )),
+        RequestTokenError::Other(message) => AuthError::Provider(message),
+    }
+}
+
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section leaves its map consistent, so a panic elsewhere poisons nothing.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64())
+}
+
+fn optional_seconds<S: Serializer>(
+    duration: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match duration {
+        Some(duration) => serializer.serialize_some(&duration.as_secs_f64()),
+        None => serializer.serialize_none(),
+    }
+}
