@@ -758,3 +758,254 @@ fn optional_seconds<S: Serializer>(
         None => serializer.serialize_none(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use oauth2::url::Url;
+
+    const START: Duration = Duration::from_secs(1_700_000_000);
+
+    fn manager(token_url: &str) -> (AuthorizationManager, ManualClock, Arc<MemoryGrantStore>) {
+        let clock = ManualClock::new(START);
+        let store = Arc::new(MemoryGrantStore::default());
+        let config = OAuthConfig::new(
+            "client",
+            "http://127.0.0.1/callback",
+            "http://idp.test/authorize",
+            token_url,
+        )
+        .expect("valid config")
+        .with_client_secret("client-secret");
+        let manager = AuthorizationManager::builder(config)
+            .clock(Arc::new(clock.clone()))
+            .grant_store(store.clone())
+            .build()
+            .expect("manager");
+        (manager, clock, store)
+    }
+
+    /// A token endpoint nobody listens on: exchanges fail without leaving the machine.
+    const DEAD_TOKEN_URL: &str = "http://127.0.0.1:1/token";
+
+    fn scopes(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn query(url: &str) -> HashMap<String, String> {
+        Url::parse(url)
+            .expect("url")
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn authorization_url_carries_state_pkce_s256_scopes_and_redirect() {
+        let (manager, _, _) = manager(DEAD_TOKEN_URL);
+        let flow = manager
+            .initiate_authorization("ada", "Docs.Read", ["docs.read", "docs.write"])
+            .await
+            .expect("flow");
+        let query = query(&flow.authorization_url);
+        assert_eq!(query["state"], flow.flow_id);
+        assert_eq!(query["response_type"], "code");
+        assert_eq!(query["client_id"], "client");
+        assert_eq!(query["redirect_uri"], "http://127.0.0.1/callback");
+        assert_eq!(query["code_challenge_method"], "S256");
+        assert_eq!(query["code_challenge"].len(), 43);
+        assert_eq!(query["scope"], "docs.read docs.write");
+        assert_eq!(flow.expires_at, START + FLOW_LIFETIME);
+        assert!(!flow.authorization_url.contains("client-secret"));
+    }
+
+    #[tokio::test]
+    async fn flow_expires_after_ten_minutes_by_the_injected_clock() {
+        let (manager, clock, _) = manager(DEAD_TOKEN_URL);
+        let flow = manager
+            .initiate_authorization("ada", "Docs.Read", ["docs.read"])
+            .await
+            .expect("flow");
+        clock.advance(FLOW_LIFETIME);
+        let error = manager
+            .complete_authorization(&flow.flow_id, "code")
+            .await
+            .expect_err("expired");
+        assert!(matches!(error, AuthError::FlowExpired { .. }), "{error:?}");
+        assert!(error.to_string().contains("start a new one"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn long_gone_flows_are_pruned_and_then_unknown() {
+        let (manager, clock, _) = manager(DEAD_TOKEN_URL);
+        let old = manager
+            .initiate_authorization("ada", "Docs.Read", ["docs.read"])
+            .await
+            .expect("flow");
+        clock.advance(FLOW_LIFETIME * 2);
+        manager
+            .initiate_authorization("bob", "Docs.Read", ["docs.read"])
+            .await
+            .expect("flow");
+        assert_eq!(lock(&manager.inner.flows).len(), 1);
+        let error = manager
+            .complete_authorization(&old.flow_id, "code")
+            .await
+            .expect_err("pruned");
+        assert!(matches!(error, AuthError::UnknownFlow), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn unknown_flow_is_refused_without_contacting_the_provider() {
+        let (manager, _, _) = manager(DEAD_TOKEN_URL);
+        let error = manager
+            .complete_authorization("no-such-state", "code")
+            .await
+            .expect_err("unknown");
+        assert!(matches!(error, AuthError::UnknownFlow), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn flow_is_single_use_even_when_the_exchange_fails() {
+        let (manager, _, _) = manager(DEAD_TOKEN_URL);
+        let flow = manager
+            .initiate_authorization("ada", "Docs.Read", ["docs.read"])
+            .await
+            .expect("flow");
+        let first = manager
+            .complete_authorization(&flow.flow_id, "code")
+            .await
+            .expect_err("nobody listens");
+        assert!(matches!(first, AuthError::Provider(_)), "{first:?}");
+        let second = manager
+            .complete_authorization(&flow.flow_id, "code")
+            .await
+            .expect_err("used");
+        assert!(matches!(second, AuthError::FlowUsed), "{second:?}");
+    }
+
+    #[tokio::test]
+    async fn anonymous_caller_is_401_asking_for_a_user() {
+        let (manager, _, _) = manager(DEAD_TOKEN_URL);
+        let error = manager
+            .authorize(None, "Docs.Read", &scopes(&["docs.read"]))
+            .await
+            .expect_err("anonymous");
+        assert_eq!(error.kind(), ErrorKind::Unauthorized);
+        assert!(
+            error
+                .message()
+                .contains("an authenticated user is required")
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_grant_is_401_with_one_reused_flow_for_the_tools_scopes() {
+        let (manager, _, _) = manager(DEAD_TOKEN_URL);
+        let required = scopes(&["docs.read"]);
+        let first = manager
+            .authorize(Some("ada"), "Docs.Read", &required)
+            .await
+            .expect_err("no grant");
+        assert_eq!(first.kind(), ErrorKind::Unauthorized);
+        assert_eq!(
+            first.message(),
+            "Tool 'Docs.Read' requires authorization: user 'ada' has not granted access. Open authorization_url to authorize."
+        );
+        let metadata = first.metadata().expect("metadata");
+        let url = metadata["authorization_url"].as_str().expect("url");
+        assert_eq!(query(url)["scope"], "docs.read");
+        assert_eq!(query(url)["state"], metadata["flow_id"]);
+        assert!(metadata["flow_expires_at"].is_f64());
+        let second = manager
+            .authorize(Some("ada"), "Docs.Read", &required)
+            .await
+            .expect_err("still no grant");
+        assert_eq!(
+            second.metadata().expect("metadata")["flow_id"],
+            metadata["flow_id"]
+        );
+        assert_eq!(lock(&manager.inner.flows).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn live_grant_covering_the_scopes_yields_its_token() {
+        let (manager, _, store) = manager(DEAD_TOKEN_URL);
+        let grant = Grant::new("ada", AccessToken::new("tok"), ["docs.read", "docs.write"])
+            .with_expires_at(START + Duration::from_secs(3600));
+        store.put(grant).await.expect("put");
+        let token = manager
+            .authorize(Some("ada"), "Docs.Read", &scopes(&["docs.read"]))
+            .await
+            .expect("authorized");
+        assert_eq!(token.secret(), "tok");
+    }
+
+    #[tokio::test]
+    async fn grant_lacking_scopes_is_403_naming_them_and_asking_for_all() {
+        let (manager, _, store) = manager(DEAD_TOKEN_URL);
+        store
+            .put(Grant::new("ada", AccessToken::new("tok"), ["a"]))
+            .await
+            .expect("put");
+        let error = manager
+            .authorize(Some("ada"), "Docs.Edit", &scopes(&["a", "b", "c"]))
+            .await
+            .expect_err("missing scopes");
+        assert_eq!(error.kind(), ErrorKind::Security);
+        assert!(
+            error.message().contains("missing scopes ['b', 'c']"),
+            "{}",
+            error.message()
+        );
+        let metadata = error.metadata().expect("metadata");
+        assert_eq!(metadata["missing_scopes"], serde_json::json!(["b", "c"]));
+        let url = metadata["authorization_url"].as_str().expect("url");
+        assert_eq!(query(url)["scope"], "a b c");
+    }
+
+    #[tokio::test]
+    async fn expired_grant_without_refresh_token_is_401_and_removed() {
+        let (manager, clock, store) = manager(DEAD_TOKEN_URL);
+        let grant = Grant::new("ada", AccessToken::new("tok"), ["a"])
+            .with_expires_at(START + Duration::from_secs(60));
+        store.put(grant).await.expect("put");
+        // Inside the refresh margin counts as expired.
+        clock.advance(Duration::from_secs(60) - REFRESH_MARGIN);
+        let error = manager
+            .authorize(Some("ada"), "Docs.Read", &scopes(&["a"]))
+            .await
+            .expect_err("expired");
+        assert_eq!(error.kind(), ErrorKind::Unauthorized);
+        assert!(
+            error.message().contains("no refresh token"),
+            "{}",
+            error.message()
+        );
+        assert!(
+            error
+                .metadata()
+                .expect("metadata")
+                .contains_key("authorization_url")
+        );
+        assert!(store.get("ada").await.expect("get").is_none());
+    }
+
+    #[tokio::test]
+    async fn unreachable_provider_during_refresh_keeps_the_grant() {
+        let (manager, clock, store) = manager(DEAD_TOKEN_URL);
+        let grant = Grant::new("ada", AccessToken::new("tok"), ["a"])
+            .with_refresh_token(RefreshToken::new("refresh"))
+            .with_expires_at(START + Duration::from_secs(60));
+        store.put(grant).await.expect("put");
+        clock.advance(Duration::from_secs(120));
+        let error = manager
+            .authorize(Some("ada"), "Docs.Read", &scopes(&["a"]))
+            .await
+            .expect_err("cannot refresh");
+        assert_eq!(error.kind(), ErrorKind::Unauthorized);
+        assert!(store.get("ada").await.expect("get").is_some());
+        assert!(lock(&manager.inner.refreshing).is_empty());
+    }
+}
