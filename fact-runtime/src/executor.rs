@@ -7,6 +7,7 @@ use futures::StreamExt as _;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::auth::AuthorizationManager;
 use crate::call::ToolCall;
 use crate::definition::ToolDefinition;
 use crate::error::{BuildError, ErrorKind, ToolError};
@@ -76,6 +77,7 @@ pub struct ToolExecutorBuilder {
     discover: bool,
     manual: Vec<ToolDefinition>,
     max_concurrency: usize,
+    authorization: Option<AuthorizationManager>,
 }
 
 impl ToolExecutorBuilder {
@@ -101,6 +103,15 @@ impl ToolExecutorBuilder {
         self
     }
 
+    /// Authorizes calls of tools that declare `requires_auth` or `scopes` with `manager`, and
+    /// hands them the caller's token through their context. Without it such calls are refused
+    /// with 401.
+    #[must_use]
+    pub fn authorization(mut self, manager: AuthorizationManager) -> Self {
+        self.authorization = Some(manager);
+        self
+    }
+
     /// Builds the registry (compiling every input schema once) and the pipeline.
     ///
     /// # Errors
@@ -119,7 +130,7 @@ impl ToolExecutorBuilder {
             inner: Arc::new(Inner {
                 registry,
                 validator: ArgumentValidator::default(),
-                authorizer: Authorizer::default(),
+                authorizer: Authorizer::new(self.authorization),
                 rate_limiter: RateLimiter::default(),
                 router: Router::default(),
                 local: LocalRunner::default(),
@@ -138,6 +149,7 @@ impl ToolExecutor {
             discover: true,
             manual: Vec::new(),
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            authorization: None,
         }
     }
 
@@ -171,10 +183,10 @@ impl ToolExecutor {
         inner
             .validator
             .validate(&tool.schema, &mut call.arguments)?;
-        let _access_token = inner.authorizer.authorize(tool, call).await?;
+        let access_token = inner.authorizer.authorize(tool, call).await?;
         inner.rate_limiter.check(tool, call)?;
         match inner.router.route(tool) {
-            Route::Local => inner.local.run(tool, call).await,
+            Route::Local => inner.local.run(tool, call, access_token).await,
         }
     }
 
