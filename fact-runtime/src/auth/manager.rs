@@ -524,10 +524,10 @@ impl AuthorizationManager {
             },
         };
         tracing::warn!(user = user_id, tool = tool_name, error = %failure, "grant refresh failed");
-        if matches!(failure, AuthError::Refresh { .. }) {
-            if let Err(error) = self.inner.store.remove(user_id).await {
-                tracing::error!(user = user_id, %error, "cannot remove a dead grant");
-            }
+        if matches!(failure, AuthError::Refresh { .. })
+            && let Err(error) = self.inner.store.remove(user_id).await
+        {
+            tracing::error!(user = user_id, %error, "cannot remove a dead grant");
         }
         let reason =
             format!("the grant of user '{user_id}' expired and could not be refreshed ({failure})");
