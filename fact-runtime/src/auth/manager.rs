@@ -1,5 +1,5 @@
-//! [`AuthorizationManager`]: runs the OAuth2 authorization-code flow with PKCE, keeps users'
-//! grants, and checks (and refreshes) them before each call of a tool that requires auth.
+//! [`AuthorizationManager`]: runs the OAuth2 authorization-code flow with PKCE and keeps users'
+//! grants. The per-call check that uses them is in `check.rs`; the flow table in `flows.rs`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -9,34 +9,28 @@ use std::time::Duration;
 use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    HttpClientError, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
-    TokenResponse as _, TokenUrl,
+    HttpClientError, PkceCodeChallenge, RedirectUrl, RequestTokenError, Scope, TokenResponse as _,
+    TokenUrl,
 };
 use serde::{Serialize, Serializer};
 
+use crate::auth::flows::{AuthorizationFlow, FLOW_LIFETIME, FlowTable, PendingFlow};
 use crate::auth::store::{Grant, GrantStore, MemoryGrantStore};
 use crate::auth::{AccessToken, AuthError, OAuthConfig, RefreshToken};
 use crate::clock::{SharedClock, SystemClock};
-use crate::error::{ErrorKind, ToolError};
-
-/// How long a user has to finish an authorization flow.
-pub const FLOW_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
 /// A grant is refreshed when it has less than this left, so that a token does not expire
 /// between the check and the tool's use of it.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(30);
 
-/// Pending flows kept at most; past it the flow closest to expiry is dropped, so a flood of
-/// unauthorized calls cannot grow memory without bound.
-const MAX_FLOWS: usize = 10_000;
-
 /// Time limit of one request to the token endpoint.
 const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-type OAuthClient =
+pub(super) type OAuthClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
-type TokenError = RequestTokenError<HttpClientError<oauth2::reqwest::Error>, BasicErrorResponse>;
+pub(super) type TokenError =
+    RequestTokenError<HttpClientError<oauth2::reqwest::Error>, BasicErrorResponse>;
 
 /// Runs OAuth2 authorization-code flows with PKCE (S256) and a random `state`, and keeps the
 /// resulting grants in a [`GrantStore`]. Cheap to clone; clones share flows and grants.
@@ -73,18 +67,18 @@ type TokenError = RequestTokenError<HttpClientError<oauth2::reqwest::Error>, Bas
 /// ```
 #[derive(Debug, Clone)]
 pub struct AuthorizationManager {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     config: OAuthConfig,
-    client: OAuthClient,
-    http: oauth2::reqwest::Client,
-    store: Arc<dyn GrantStore>,
-    clock: SharedClock,
-    flows: Mutex<HashMap<String, FlowSlot>>,
+    pub(super) client: OAuthClient,
+    pub(super) http: oauth2::reqwest::Client,
+    pub(super) store: Arc<dyn GrantStore>,
+    pub(super) clock: SharedClock,
+    pub(super) flows: FlowTable,
     /// One lock per user whose grant is being refreshed, so concurrent calls refresh once.
-    refreshing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub(super) refreshing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl fmt::Debug for Inner {
@@ -93,49 +87,9 @@ impl fmt::Debug for Inner {
             .field("config", &self.config)
             .field("store", &self.store)
             .field("clock", &self.clock)
-            .field("flows", &lock(&self.flows).len())
+            .field("flows", &self.flows.len())
             .finish_non_exhaustive()
     }
-}
-
-/// A flow waiting for its code, or the tombstone of a completed one (kept until it would have
-/// expired, so that a second use is reported as such).
-enum FlowSlot {
-    Pending(PendingFlow),
-    Used { expires_at: Duration },
-}
-
-impl FlowSlot {
-    fn expires_at(&self) -> Duration {
-        match self {
-            Self::Pending(flow) => flow.public.expires_at,
-            Self::Used { expires_at } => *expires_at,
-        }
-    }
-}
-
-struct PendingFlow {
-    public: AuthorizationFlow,
-    verifier: PkceCodeVerifier,
-}
-
-/// A started authorization: send the user to `authorization_url` before `expires_at`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct AuthorizationFlow {
-    /// The flow's id, which is also the OAuth2 `state` the provider sends back.
-    pub flow_id: String,
-    /// Where the user approves the request, at the provider.
-    pub authorization_url: String,
-    /// When the flow expires, since the Unix epoch (seconds in JSON).
-    #[serde(serialize_with = "seconds")]
-    pub expires_at: Duration,
-    /// The user being authorized.
-    pub user_id: String,
-    /// The tool that asked for the authorization.
-    pub tool_name: String,
-    /// The scopes requested.
-    pub scopes: Vec<String>,
 }
 
 /// What a grant covers, without its tokens: the answer to a completed flow.
@@ -214,7 +168,7 @@ impl AuthorizationManagerBuilder {
                     .store
                     .unwrap_or_else(|| Arc::new(MemoryGrantStore::default())),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-                flows: Mutex::default(),
+                flows: FlowTable::default(),
                 refreshing: Mutex::default(),
             }),
         })
@@ -285,26 +239,13 @@ impl AuthorizationManager {
             tool_name: tool_name.to_owned(),
             scopes,
         };
-        let mut flows = lock(&self.inner.flows);
-        // Keep expired and used flows one more lifetime, to tell a late caller why.
-        flows.retain(|_, slot| slot.expires_at() + FLOW_LIFETIME > now);
-        if flows.len() >= MAX_FLOWS {
-            let oldest = flows
-                .iter()
-                .min_by_key(|(_, slot)| slot.expires_at())
-                .map(|(id, _)| id.clone());
-            if let Some(oldest) = oldest {
-                flows.remove(&oldest);
-            }
-        }
-        flows.insert(
-            flow.flow_id.clone(),
-            FlowSlot::Pending(PendingFlow {
+        self.inner.flows.insert(
+            PendingFlow {
                 public: flow.clone(),
                 verifier,
-            }),
+            },
+            now,
         );
-        drop(flows);
         tracing::info!(
             user = user_id,
             tool = tool_name,
@@ -330,7 +271,7 @@ impl AuthorizationManager {
         code: &str,
     ) -> Result<GrantInfo, AuthError> {
         let now = self.inner.clock.now();
-        let flow = self.take_flow(flow_id, now)?;
+        let flow = self.inner.flows.take(flow_id, now)?;
         let AuthorizationFlow {
             user_id, tool_name, ..
         } = &flow.public;
@@ -382,302 +323,11 @@ impl AuthorizationManager {
             .as_ref()
             .map(GrantInfo::from))
     }
-
-    /// The check before each call of a tool that requires auth: the caller's access token when
-    /// a live grant covers `required_scopes`, refreshing an expiring grant first; else the 401
-    /// or 403 that tells the caller how to authorize.
-    pub(crate) async fn authorize(
-        &self,
-        user_id: Option<&str>,
-        tool_name: &str,
-        required_scopes: &[String],
-    ) -> Result<AccessToken, ToolError> {
-        let Some(user_id) = user_id else {
-            return Err(ToolError::new(
-                ErrorKind::Unauthorized,
-                format!(
-                    "Tool '{tool_name}' requires authorization: an authenticated user is required, and the call names none"
-                ),
-            ));
-        };
-        let mut grant = match self.stored_grant(user_id, tool_name).await? {
-            Some(grant) => grant,
-            None => {
-                let reason = format!("user '{user_id}' has not granted access");
-                return Err(self
-                    .needs_authorization(user_id, tool_name, required_scopes, &reason)
-                    .await);
-            }
-        };
-        if self.is_expiring(&grant) {
-            grant = self.refresh(user_id, tool_name, required_scopes).await?;
-        }
-        let missing = grant.missing_scopes(required_scopes);
-        if !missing.is_empty() {
-            return Err(self
-                .insufficient_scopes(&grant, tool_name, required_scopes, &missing)
-                .await);
-        }
-        Ok(grant.access_token)
-    }
-
-    /// Removes the flow and leaves a tombstone, so that it is used at most once.
-    fn take_flow(&self, flow_id: &str, now: Duration) -> Result<PendingFlow, AuthError> {
-        let mut flows = lock(&self.inner.flows);
-        let slot = flows.get_mut(flow_id).ok_or(AuthError::UnknownFlow)?;
-        let expires_at = slot.expires_at();
-        match slot {
-            FlowSlot::Used { .. } => Err(AuthError::FlowUsed),
-            FlowSlot::Pending(flow) if now >= expires_at => Err(AuthError::FlowExpired {
-                user_id: flow.public.user_id.clone(),
-                tool_name: flow.public.tool_name.clone(),
-            }),
-            FlowSlot::Pending(_) => match std::mem::replace(slot, FlowSlot::Used { expires_at }) {
-                FlowSlot::Pending(flow) => Ok(flow),
-                FlowSlot::Used { .. } => Err(AuthError::FlowUsed),
-            },
-        }
-    }
-
-    /// A pending flow for exactly this request with at least half its life left, so repeated
-    /// refused calls hand out one URL rather than a flow each.
-    fn reusable_flow(
-        &self,
-        user_id: &str,
-        tool_name: &str,
-        scopes: &[String],
-    ) -> Option<AuthorizationFlow> {
-        let fresh_after = self.inner.clock.now() + FLOW_LIFETIME / 2;
-        lock(&self.inner.flows)
-            .values()
-            .find_map(|slot| match slot {
-                FlowSlot::Pending(PendingFlow { public, .. })
-                    if public.expires_at > fresh_after
-                        && public.user_id == user_id
-                        && public.tool_name == tool_name
-                        && public.scopes == scopes =>
-                {
-                    Some(public.clone())
-                }
-                _ => None,
-            })
-    }
-
-    fn is_expiring(&self, grant: &Grant) -> bool {
-        grant
-            .expires_at
-            .is_some_and(|expires_at| self.inner.clock.now() + REFRESH_MARGIN >= expires_at)
-    }
-
-    async fn stored_grant(
-        &self,
-        user_id: &str,
-        tool_name: &str,
-    ) -> Result<Option<Grant>, ToolError> {
-        self.inner.store.get(user_id).await.map_err(|error| {
-            tracing::error!(user = user_id, tool = tool_name, %error, "grant store failed");
-            ToolError::fatal(format!(
-                "Tool '{tool_name}' cannot be authorized: the grant store failed (see the server log)"
-            ))
-        })
-    }
-
-    /// Refreshes the grant of `user_id`, once for all the calls that find it expiring at the
-    /// same time. A grant the provider refuses to refresh, or that has no refresh token, is
-    /// removed; one that failed for want of a connection is kept for the next call.
-    async fn refresh(
-        &self,
-        user_id: &str,
-        tool_name: &str,
-        required_scopes: &[String],
-    ) -> Result<Grant, ToolError> {
-        let slot = RefreshSlot::acquire(&self.inner, user_id);
-        let _refreshing = slot.mutex.lock().await;
-        // Another call may have refreshed (or dropped) the grant while this one waited.
-        let Some(grant) = self.stored_grant(user_id, tool_name).await? else {
-            let reason = format!("user '{user_id}' has not granted access");
-            return Err(self
-                .needs_authorization(user_id, tool_name, required_scopes, &reason)
-                .await);
-        };
-        if !self.is_expiring(&grant) {
-            return Ok(grant);
-        }
-        let failure = match grant.refresh_token.clone() {
-            None => AuthError::Refresh {
-                user_id: user_id.to_owned(),
-                error: "expired".to_owned(),
-                description: Some("the provider issued no refresh token".to_owned()),
-            },
-            Some(refresh_token) => match self.refresh_grant(&grant, refresh_token).await {
-                Ok(renewed) => {
-                    self.inner.store.put(renewed.clone()).await.map_err(|error| {
-                        tracing::error!(user = user_id, %error, "cannot store a refreshed grant");
-                        ToolError::fatal(format!(
-                            "Tool '{tool_name}' cannot be authorized: the grant store failed (see the server log)"
-                        ))
-                    })?;
-                    tracing::info!(user = user_id, tool = tool_name, "grant refreshed");
-                    return Ok(renewed);
-                }
-                Err(error) => error,
-            },
-        };
-        tracing::warn!(user = user_id, tool = tool_name, error = %failure, "grant refresh failed");
-        if matches!(failure, AuthError::Refresh { .. })
-            && let Err(error) = self.inner.store.remove(user_id).await
-        {
-            tracing::error!(user = user_id, %error, "cannot remove a dead grant");
-        }
-        let reason =
-            format!("the grant of user '{user_id}' expired and could not be refreshed ({failure})");
-        Err(self
-            .needs_authorization(user_id, tool_name, required_scopes, &reason)
-            .await)
-    }
-
-    async fn refresh_grant(
-        &self,
-        grant: &Grant,
-        refresh_token: RefreshToken,
-    ) -> Result<Grant, AuthError> {
-        let now = self.inner.clock.now();
-        let token = oauth2::RefreshToken::new(refresh_token.secret().to_owned());
-        let response = self
-            .inner
-            .client
-            .exchange_refresh_token(&token)
-            .request_async(&self.inner.http)
-            .await
-            .map_err(|error| {
-                token_error(error, |error, description| AuthError::Refresh {
-                    user_id: grant.user_id.clone(),
-                    error,
-                    description,
-                })
-            })?;
-        // RFC 6749 section 6: omitted scopes are those of the original grant.
-        Ok(grant_from(
-            &grant.user_id,
-            &response,
-            &grant.scopes,
-            Some(refresh_token),
-            now,
-        ))
-    }
-
-    /// 401 with a flow for exactly the tool's scopes in the metadata.
-    async fn needs_authorization(
-        &self,
-        user_id: &str,
-        tool_name: &str,
-        scopes: &[String],
-        reason: &str,
-    ) -> ToolError {
-        let error = ToolError::new(
-            ErrorKind::Unauthorized,
-            format!(
-                "Tool '{tool_name}' requires authorization: {reason}. Open authorization_url to authorize."
-            ),
-        );
-        self.with_flow(error, user_id, tool_name, scopes).await
-    }
-
-    /// 403 naming the missing scopes, with a flow that asks for them together with those
-    /// already granted: a new grant replaces the old one, so asking for the missing scopes
-    /// alone would take away what the user granted before.
-    async fn insufficient_scopes(
-        &self,
-        grant: &Grant,
-        tool_name: &str,
-        required: &[String],
-        missing: &[&str],
-    ) -> ToolError {
-        let listed = missing
-            .iter()
-            .map(|scope| format!("'{scope}'"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let error = ToolError::new(
-            ErrorKind::Security,
-            format!(
-                "Tool '{tool_name}' requires scopes that the grant of user '{}' does not cover: missing scopes [{listed}]. Open authorization_url to grant them.",
-                grant.user_id
-            ),
-        )
-        .with_metadata("missing_scopes", missing.to_vec());
-        let mut wanted = grant.scopes.clone();
-        wanted.extend(
-            required
-                .iter()
-                .filter(|s| !grant.scopes.contains(s))
-                .cloned(),
-        );
-        self.with_flow(error, &grant.user_id, tool_name, &wanted)
-            .await
-    }
-
-    async fn with_flow(
-        &self,
-        error: ToolError,
-        user_id: &str,
-        tool_name: &str,
-        scopes: &[String],
-    ) -> ToolError {
-        let flow = match self.reusable_flow(user_id, tool_name, scopes) {
-            Some(flow) => flow,
-            None => match self
-                .initiate_authorization(user_id, tool_name, scopes)
-                .await
-            {
-                Ok(flow) => flow,
-                Err(failure) => {
-                    tracing::error!(user = user_id, tool = tool_name, error = %failure, "cannot start an authorization flow");
-                    return error;
-                }
-            },
-        };
-        error
-            .with_metadata("authorization_url", flow.authorization_url)
-            .with_metadata("flow_id", flow.flow_id)
-            .with_metadata("flow_expires_at", flow.expires_at.as_secs_f64())
-    }
-}
-
-/// The per-user refresh lock; the map entry goes when its last holder does.
-struct RefreshSlot<'a> {
-    inner: &'a Inner,
-    user_id: &'a str,
-    mutex: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl<'a> RefreshSlot<'a> {
-    fn acquire(inner: &'a Inner, user_id: &'a str) -> Self {
-        let mutex = lock(&inner.refreshing)
-            .entry(user_id.to_owned())
-            .or_default()
-            .clone();
-        Self {
-            inner,
-            user_id,
-            mutex,
-        }
-    }
-}
-
-impl Drop for RefreshSlot<'_> {
-    fn drop(&mut self) {
-        let mut refreshing = lock(&self.inner.refreshing);
-        // The map holds one reference and this slot another: nobody else is waiting.
-        if Arc::strong_count(&self.mutex) == 2 {
-            refreshing.remove(self.user_id);
-        }
-    }
 }
 
 /// The grant a token response makes. `requested` stands in for an omitted `scope`, and
 /// `previous_refresh` for an omitted refresh token.
-fn grant_from(
+pub(super) fn grant_from(
     user_id: &str,
     response: &BasicTokenResponse,
     requested: &[String],
@@ -708,7 +358,7 @@ fn grant_from(
 /// Turns a failed token request into an [`AuthError`]: the provider's refusal through
 /// `refused`, anything else as [`AuthError::Provider`]. The response body is never quoted, as
 /// it may hold tokens.
-fn token_error(
+pub(super) fn token_error(
     error: TokenError,
     refused: impl FnOnce(String, Option<String>) -> AuthError,
 ) -> AuthError {
@@ -740,13 +390,9 @@ fn chain(error: &dyn std::error::Error) -> String {
     message
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section leaves its map consistent, so a panic elsewhere poisons nothing.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_f64(duration.as_secs_f64())
 }
 
 fn optional_seconds<S: Serializer>(
@@ -763,6 +409,7 @@ fn optional_seconds<S: Serializer>(
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::error::ErrorKind;
     use oauth2::url::Url;
 
     const START: Duration = Duration::from_secs(1_700_000_000);
@@ -848,7 +495,7 @@ mod tests {
             .initiate_authorization("bob", "Docs.Read", ["docs.read"])
             .await
             .expect("flow");
-        assert_eq!(lock(&manager.inner.flows).len(), 1);
+        assert_eq!(manager.inner.flows.len(), 1);
         let error = manager
             .complete_authorization(&old.flow_id, "code")
             .await
@@ -926,7 +573,7 @@ mod tests {
             second.metadata().expect("metadata")["flow_id"],
             metadata["flow_id"]
         );
-        assert_eq!(lock(&manager.inner.flows).len(), 1);
+        assert_eq!(manager.inner.flows.len(), 1);
     }
 
     #[tokio::test]

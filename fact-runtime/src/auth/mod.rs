@@ -9,9 +9,11 @@
 //! without the tool's scopes with 403, and an expired grant is refreshed on the way. The token
 //! reaches the tool through [`ToolContext::access_token`](crate::ToolContext::access_token) only.
 
+mod check;
 mod config;
 mod encrypted;
 mod error;
+mod flows;
 mod manager;
 mod store;
 mod token;
@@ -19,9 +21,7 @@ mod token;
 pub use config::OAuthConfig;
 pub use encrypted::{GRANTS_TABLE, MIN_SECRET_KEY_LEN, SqlGrantStore};
 pub use error::AuthError;
-pub use manager::{
-    AuthorizationFlow, AuthorizationManager, AuthorizationManagerBuilder, FLOW_LIFETIME, GrantInfo,
-    REFRESH_MARGIN,
-};
+pub use flows::{AuthorizationFlow, FLOW_LIFETIME};
+pub use manager::{AuthorizationManager, AuthorizationManagerBuilder, GrantInfo, REFRESH_MARGIN};
 pub use store::{Grant, GrantStore, MemoryGrantStore, StoreFuture};
 pub use token::{AccessToken, RefreshToken};
