@@ -8,6 +8,7 @@ use futures::StreamExt as _;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::auth::AuthorizationManager;
 use crate::call::ToolCall;
 use crate::clock::{SharedClock, SystemClock};
 use crate::definition::ToolDefinition;
@@ -86,6 +87,7 @@ pub struct ToolExecutorBuilder {
     tool_validators: HashMap<String, Vec<Arc<dyn Validator>>>,
     rate_limits: RateLimitSettings,
     clock: SharedClock,
+    authorization: Option<AuthorizationManager>,
 }
 
 impl ToolExecutorBuilder {
@@ -195,6 +197,15 @@ impl ToolExecutorBuilder {
         self
     }
 
+    /// Authorizes calls of tools that declare `requires_auth` or `scopes` with `manager`, and
+    /// hands them the caller's token through their context. Without it such calls are refused
+    /// with 401.
+    #[must_use]
+    pub fn authorization(mut self, manager: AuthorizationManager) -> Self {
+        self.authorization = Some(manager);
+        self
+    }
+
     /// Builds the registry (compiling every input schema once) and the pipeline.
     ///
     /// # Errors
@@ -226,7 +237,7 @@ impl ToolExecutorBuilder {
             inner: Arc::new(Inner {
                 registry,
                 validator: ArgumentValidator::new(policy),
-                authorizer: Authorizer::default(),
+                authorizer: Authorizer::new(self.authorization),
                 rate_limiter,
                 router: Router::default(),
                 local: LocalRunner::default(),
@@ -250,6 +261,7 @@ impl ToolExecutor {
             tool_validators: HashMap::new(),
             rate_limits: RateLimitSettings::default(),
             clock: Arc::new(SystemClock),
+            authorization: None,
         }
     }
 
@@ -281,10 +293,10 @@ impl ToolExecutor {
             call.tool_name.clone_from(&tool.info.name);
         }
         inner.validator.validate(tool, call)?;
-        inner.authorizer.authorize(tool, call)?;
+        let access_token = inner.authorizer.authorize(tool, call).await?;
         inner.rate_limiter.check(tool, call).await?;
         match inner.router.route(tool) {
-            Route::Local => inner.local.run(tool, call).await,
+            Route::Local => inner.local.run(tool, call, access_token).await,
         }
     }
 

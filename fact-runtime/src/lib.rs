@@ -22,7 +22,7 @@ mod schema;
 #[doc(hidden)]
 pub mod __private;
 
-pub use auth::AccessToken;
+pub use auth::{AccessToken, AuthError, AuthorizationManager, OAuthConfig};
 pub use call::{ToolCall, create_tool_call};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use context::ToolContext;

@@ -1,4 +1,5 @@
-//! Fixture tools for the integration tests. A test binary links them by naming this crate,
-//! as a user links a crate of tools.
+//! Fixture tools for the integration tests, and the services they run against. A test binary
+//! links the tools by naming this crate, as a user links a crate of tools.
 
 pub mod fixtures;
+pub mod oauth_provider;

@@ -1,4 +1,4 @@
-//! [`AccessToken`]: a bearer token that does not leak through `Debug` or logs.
+//! [`AccessToken`] and [`RefreshToken`]: secrets that do not leak through `Debug` or logs.
 
 use std::fmt;
 
@@ -34,5 +34,39 @@ impl AccessToken {
 impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AccessToken([redacted])")
+    }
+}
+
+/// The OAuth2 refresh token of a stored [`Grant`](crate::auth::Grant): used by the runtime to
+/// renew an expired access token, never handed to a tool.
+///
+/// Like [`AccessToken`], its `Debug` output is redacted and it implements neither `Display` nor
+/// `Serialize`.
+///
+/// ```
+/// use fact_runtime::auth::RefreshToken;
+///
+/// let token = RefreshToken::new("1//refresh");
+/// assert_eq!(token.secret(), "1//refresh");
+/// assert_eq!(format!("{token:?}"), "RefreshToken([redacted])");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshToken(String);
+
+impl RefreshToken {
+    /// Wraps a token.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The token itself, for the token endpoint.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken([redacted])")
     }
 }

@@ -1,34 +1,49 @@
-//! The authorize stage: may this caller run this tool?
+//! The authorize stage: may this caller run this tool, and with which token?
 
+use crate::auth::{AccessToken, AuthorizationManager};
 use crate::call::ToolCall;
 use crate::error::{ErrorKind, ToolError};
 use crate::registry::RegisteredTool;
 
 /// Decides whether a call may run. Tools that declare neither `requires_auth` nor `scopes` are
-/// open. Deny by default: with no authorization provider configured (OAuth2 arrives with the
-/// security pipeline), a tool that requires authorization is refused with 401 rather than run.
+/// open. The others need the calling user's grant, checked (and refreshed) by the
+/// [`AuthorizationManager`]. Deny by default: with no manager configured, a tool that requires
+/// authorization is refused with 401 rather than run.
 #[derive(Debug, Default)]
-pub(crate) struct Authorizer {}
+pub(crate) struct Authorizer {
+    manager: Option<AuthorizationManager>,
+}
 
 impl Authorizer {
-    pub(crate) fn authorize(
+    pub(crate) fn new(manager: Option<AuthorizationManager>) -> Self {
+        Self { manager }
+    }
+
+    /// The caller's access token for `tool`, `None` for an open tool, or the refusal.
+    pub(crate) async fn authorize(
         &self,
         tool: &RegisteredTool,
         call: &ToolCall,
-    ) -> Result<(), ToolError> {
+    ) -> Result<Option<AccessToken>, ToolError> {
         if !tool.info.requires_auth && tool.info.scopes.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        let who = call.user_id.as_deref().map_or_else(
-            || "an anonymous caller".to_owned(),
-            |user| format!("user '{user}'"),
-        );
-        Err(ToolError::new(
-            ErrorKind::Unauthorized,
-            format!(
-                "Tool '{}' requires authorization, and no authorization provider is configured to grant it to {who}",
-                tool.info.name
-            ),
-        ))
+        let Some(manager) = &self.manager else {
+            let who = call.user_id.as_deref().map_or_else(
+                || "an anonymous caller".to_owned(),
+                |user| format!("user '{user}'"),
+            );
+            return Err(ToolError::new(
+                ErrorKind::Unauthorized,
+                format!(
+                    "Tool '{}' requires authorization, and no authorization provider is configured to grant it to {who}",
+                    tool.info.name
+                ),
+            ));
+        };
+        manager
+            .authorize(call.user_id.as_deref(), &tool.info.name, &tool.info.scopes)
+            .await
+            .map(Some)
     }
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::AccessToken;
 use crate::call::ToolCall;
 use crate::context::ToolContext;
 use crate::error::{ErrorKind, ToolError};
@@ -20,11 +21,13 @@ use crate::registry::RegisteredTool;
 pub(crate) struct LocalRunner {}
 
 impl LocalRunner {
-    /// Runs `tool` for `call`, whose arguments have been validated and are moved into the tool.
+    /// Runs `tool` for `call`, whose arguments have been validated and are moved into the tool,
+    /// with the caller's `access_token` when the authorize stage produced one.
     pub(crate) async fn run(
         &self,
         tool: &RegisteredTool,
         call: &mut ToolCall,
+        access_token: Option<AccessToken>,
     ) -> Result<Value, ToolError> {
         let cancellation = CancellationToken::new();
         // Cancels the tool's token if this future is dropped before the tool finishes.
@@ -38,6 +41,10 @@ impl LocalRunner {
             deadline,
             cancellation,
         );
+        let ctx = match access_token {
+            Some(token) => ctx.with_access_token(token),
+            None => ctx,
+        };
         let arguments = std::mem::take(&mut call.arguments);
         // A handler may panic before it even returns its future.
         let future = match std::panic::catch_unwind(AssertUnwindSafe(|| {
