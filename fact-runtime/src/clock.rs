@@ -63,8 +63,7 @@ impl ManualClock {
 
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
-        self.nanos
-            .fetch_add(saturating_nanos(by), Ordering::SeqCst);
+        self.nanos.fetch_add(saturating_nanos(by), Ordering::SeqCst);
     }
 }
 

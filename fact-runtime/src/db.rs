@@ -11,33 +11,37 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://fact.db";
 
 /// Opens a pool on `url` (`sqlite://path` or `postgres://...`). A SQLite file is created when
 /// missing and opened in WAL mode, so readers do not block the writer.
-#[allow(dead_code)] // used by the audit log and the grant store, which land next
 pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<AnyPool, sqlx::Error> {
     static DRIVERS: Once = Once::new();
     DRIVERS.call_once(sqlx::any::install_default_drivers);
-    let url = sqlite_options(url);
-    AnyPoolOptions::new()
-        .max_connections(max_connections)
-        .connect(&url)
-        .await
+    let mut options = AnyPoolOptions::new().max_connections(max_connections);
+    if is_sqlite(url) {
+        // sqlx reads no `journal_mode` from a URL (it rejects unknown parameters), so WAL is
+        // set on each new connection; the mode is stored in the file, so this is a no-op
+        // after the first.
+        options = options.after_connect(|connection, _| {
+            Box::pin(async move {
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&mut *connection)
+                    .await?;
+                Ok(())
+            })
+        });
+    }
+    options.connect(&sqlite_options(url)).await
 }
 
-/// Adds `mode=rwc` (create when missing) and WAL journaling to a SQLite URL that sets neither.
-#[allow(dead_code)]
+fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+/// Adds `mode=rwc` (create when missing) to a SQLite URL that sets no mode.
 fn sqlite_options(url: &str) -> String {
-    if !url.starts_with("sqlite:") {
+    if !is_sqlite(url) || url.contains("mode=") {
         return url.to_owned();
     }
-    let mut url = url.to_owned();
-    for (key, value) in [("mode", "rwc"), ("journal_mode", "wal")] {
-        if !url.contains(&format!("{key}=")) {
-            url.push(if url.contains('?') { '&' } else { '?' });
-            url.push_str(key);
-            url.push('=');
-            url.push_str(value);
-        }
-    }
-    url
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}mode=rwc")
 }
 
 #[cfg(test)]
@@ -45,15 +49,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sqlite_urls_gain_create_and_wal() {
+    fn sqlite_urls_gain_create_mode() {
+        assert_eq!(sqlite_options("sqlite://a.db"), "sqlite://a.db?mode=rwc");
         assert_eq!(
-            sqlite_options("sqlite://a.db"),
-            "sqlite://a.db?mode=rwc&journal_mode=wal"
+            sqlite_options("sqlite://a.db?cache=shared"),
+            "sqlite://a.db?cache=shared&mode=rwc"
         );
         assert_eq!(
             sqlite_options("sqlite://a.db?mode=ro"),
-            "sqlite://a.db?mode=ro&journal_mode=wal"
+            "sqlite://a.db?mode=ro"
         );
         assert_eq!(sqlite_options("postgres://x/y"), "postgres://x/y");
+    }
+
+    #[tokio::test]
+    async fn sqlite_files_are_created_in_wal_mode() {
+        let path = std::env::temp_dir().join(format!("fact-db-wal-{}.db", std::process::id()));
+        let pool = connect(&format!("sqlite://{}", path.display()), 1)
+            .await
+            .expect("a SQLite URL sqlx accepts");
+        let row = sqlx::query("PRAGMA journal_mode")
+            .fetch_one(&pool)
+            .await
+            .expect("journal mode");
+        let mode: String = sqlx::Row::try_get(&row, 0).expect("a text column");
+        assert_eq!(mode, "wal");
+        pool.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }
