@@ -31,7 +31,8 @@ pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<AnyPool, 
     options.connect(&sqlite_options(url)).await
 }
 
-fn is_sqlite(url: &str) -> bool {
+/// Whether `url` names a SQLite database.
+pub(crate) fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:")
 }
 
