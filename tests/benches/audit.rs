@@ -34,6 +34,19 @@ fn record(n: usize, digest: &ArgumentsDigest) -> AuditRecord {
     }
 }
 
+/// Accepts every batch at once: what `record` costs when the writer is never the bottleneck.
+#[derive(Debug)]
+struct NullSink;
+
+impl AuditSink for NullSink {
+    fn write_batch<'a>(
+        &'a self,
+        _: &'a [AuditRecord],
+    ) -> futures::future::BoxFuture<'a, Result<(), fact_runtime::audit::AuditError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
 fn timestamp(n: usize) -> f64 {
     1_700_000_000.0 + n as f64 * 1e-6
 }
@@ -98,7 +111,20 @@ fn audit(c: &mut Criterion) {
             async move { log.record(record).await.expect("open") }
         });
     });
+
+    let null_log = runtime
+        .block_on(async { AuditLog::start(Arc::new(NullSink), AuditConfig::default()) })
+        .expect("valid config");
+    group.bench_function("record_to_null_sink", |b| {
+        let template = record(0, &digest);
+        b.to_async(&runtime).iter(|| {
+            let record = template.clone();
+            let log = &null_log;
+            async move { log.record(record).await.expect("open") }
+        });
+    });
     group.finish();
+    runtime.block_on(null_log.shutdown()).expect("shutdown");
 
     let stats = runtime.block_on(log.shutdown()).expect("shutdown");
     eprintln!("audit writer: {stats:?}");
