@@ -10,34 +10,35 @@ use sqlx::any::AnyPoolOptions;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://fact.db";
 
 /// Opens a pool on `url` (`sqlite://path` or `postgres://...`). A SQLite file is created when
-/// missing and put in WAL mode, so readers do not block the writer.
-#[allow(dead_code)] // used by the audit log and the grant store, which land next
+/// missing and opened in WAL mode, so readers do not block the writer.
 pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<AnyPool, sqlx::Error> {
     static DRIVERS: Once = Once::new();
     DRIVERS.call_once(sqlx::any::install_default_drivers);
-    let sqlite = url.starts_with("sqlite:");
-    let url = sqlite_options(url);
-    AnyPoolOptions::new()
-        .max_connections(max_connections)
-        // sqlx's SQLite URLs take no `journal_mode` parameter, so WAL is set by a pragma.
-        .after_connect(move |conn, _meta| {
+    let mut options = AnyPoolOptions::new().max_connections(max_connections);
+    if is_sqlite(url) {
+        // sqlx reads no `journal_mode` from a URL (it rejects unknown parameters), so WAL is
+        // set on each new connection; the mode is stored in the file, so this is a no-op
+        // after the first.
+        options = options.after_connect(|connection, _| {
             Box::pin(async move {
-                if sqlite {
-                    sqlx::query("PRAGMA journal_mode = WAL")
-                        .execute(&mut *conn)
-                        .await?;
-                }
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&mut *connection)
+                    .await?;
                 Ok(())
             })
-        })
-        .connect(&url)
-        .await
+        });
+    }
+    options.connect(&sqlite_options(url)).await
+}
+
+/// Whether `url` names a SQLite database.
+pub(crate) fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
 }
 
 /// Adds `mode=rwc` (create when missing) to a SQLite URL that sets no mode.
-#[allow(dead_code)]
 fn sqlite_options(url: &str) -> String {
-    if !url.starts_with("sqlite:") || url.contains("mode=") {
+    if !is_sqlite(url) || url.contains("mode=") {
         return url.to_owned();
     }
     let separator = if url.contains('?') { '&' } else { '?' };
@@ -63,16 +64,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sqlite_file_is_created_and_opened_in_wal_mode() {
-        let path = std::env::temp_dir().join(format!("fact-db-{}.db", uuid::Uuid::new_v4()));
+    async fn sqlite_files_are_created_in_wal_mode() {
+        let path = std::env::temp_dir().join(format!("fact-db-wal-{}.db", std::process::id()));
         let pool = connect(&format!("sqlite://{}", path.display()), 1)
             .await
-            .expect("connect");
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .expect("a SQLite URL sqlx accepts");
+        let row = sqlx::query("PRAGMA journal_mode")
             .fetch_one(&pool)
             .await
-            .expect("pragma");
-        assert_eq!(mode.to_lowercase(), "wal");
+            .expect("journal mode");
+        let mode: String = sqlx::Row::try_get(&row, 0).expect("a text column");
+        assert_eq!(mode, "wal");
         pool.close().await;
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

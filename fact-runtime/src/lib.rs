@@ -4,6 +4,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as fact_runtime;
 
+pub mod audit;
 pub mod auth;
 mod call;
 mod clock;
@@ -22,6 +23,7 @@ mod schema;
 #[doc(hidden)]
 pub mod __private;
 
+pub use audit::{AuditConfig, AuditError, AuditLog, AuditRecord, AuditSink, SqlAuditSink};
 pub use auth::{AccessToken, AuthError, AuthorizationManager, OAuthConfig};
 pub use call::{ToolCall, create_tool_call};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

@@ -1,0 +1,19 @@
+//! The audit log: one [`AuditRecord`] per call, refused calls included, written off the hot
+//! path by an [`AuditLog`] to an [`AuditSink`], by default the SQL store [`SqlAuditSink`]
+//! (a SQLite file, or PostgreSQL when `DATABASE_URL` names one).
+
+mod config;
+mod error;
+mod log;
+mod query;
+mod record;
+mod sink;
+mod sql;
+
+pub use config::AuditConfig;
+pub use error::AuditError;
+pub use log::{AuditLog, AuditStats};
+pub use query::AuditQuery;
+pub use record::{ArgumentsDigest, AuditRecord};
+pub use sink::AuditSink;
+pub use sql::SqlAuditSink;

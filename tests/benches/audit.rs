@@ -1,0 +1,138 @@
+//! Audit log throughput: the SQLite writer alone (one transaction of multi-row INSERTs per
+//! batch), and the caller's cost of `AuditLog::record` with that writer behind it.
+//!
+//! Records look like a live log's: time only moves forward, calls come from 100 users, so the
+//! indexes by user, tool and time grow at their ends as they would in production.
+//!
+//! `cargo bench -p fact-tests --bench audit -- --warm-up-time 1 --measurement-time 3`
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use fact_runtime::audit::AuditSink;
+use fact_runtime::audit::{ArgumentsDigest, AuditConfig, AuditLog, AuditRecord, SqlAuditSink};
+use serde_json::json;
+
+const BATCHES: [usize; 3] = [512, 2048, 8192];
+
+fn record(n: usize, digest: &ArgumentsDigest) -> AuditRecord {
+    AuditRecord {
+        call_id: format!("00000000-0000-4000-8000-{n:012}"),
+        timestamp: timestamp(n),
+        tool_name: "MyApp.Calculator".into(),
+        user_id: Some(format!("user-{}", n % 100)),
+        session_id: Some("session-1".into()),
+        status_code: 200,
+        error_type: None,
+        duration_ms: 0.25,
+        execution_method: AuditRecord::LOCAL.into(),
+        arguments_sha256: digest.sha256.clone(),
+        arguments_size: digest.size,
+        arguments: None,
+    }
+}
+
+/// Accepts every batch at once: what `record` costs when the writer is never the bottleneck.
+#[derive(Debug)]
+struct NullSink;
+
+impl AuditSink for NullSink {
+    fn write_batch<'a>(
+        &'a self,
+        _: &'a [AuditRecord],
+    ) -> futures::future::BoxFuture<'a, Result<(), fact_runtime::audit::AuditError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+fn timestamp(n: usize) -> f64 {
+    1_700_000_000.0 + n as f64 * 1e-6
+}
+
+fn audit(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let path = std::env::temp_dir().join(format!("fact-audit-bench-{}.db", std::process::id()));
+    let sink = Arc::new(
+        runtime
+            .block_on(SqlAuditSink::sqlite(&path))
+            .expect("SQLite opens"),
+    );
+    let arguments = json!({"operation": "multiply", "a": 6, "b": 7});
+    let digest = ArgumentsDigest::of(&arguments, false);
+    let next = Cell::new(0);
+    let batch_of = |size: usize| {
+        let first = next.replace(next.get() + size);
+        (first..first + size)
+            .map(|n| record(n, &digest))
+            .collect::<Vec<_>>()
+    };
+
+    let writer = sink.as_ref();
+    let mut group = c.benchmark_group("audit_sqlite");
+    for size in BATCHES {
+        group.throughput(Throughput::Elements(size as u64));
+        group.bench_function(format!("write_batch_{size}"), |b| {
+            b.to_async(&runtime).iter_batched(
+                || batch_of(size),
+                |batch| async move {
+                    writer
+                        .write_batch(black_box(&batch))
+                        .await
+                        .expect("written")
+                },
+                BatchSize::PerIteration,
+            );
+        });
+    }
+    group.finish();
+
+    let log = runtime
+        .block_on(async { AuditLog::start(sink.clone(), AuditConfig::default()) })
+        .expect("valid config");
+    let mut group = c.benchmark_group("audit_record");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("digest", |b| {
+        b.iter(|| ArgumentsDigest::of(black_box(&arguments), false));
+    });
+    group.bench_function("record_to_sqlite", |b| {
+        let template = record(0, &digest);
+        b.to_async(&runtime).iter(|| {
+            let mut record = template.clone();
+            let n = next.replace(next.get() + 1);
+            record.timestamp = timestamp(n);
+            record.user_id = Some(format!("user-{}", n % 100));
+            let log = &log;
+            async move { log.record(record).await.expect("open") }
+        });
+    });
+
+    let null_log = runtime
+        .block_on(async { AuditLog::start(Arc::new(NullSink), AuditConfig::default()) })
+        .expect("valid config");
+    group.bench_function("record_to_null_sink", |b| {
+        let template = record(0, &digest);
+        b.to_async(&runtime).iter(|| {
+            let record = template.clone();
+            let log = &null_log;
+            async move { log.record(record).await.expect("open") }
+        });
+    });
+    group.finish();
+    runtime.block_on(null_log.shutdown()).expect("shutdown");
+
+    let stats = runtime.block_on(log.shutdown()).expect("shutdown");
+    eprintln!("audit writer: {stats:?}");
+    runtime.block_on(sink.close());
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+criterion_group!(benches, audit);
+criterion_main!(benches);
