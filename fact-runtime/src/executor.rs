@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt as _;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::audit::{AuditError, AuditLog, AuditRecord};
 use crate::auth::AuthorizationManager;
 use crate::call::ToolCall;
 use crate::clock::{SharedClock, SystemClock};
@@ -72,6 +73,7 @@ struct Inner {
     router: Router,
     local: LocalRunner,
     recorder: Recorder,
+    audit: Option<AuditLog>,
     max_concurrency: usize,
     started: Instant,
 }
@@ -88,6 +90,7 @@ pub struct ToolExecutorBuilder {
     rate_limits: RateLimitSettings,
     clock: SharedClock,
     authorization: Option<AuthorizationManager>,
+    audit: Option<AuditLog>,
 }
 
 impl ToolExecutorBuilder {
@@ -197,6 +200,14 @@ impl ToolExecutorBuilder {
         self
     }
 
+    /// Writes one [`AuditRecord`] per call, refused calls included, to `log`. Call
+    /// [`ToolExecutor::shutdown`] before exiting so every record is written.
+    #[must_use]
+    pub fn audit(mut self, log: AuditLog) -> Self {
+        self.audit = Some(log);
+        self
+    }
+
     /// Authorizes calls of tools that declare `requires_auth` or `scopes` with `manager`, and
     /// hands them the caller's token through their context. Without it such calls are refused
     /// with 401.
@@ -242,6 +253,7 @@ impl ToolExecutorBuilder {
                 router: Router::default(),
                 local: LocalRunner::default(),
                 recorder: Recorder::default(),
+                audit: self.audit,
                 max_concurrency: self.max_concurrency,
                 started: Instant::now(),
             }),
@@ -262,25 +274,77 @@ impl ToolExecutor {
             rate_limits: RateLimitSettings::default(),
             clock: Arc::new(SystemClock),
             authorization: None,
+            audit: None,
         }
     }
 
     /// Runs one call through the pipeline. Never panics and never fails: every outcome,
     /// including a panicking tool, is a [`ToolResult`].
+    ///
+    /// With an audit log configured, the call's record is queued before this returns; when the
+    /// log's queue is full, this waits for room rather than drop the record.
     pub async fn execute_tool_call(&self, mut call: ToolCall) -> ToolResult {
         let started = Instant::now();
-        let outcome = self.run(&mut call).await;
+        let received = SystemTime::now();
+        // The arguments are moved into the tool, so their digest is taken on arrival.
+        let digest = self
+            .inner
+            .audit
+            .as_ref()
+            .map(|audit| audit.digest(&call.arguments));
+        let mut method = AuditRecord::REFUSED;
+        let outcome = self.run(&mut call, &mut method).await;
         let elapsed = started.elapsed();
         let result = match outcome {
             Ok(data) => ToolResult::success(call.call_id, call.tool_name, data, elapsed),
             Err(error) => ToolResult::failure(call.call_id, call.tool_name, error, elapsed),
         };
         self.inner.recorder.record(&result);
+        if let (Some(audit), Some(digest)) = (&self.inner.audit, digest) {
+            let record = AuditRecord {
+                call_id: result.call_id.clone(),
+                timestamp: received
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64()),
+                tool_name: result.tool_name.clone(),
+                user_id: call.user_id,
+                session_id: call.session_id,
+                status_code: result.status_code,
+                error_type: result.metadata.error_type.as_deref().map(str::to_owned),
+                duration_ms: result.execution_time_ms,
+                execution_method: method.to_owned(),
+                arguments_sha256: digest.sha256,
+                arguments_size: digest.size,
+                arguments: digest.raw,
+            };
+            if let Err(error) = audit.record(record).await {
+                // Only after `shutdown`: the log refuses rather than silently losing it.
+                tracing::error!(call_id = %result.call_id, %error, "audit record refused");
+            }
+        }
         result
     }
 
+    /// Stops intake of the audit log, writes every queued record and waits for the writer.
+    /// Calls made afterwards still run, but their records are refused (and logged as such).
+    /// Without an audit log this does nothing.
+    ///
+    /// # Errors
+    ///
+    /// The audit log's, when records could not be written.
+    pub async fn shutdown(&self) -> Result<(), AuditError> {
+        match &self.inner.audit {
+            Some(audit) => audit.shutdown().await.map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
     /// The stages from lookup to execution.
-    async fn run(&self, call: &mut ToolCall) -> Result<Value, ToolError> {
+    async fn run(
+        &self,
+        call: &mut ToolCall,
+        method: &mut &'static str,
+    ) -> Result<Value, ToolError> {
         let inner = &*self.inner;
         let tool = inner.registry.get(&call.tool_name).ok_or_else(|| {
             ToolError::new(
@@ -296,7 +360,10 @@ impl ToolExecutor {
         let access_token = inner.authorizer.authorize(tool, call).await?;
         inner.rate_limiter.check(tool, call).await?;
         match inner.router.route(tool) {
-            Route::Local => inner.local.run(tool, call, access_token).await,
+            Route::Local => {
+                *method = AuditRecord::LOCAL;
+                inner.local.run(tool, call, access_token).await
+            }
         }
     }
 
