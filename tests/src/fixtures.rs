@@ -17,6 +17,7 @@ pub const TOOL_NAMES: &[&str] = &[
     "Fixture.Panics",
     "Fixture.Private",
     "Fixture.Quota",
+    "Fixture.SecureMultiply",
     "Fixture.Slow",
     "Fixture.SlowSync",
     "Fixture.Sum",
@@ -192,4 +193,14 @@ pub async fn private() -> &'static str {
 #[tool(name = "Fixture.Quota", rate_limit = 3)]
 pub async fn quota() -> &'static str {
     "ok"
+}
+
+/// Multiplies two numbers for an authorized user: the calculator's work behind every stage of
+/// the pipeline, for the full-pipeline benchmark.
+#[tool(name = "Fixture.SecureMultiply", requires_auth, scopes = ["calc"], rate_limit = 1000000)]
+pub async fn secure_multiply(a: f64, b: f64, ctx: &ToolContext) -> Result<f64, ToolError> {
+    match ctx.access_token() {
+        Some(_) => Ok(a * b),
+        None => Err(ToolError::fatal("ran without the caller's token")),
+    }
 }

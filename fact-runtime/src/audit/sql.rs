@@ -34,7 +34,12 @@ const COLUMNS: &str = "call_id, timestamp_us, tool_name, user_id, session_id, st
 const COLUMN_COUNT: usize = 12;
 
 /// The same DDL serves both databases: only portable types, `IF NOT EXISTS` everywhere.
-const SCHEMA: [&str; 4] = [
+///
+/// One index, by time: records arrive in time order, so it grows at its right edge and costs
+/// the writer little. Indexes by user or by tool would be written all over on every batch and
+/// cut SQLite's sustained rate by half (BENCHMARKS.md); queries by user or tool scan their
+/// time range instead, which is what an audit query is bounded by.
+const SCHEMA: [&str; 2] = [
     "CREATE TABLE IF NOT EXISTS fact_audit_log (
         call_id TEXT NOT NULL,
         timestamp_us BIGINT NOT NULL,
@@ -49,14 +54,12 @@ const SCHEMA: [&str; 4] = [
         arguments_size BIGINT NOT NULL,
         arguments TEXT
     )",
-    "CREATE INDEX IF NOT EXISTS fact_audit_log_user_time ON fact_audit_log (user_id, timestamp_us)",
-    "CREATE INDEX IF NOT EXISTS fact_audit_log_tool_time ON fact_audit_log (tool_name, timestamp_us)",
     "CREATE INDEX IF NOT EXISTS fact_audit_log_time ON fact_audit_log (timestamp_us)",
 ];
 
 /// Audit records in the table `fact_audit_log` of a SQLite file or a PostgreSQL database.
 ///
-/// The table and its indexes (by user, by tool, by time) are created when missing. Each
+/// The table and its index (by time) are created when missing. Each
 /// [`write_batch`](AuditSink::write_batch) is one transaction of multi-row INSERTs. Records
 /// are stored at least once: should a commit succeed but its acknowledgement be lost (a
 /// dropped PostgreSQL connection), the retried batch is stored again, with the same call ids.
