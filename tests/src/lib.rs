@@ -3,3 +3,4 @@
 
 pub mod fixtures;
 pub mod oauth_provider;
+pub mod services;

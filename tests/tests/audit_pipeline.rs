@@ -98,12 +98,7 @@ async fn ten_thousand_concurrent_calls_give_ten_thousand_records_in_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_concurrent_calls_give_ten_thousand_records_in_postgres() {
-    let Ok(url) = std::env::var("FACT_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("FACT_REQUIRE_SERVICES").as_deref() != Ok("1"),
-            "FACT_REQUIRE_SERVICES=1 but FACT_TEST_POSTGRES_URL is not set"
-        );
-        eprintln!("skipped: set FACT_TEST_POSTGRES_URL to run the PostgreSQL audit test");
+    let Some(url) = fact_tests::services::postgres_url("postgres audit pipeline") else {
         return;
     };
     let sink = Arc::new(

@@ -597,12 +597,7 @@ async fn sqlite_grant_store_encrypts_tokens_and_survives_reopening() {
 
 #[tokio::test]
 async fn postgres_grant_store_survives_reopening_and_refuses_another_key() {
-    let Ok(url) = std::env::var("FACT_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("FACT_REQUIRE_SERVICES").as_deref() != Ok("1"),
-            "FACT_REQUIRE_SERVICES=1 but FACT_TEST_POSTGRES_URL is not set"
-        );
-        println!("skipped: set FACT_TEST_POSTGRES_URL to run against PostgreSQL");
+    let Some(url) = fact_tests::services::postgres_url("postgres grant store") else {
         return;
     };
     sql_store_keeps_grants_across_reopening(&url).await;
