@@ -149,15 +149,11 @@ impl ToolExecutorBuilder {
     }
 
     /// The executor-wide quota, in calls per minute per caller (default 60), with a burst of
-    /// as many. Counts only when rate limiting is enabled.
+    /// as many unless [`rate_limit_burst`](Self::rate_limit_burst) sets one (in either order).
+    /// Counts only when rate limiting is enabled.
     #[must_use]
     pub fn max_calls_per_minute(mut self, calls: u32) -> Self {
-        let burst = self.rate_limits.global.max_burst();
-        let explicit_burst = burst != self.rate_limits.global.calls_per_minute();
-        self.rate_limits.global = RateLimit::per_minute(calls);
-        if explicit_burst {
-            self.rate_limits.global = self.rate_limits.global.burst(burst);
-        }
+        self.rate_limits.global = self.rate_limits.global.with_calls_per_minute(calls);
         self
     }
 
@@ -285,13 +281,13 @@ impl ToolExecutor {
     /// log's queue is full, this waits for room rather than drop the record.
     pub async fn execute_tool_call(&self, mut call: ToolCall) -> ToolResult {
         let started = Instant::now();
-        let received = SystemTime::now();
-        // The arguments are moved into the tool, so their digest is taken on arrival.
-        let digest = self
+        // The arguments are moved into the tool, so their digest is taken on arrival; without
+        // an audit log neither it nor the wall time is needed.
+        let arrival = self
             .inner
             .audit
             .as_ref()
-            .map(|audit| audit.digest(&call.arguments));
+            .map(|audit| (SystemTime::now(), audit.digest(&call.arguments)));
         let mut method = AuditRecord::REFUSED;
         let outcome = self.run(&mut call, &mut method).await;
         let elapsed = started.elapsed();
@@ -300,7 +296,7 @@ impl ToolExecutor {
             Err(error) => ToolResult::failure(call.call_id, call.tool_name, error, elapsed),
         };
         self.inner.recorder.record(&result);
-        if let (Some(audit), Some(digest)) = (&self.inner.audit, digest) {
+        if let (Some(audit), Some((received, digest))) = (&self.inner.audit, arrival) {
             let record = AuditRecord {
                 call_id: result.call_id.clone(),
                 timestamp: received

@@ -39,6 +39,12 @@ impl RateLimit {
         }
     }
 
+    /// The same quota at `calls` per minute, keeping an explicit burst.
+    pub(crate) const fn with_calls_per_minute(mut self, calls: u32) -> Self {
+        self.per_minute = calls;
+        self
+    }
+
     /// Caps how many calls may run back to back before the steady rate applies.
     #[must_use]
     pub const fn burst(mut self, burst: u32) -> Self {

@@ -130,6 +130,21 @@ async fn a_burst_caps_back_to_back_calls_below_the_per_minute_rate() {
 }
 
 #[tokio::test]
+async fn a_burst_set_before_the_rate_keeps_its_value() {
+    let clock = start();
+    let executor = limited(&clock)
+        .rate_limit_burst(60)
+        .max_calls_per_minute(120)
+        .build()
+        .expect("builds");
+    for _ in 0..60 {
+        assert_eq!(echo(&executor, Some("ada")).await.status_code, 200);
+    }
+    // 120 a minute: the next call is half a second away.
+    assert_refused(&echo(&executor, Some("ada")).await, 500);
+}
+
+#[tokio::test]
 async fn a_tool_quota_from_the_attribute_applies_on_top_of_the_executor_quota() {
     let clock = start();
     let executor = limited(&clock)
