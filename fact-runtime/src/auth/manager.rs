@@ -351,7 +351,11 @@ pub(super) fn grant_from(
             .map(|token| RefreshToken::new(token.secret().clone()))
             .or(previous_refresh),
         scopes,
-        expires_at: response.expires_in().map(|lifetime| now + lifetime),
+        // A lifetime too long to add to the clock (a provider's `expires_in` is not ours to
+        // trust) means, for every practical purpose, no expiry.
+        expires_at: response
+            .expires_in()
+            .and_then(|lifetime| now.checked_add(lifetime)),
     }
 }
 
@@ -637,6 +641,22 @@ mod tests {
                 .contains_key("authorization_url")
         );
         assert!(store.get("ada").await.expect("get").is_none());
+    }
+
+    #[test]
+    fn a_lifetime_past_the_end_of_time_is_no_expiry_rather_than_a_panic() {
+        let mut response = BasicTokenResponse::new(
+            oauth2::AccessToken::new("tok".to_owned()),
+            oauth2::basic::BasicTokenType::Bearer,
+            oauth2::EmptyExtraTokenFields {},
+        );
+        response.set_expires_in(Some(&Duration::MAX));
+        let grant = grant_from("ada", &response, &scopes(&["a"]), None, START);
+        assert_eq!(grant.expires_at, None);
+
+        response.set_expires_in(Some(&Duration::from_secs(3600)));
+        let grant = grant_from("ada", &response, &scopes(&["a"]), None, START);
+        assert_eq!(grant.expires_at, Some(START + Duration::from_secs(3600)));
     }
 
     #[tokio::test]
