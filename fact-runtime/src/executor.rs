@@ -1,6 +1,7 @@
 //! [`ToolExecutor`]: runs calls through the pipeline.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -130,8 +131,8 @@ impl ToolExecutorBuilder {
         self
     }
 
-    /// Adds a check run on every call of the tool `name`, after the global validators. An
-    /// unknown tool name is a [`BuildError`].
+    /// Adds a check run on every call of the tool `name` (its name or its exported name), after
+    /// the global validators. An unknown tool name is a [`BuildError`].
     #[must_use]
     pub fn tool_validator(mut self, name: impl Into<String>, validator: impl Validator) -> Self {
         self.tool_validators
@@ -173,8 +174,9 @@ impl ToolExecutorBuilder {
         self
     }
 
-    /// Gives the tool `name` a quota of its own, on top of the executor-wide one, overriding
-    /// its `#[tool(rate_limit = N)]`. An unknown tool name is a [`BuildError`].
+    /// Gives the tool `name` (its name or its exported name) a quota of its own, on top of the
+    /// executor-wide one, overriding its `#[tool(rate_limit = N)]`. An unknown tool name, or
+    /// two quotas for one tool, is a [`BuildError`].
     #[must_use]
     pub fn tool_rate_limit(mut self, name: impl Into<String>, quota: RateLimit) -> Self {
         self.rate_limits.per_tool.insert(name.into(), quota);
@@ -227,19 +229,18 @@ impl ToolExecutorBuilder {
         }
         let registry = Registry::build(self.discover, self.manual)?;
         tracing::debug!(tools = registry.len(), "tool registry built");
-        let unknown = self
-            .tool_validators
-            .keys()
-            .chain(self.rate_limits.per_tool.keys())
-            .find(|name| registry.get(name).is_none());
-        if let Some(name) = unknown {
-            return Err(BuildError::InvalidConfig(format!(
-                "a validator or rate limit names tool '{name}', which is not registered"
-            )));
-        }
-        let rate_limiter = RateLimiter::new(self.rate_limits, registry.tools(), &self.clock)
+        let tool_validators =
+            by_registered_name(&registry, self.tool_validators, |validators, more| {
+                validators.extend(more);
+                Ok(())
+            })?;
+        let mut rate_limits = self.rate_limits;
+        rate_limits.per_tool = by_registered_name(&registry, rate_limits.per_tool, |_, _| {
+            Err("is given two rate limits, one by its name and one by its exported name")
+        })?;
+        let rate_limiter = RateLimiter::new(rate_limits, registry.tools(), &self.clock)
             .map_err(BuildError::InvalidConfig)?;
-        let policy = PolicyCheck::new(self.policy, self.validators, self.tool_validators);
+        let policy = PolicyCheck::new(self.policy, self.validators, tool_validators);
         Ok(ToolExecutor {
             inner: Arc::new(Inner {
                 registry,
@@ -255,6 +256,32 @@ impl ToolExecutorBuilder {
             }),
         })
     }
+}
+
+/// Keys `by_tool` by each tool's registered name, since a builder option may name a tool by
+/// its exported name (`MyApp_Calculator`) too; `merge` joins two entries for one tool.
+fn by_registered_name<T>(
+    registry: &Registry,
+    by_tool: HashMap<String, T>,
+    merge: impl Fn(&mut T, T) -> Result<(), &'static str>,
+) -> Result<HashMap<String, T>, BuildError> {
+    let mut resolved: HashMap<String, T> = HashMap::with_capacity(by_tool.len());
+    for (name, value) in by_tool {
+        let Some(tool) = registry.get(&name) else {
+            return Err(BuildError::InvalidConfig(format!(
+                "a validator or rate limit names tool '{name}', which is not registered"
+            )));
+        };
+        match resolved.entry(tool.info.name.clone()) {
+            Entry::Vacant(slot) => {
+                slot.insert(value);
+            }
+            Entry::Occupied(mut slot) => merge(slot.get_mut(), value).map_err(|problem| {
+                BuildError::InvalidConfig(format!("tool '{}' {problem}", tool.info.name))
+            })?,
+        }
+    }
+    Ok(resolved)
 }
 
 impl ToolExecutor {

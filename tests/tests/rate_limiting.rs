@@ -176,6 +176,35 @@ async fn a_builder_tool_quota_overrides_the_attribute() {
     assert_refused(&executor.execute_tool_call(quota()).await, 12_000);
 }
 
+#[tokio::test]
+async fn a_tool_quota_given_the_exported_name_applies_to_the_tool() {
+    let clock = start();
+    let executor = limited(&clock)
+        .tool_rate_limit("Fixture_Echo", RateLimit::per_minute(2))
+        .build()
+        .expect("builds");
+    assert_eq!(echo(&executor, Some("ada")).await.status_code, 200);
+    assert_eq!(echo(&executor, Some("ada")).await.status_code, 200);
+    assert_refused(&echo(&executor, Some("ada")).await, 30_000);
+}
+
+#[test]
+fn two_quotas_for_one_tool_under_its_two_names_are_a_build_error() {
+    let clock = start();
+    let error = limited(&clock)
+        .tool_rate_limit("Fixture.Echo", RateLimit::per_minute(2))
+        .tool_rate_limit("Fixture_Echo", RateLimit::per_minute(3))
+        .build()
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        error.as_deref(),
+        Some(
+            "invalid executor configuration: tool 'Fixture.Echo' is given two rate limits, one by its name and one by its exported name"
+        )
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_a_quota_of_n_exactly_n_of_20n_simultaneous_calls_run() {
     const N: usize = 25;

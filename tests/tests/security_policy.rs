@@ -228,6 +228,22 @@ async fn a_tool_validator_applies_to_that_tool_only() {
 }
 
 #[tokio::test]
+async fn a_tool_validator_given_the_exported_name_applies_to_the_tool() {
+    let executor = builder()
+        .tool_validator("Fixture_Echo", |_: &ToolInfo, _: &ToolCall| {
+            Err(ToolError::security("refused by the validator"))
+        })
+        .tool_validator("Fixture.Echo", |_: &ToolInfo, _: &ToolCall| Ok(()))
+        .build()
+        .expect("builds");
+    for name in ["Fixture.Echo", "Fixture_Echo"] {
+        let refused = run(&executor, name, json!({"text": "hi"})).await;
+        assert_eq!(refused.status_code, 403, "{name}: {refused:?}");
+        assert_eq!(refused.error.as_deref(), Some("refused by the validator"));
+    }
+}
+
+#[tokio::test]
 async fn validators_run_only_on_schema_valid_arguments() {
     let executor = builder()
         .validator(|_: &ToolInfo, call: &ToolCall| {
