@@ -1,6 +1,8 @@
 //! Fixture tools for the integration tests, and the services they run against. A test binary
 //! links the tools by naming this crate, as a user links a crate of tools.
 
+pub mod audit_sinks;
 pub mod fixtures;
 pub mod oauth_provider;
+pub mod scratch;
 pub mod services;

@@ -2,14 +2,15 @@
 //! whatever the load, sink failures or shutdown; the query helper reads them back.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use fact_runtime::audit::{
     AuditConfig, AuditError, AuditLog, AuditQuery, AuditRecord, AuditSink, SqlAuditSink,
 };
+use fact_tests::audit_sinks::MemorySink;
+use fact_tests::scratch::{TempDb, unique};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::json;
@@ -17,33 +18,6 @@ use tokio::sync::{Notify, watch};
 
 const CALLS: usize = 10_000;
 const CALLERS: usize = 100;
-
-/// A name no other test or earlier run has used.
-fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}-{}-{nanos}-{n}", std::process::id())
-}
-
-/// A SQLite file in the temporary directory, removed (with its WAL files) on drop.
-struct TempDb(PathBuf);
-
-impl TempDb {
-    fn new() -> Self {
-        Self(std::env::temp_dir().join(format!("{}.db", unique("fact-audit"))))
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
-        }
-    }
-}
 
 fn record(call_id: impl Into<String>, user: &str, tool: &str, timestamp: f64) -> AuditRecord {
     AuditRecord {
@@ -100,8 +74,8 @@ async fn assert_exactly_once(sink: &SqlAuditSink, log: AuditLog, user: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_concurrent_calls_give_ten_thousand_sqlite_rows() {
-    let db = TempDb::new();
-    let sink = Arc::new(SqlAuditSink::sqlite(&db.0).await.expect("SQLite opens"));
+    let db = TempDb::new("fact-audit");
+    let sink = Arc::new(SqlAuditSink::sqlite(db.path()).await.expect("SQLite opens"));
     let log = record_concurrently(sink.clone(), "load").await;
     assert_exactly_once(&sink, log, "load").await;
     sink.close().await;
@@ -124,39 +98,9 @@ async fn ten_thousand_concurrent_calls_give_ten_thousand_postgres_rows() {
     sink.close().await;
 }
 
-/// Fails its first `failures` writes, then keeps what it is given.
-#[derive(Debug, Default)]
-struct FlakySink {
-    failures: AtomicUsize,
-    records: Mutex<Vec<AuditRecord>>,
-}
-
-impl AuditSink for FlakySink {
-    fn write_batch<'a>(
-        &'a self,
-        records: &'a [AuditRecord],
-    ) -> BoxFuture<'a, Result<(), AuditError>> {
-        Box::pin(async move {
-            let left = self.failures.load(Ordering::SeqCst);
-            if left > 0 {
-                self.failures.store(left - 1, Ordering::SeqCst);
-                return Err(AuditError::sink("disk on fire"));
-            }
-            self.records
-                .lock()
-                .map_err(|_| AuditError::sink("poisoned"))?
-                .extend_from_slice(records);
-            Ok(())
-        })
-    }
-}
-
 #[tokio::test]
 async fn a_failing_sink_loses_no_record() {
-    let sink = Arc::new(FlakySink {
-        failures: AtomicUsize::new(3),
-        ..FlakySink::default()
-    });
+    let sink = Arc::new(MemorySink::failing_first(3));
     let config = AuditConfig::default()
         .channel_capacity(16)
         .batch_size(8)
@@ -171,8 +115,7 @@ async fn a_failing_sink_loses_no_record() {
 
     assert_eq!(stats.failed_attempts, 3);
     assert_eq!(stats.written, 100);
-    let kept = sink.records.lock().expect("not poisoned");
-    let ids: Vec<_> = kept.iter().map(|r| r.call_id.clone()).collect();
+    let ids: Vec<_> = sink.records().into_iter().map(|r| r.call_id).collect();
     assert_eq!(ids, (0..100).map(|n| format!("c{n}")).collect::<Vec<_>>());
 }
 
@@ -233,8 +176,8 @@ async fn a_full_channel_makes_the_caller_wait_instead_of_dropping() {
 
 #[tokio::test]
 async fn flush_makes_earlier_records_visible() {
-    let db = TempDb::new();
-    let sink = Arc::new(SqlAuditSink::sqlite(&db.0).await.expect("SQLite opens"));
+    let db = TempDb::new("fact-audit");
+    let sink = Arc::new(SqlAuditSink::sqlite(db.path()).await.expect("SQLite opens"));
     let log = AuditLog::start(sink.clone(), AuditConfig::default()).expect("valid config");
     for n in 0..3 {
         log.record(record(format!("c{n}"), "u", "T.t", 1.0))
@@ -249,8 +192,8 @@ async fn flush_makes_earlier_records_visible() {
 
 #[tokio::test]
 async fn shutdown_writes_every_accepted_record() {
-    let db = TempDb::new();
-    let sink = Arc::new(SqlAuditSink::sqlite(&db.0).await.expect("SQLite opens"));
+    let db = TempDb::new("fact-audit");
+    let sink = Arc::new(SqlAuditSink::sqlite(db.path()).await.expect("SQLite opens"));
     let log = AuditLog::start(sink.clone(), AuditConfig::default()).expect("valid config");
     for n in 0..1000 {
         log.record(record(format!("c{n}"), "u", "T.t", 1.0))
@@ -265,7 +208,7 @@ async fn shutdown_writes_every_accepted_record() {
 
 #[tokio::test]
 async fn after_shutdown_records_are_refused_and_shutdown_repeats_its_answer() {
-    let sink = Arc::new(FlakySink::default());
+    let sink = Arc::new(MemorySink::default());
     let log = AuditLog::start(sink.clone(), AuditConfig::default()).expect("valid config");
     log.record(record("before", "u", "T.t", 1.0))
         .await
@@ -276,15 +219,15 @@ async fn after_shutdown_records_are_refused_and_shutdown_repeats_its_answer() {
     assert!(matches!(refused, Err(AuditError::Closed)), "{refused:?}");
     assert!(matches!(log.flush().await, Err(AuditError::Closed)));
     assert_eq!(log.shutdown().await.expect("shutdown again"), first);
-    let kept = sink.records.lock().expect("not poisoned");
+    let kept = sink.records();
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].call_id, "before");
 }
 
 #[tokio::test]
 async fn query_by_user_tool_and_time_range_returns_exactly_the_matches_in_time_order() {
-    let db = TempDb::new();
-    let sink = SqlAuditSink::sqlite(&db.0).await.expect("SQLite opens");
+    let db = TempDb::new("fact-audit");
+    let sink = SqlAuditSink::sqlite(db.path()).await.expect("SQLite opens");
     let t0 = 1_700_000_000.0;
     // Written out of time order, to show that results are sorted.
     let records = vec![
@@ -334,8 +277,8 @@ async fn query_by_user_tool_and_time_range_returns_exactly_the_matches_in_time_o
 
 #[tokio::test]
 async fn a_record_reads_back_unchanged() {
-    let db = TempDb::new();
-    let sink = SqlAuditSink::sqlite(&db.0).await.expect("SQLite opens");
+    let db = TempDb::new("fact-audit");
+    let sink = SqlAuditSink::sqlite(db.path()).await.expect("SQLite opens");
     let refused = AuditRecord {
         call_id: "refused-1".into(),
         timestamp: 1_700_000_000.123_456,
@@ -359,8 +302,8 @@ async fn a_record_reads_back_unchanged() {
 }
 
 async fn stored_arguments(include_arguments: bool) -> (Option<String>, String, u64) {
-    let db = TempDb::new();
-    let sink = Arc::new(SqlAuditSink::sqlite(&db.0).await.expect("SQLite opens"));
+    let db = TempDb::new("fact-audit");
+    let sink = Arc::new(SqlAuditSink::sqlite(db.path()).await.expect("SQLite opens"));
     let config = AuditConfig::default().include_arguments(include_arguments);
     let log = AuditLog::start(sink.clone(), config).expect("valid config");
     let digest = log.digest(&json!({"path": "notes/a.txt", "limit": 10}));
@@ -397,7 +340,7 @@ async fn raw_arguments_are_stored_only_when_configured() {
 #[tokio::test]
 async fn an_invalid_config_is_refused_at_start() {
     let started = AuditLog::start(
-        Arc::new(FlakySink::default()),
+        Arc::new(MemorySink::default()),
         AuditConfig::default().batch_size(0),
     );
     assert!(matches!(started, Err(AuditError::InvalidConfig(_))));

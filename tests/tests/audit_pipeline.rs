@@ -8,22 +8,12 @@ use std::sync::Arc;
 use fact_runtime::audit::{AuditConfig, AuditLog, AuditQuery, AuditRecord, SqlAuditSink};
 use fact_runtime::{ToolCall, ToolExecutor};
 use fact_tests::fixtures;
+use fact_tests::scratch::{TempDb, unique};
 // The one line that keeps a crate of tools linked when nothing else names it.
 use fact_examples as _;
 use serde_json::json;
 
 const CALLS: usize = 10_000;
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid_like())
-}
-
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{}-{nanos}", std::process::id())
-}
 
 /// The call `n` of a load: mostly successes, with validation failures, unknown tools and a
 /// tool error mixed in.
@@ -87,13 +77,10 @@ async fn run_load(sink: Arc<SqlAuditSink>, user: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_concurrent_calls_give_ten_thousand_records_in_sqlite() {
-    let path = std::env::temp_dir().join(format!("{}.db", unique("fact-audit-pipeline")));
-    let sink = Arc::new(SqlAuditSink::sqlite(&path).await.expect("SQLite opens"));
+    let db = TempDb::new("fact-audit-pipeline");
+    let sink = Arc::new(SqlAuditSink::sqlite(db.path()).await.expect("SQLite opens"));
     run_load(sink.clone(), "load").await;
     sink.close().await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,8 +100,8 @@ async fn ten_thousand_concurrent_calls_give_ten_thousand_records_in_postgres() {
 #[tokio::test]
 async fn a_record_describes_the_call_without_its_arguments() {
     let _ = fixtures::TOOL_NAMES;
-    let path = std::env::temp_dir().join(format!("{}.db", unique("fact-audit-one")));
-    let sink = Arc::new(SqlAuditSink::sqlite(&path).await.expect("SQLite opens"));
+    let db = TempDb::new("fact-audit-one");
+    let sink = Arc::new(SqlAuditSink::sqlite(db.path()).await.expect("SQLite opens"));
     let log = AuditLog::start(sink.clone(), AuditConfig::default()).expect("valid config");
     let executor = ToolExecutor::builder().audit(log).build().expect("builds");
     let arguments = json!({"text": "my secret note"});
@@ -143,7 +130,4 @@ async fn a_record_describes_the_call_without_its_arguments() {
     assert_eq!(record.arguments, None);
     assert!(!format!("{record:?}").contains("secret note"));
     sink.close().await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
 }

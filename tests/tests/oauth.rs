@@ -3,9 +3,6 @@
 //! only by `ManualClock::advance`, shared by the manager and the provider.
 
 use std::collections::HashMap;
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher as _;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +12,7 @@ use fact_runtime::auth::{
 };
 use fact_runtime::{ManualClock, ToolCall, ToolDefinition, ToolExecutor, ToolResult};
 use fact_tests::oauth_provider::{OAuthProvider, ProviderSettings};
+use fact_tests::scratch::{TempDb, unique};
 use serde_json::{Value, json};
 
 const START: Duration = Duration::from_secs(1_700_000_000);
@@ -174,10 +172,6 @@ fn docs_tool(
         },
     )
     .requires_auth(scopes.iter().copied())
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{:016x}", RandomState::new().hash_one(prefix))
 }
 
 fn metadata<'a>(result: &'a ToolResult, key: &str) -> &'a Value {
@@ -574,13 +568,12 @@ async fn sql_store_keeps_grants_across_reopening(url: &str) -> String {
 
 #[tokio::test]
 async fn sqlite_grant_store_encrypts_tokens_and_survives_reopening() {
-    let path: PathBuf = std::env::temp_dir().join(format!("{}.db", unique("fact-grants")));
-    let url = format!("sqlite://{}", path.display());
-    let token = sql_store_keeps_grants_across_reopening(&url).await;
+    let db = TempDb::new("fact-grants");
+    let token = sql_store_keeps_grants_across_reopening(&db.url()).await;
 
     let mut bytes = Vec::new();
     for suffix in ["", "-wal"] {
-        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        let file = format!("{}{suffix}", db.path().display());
         bytes.extend(std::fs::read(&file).unwrap_or_default());
     }
     assert!(!bytes.is_empty());
@@ -589,9 +582,6 @@ async fn sqlite_grant_store_encrypts_tokens_and_survives_reopening() {
             !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
             "{needle} in the file"
         );
-    }
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
 
