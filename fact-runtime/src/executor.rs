@@ -2,10 +2,11 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -16,10 +17,10 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::definition::ToolDefinition;
 use crate::error::{BuildError, ErrorKind, ToolError};
 use crate::pipeline::authorize::Authorizer;
-use crate::pipeline::execute::LocalRunner;
+use crate::pipeline::execute::{LocalRunner, stage_panicked};
 use crate::pipeline::policy::PolicyCheck;
 use crate::pipeline::rate_limit::{RateLimitSettings, RateLimiter};
-use crate::pipeline::record::Recorder;
+use crate::pipeline::record::{AuditedCall, Recorder};
 use crate::pipeline::route::{Route, Router};
 use crate::pipeline::validate::ArgumentValidator;
 use crate::policy::{SecurityPolicy, Validator};
@@ -302,49 +303,26 @@ impl ToolExecutor {
     }
 
     /// Runs one call through the pipeline. Never panics and never fails: every outcome,
-    /// including a panicking tool, is a [`ToolResult`].
+    /// including a panicking tool, validator or store, is a [`ToolResult`].
     ///
     /// With an audit log configured, the call's record is queued before this returns; when the
-    /// log's queue is full, this waits for room rather than drop the record.
+    /// log's queue is full, this waits for room rather than drop the record. A call whose
+    /// future is dropped before it is answered is recorded too, as cancelled
+    /// ([`AuditRecord::CANCELLED_STATUS`]).
     pub async fn execute_tool_call(&self, mut call: ToolCall) -> ToolResult {
         let started = Instant::now();
-        // The arguments are moved into the tool, so their digest is taken on arrival; without
-        // an audit log neither it nor the wall time is needed.
-        let arrival = self
-            .inner
-            .audit
-            .as_ref()
-            .map(|audit| (SystemTime::now(), audit.digest(&call.arguments)));
-        let mut method = AuditRecord::REFUSED;
-        let outcome = self.run(&mut call, &mut method).await;
+        let mut audited = AuditedCall::open(self.inner.audit.as_ref(), &call, started);
+        let outcome = AssertUnwindSafe(self.run(&mut call, &mut audited.method))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|payload| Err(stage_panicked(&call.tool_name, payload.as_ref())));
         let elapsed = started.elapsed();
         let result = match outcome {
             Ok(data) => ToolResult::success(call.call_id, call.tool_name, data, elapsed),
             Err(error) => ToolResult::failure(call.call_id, call.tool_name, error, elapsed),
         };
         self.inner.recorder.record(&result);
-        if let (Some(audit), Some((received, digest))) = (&self.inner.audit, arrival) {
-            let record = AuditRecord {
-                call_id: result.call_id.clone(),
-                timestamp: received
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0.0, |d| d.as_secs_f64()),
-                tool_name: result.tool_name.clone(),
-                user_id: call.user_id,
-                session_id: call.session_id,
-                status_code: result.status_code,
-                error_type: result.metadata.error_type.as_deref().map(str::to_owned),
-                duration_ms: result.execution_time_ms,
-                execution_method: method.to_owned(),
-                arguments_sha256: digest.sha256,
-                arguments_size: digest.size,
-                arguments: digest.raw,
-            };
-            if let Err(error) = audit.record(record).await {
-                // Only after `shutdown`: the log refuses rather than silently losing it.
-                tracing::error!(call_id = %result.call_id, %error, "audit record refused");
-            }
-        }
+        audited.close(&result).await;
         result
     }
 

@@ -1,12 +1,17 @@
-//! The executor's record stage writes one audit record per call, refused calls included:
-//! 10,000 concurrent calls through the whole pipeline give exactly 10,000 records, in SQLite and
-//! in PostgreSQL.
+//! The executor's record stage writes one audit record per call, refused, failed, timed-out and
+//! cancelled calls included: 10,000 concurrent calls through the whole pipeline give exactly
+//! 10,000 records, in SQLite and in PostgreSQL.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use fact_runtime::audit::{AuditConfig, AuditLog, AuditQuery, AuditRecord, SqlAuditSink};
-use fact_runtime::{ToolCall, ToolExecutor};
+use fact_runtime::auth::{Grant, GrantStore as _, MemoryGrantStore, OAuthConfig};
+use fact_runtime::{
+    AccessToken, AuthorizationManager, ManualClock, ToolCall, ToolError, ToolExecutor, ToolInfo,
+};
+use fact_tests::audit_sinks::MemorySink;
 use fact_tests::fixtures;
 use fact_tests::scratch::{TempDb, unique};
 // The one line that keeps a crate of tools linked when nothing else names it.
@@ -130,4 +135,139 @@ async fn a_record_describes_the_call_without_its_arguments() {
     assert_eq!(record.arguments, None);
     assert!(!format!("{record:?}").contains("secret note"));
     sink.close().await;
+}
+
+/// An executor with every stage on, auditing to memory: `Fixture.Private` needs `secrets.read`,
+/// which `ada` has not granted (her grant covers `other`); `Fixture.Quota` allows 3 calls a
+/// minute; validators of `Fixture.Sum` panic.
+async fn every_stage(sink: Arc<MemorySink>, clock: &ManualClock) -> ToolExecutor {
+    let _ = fixtures::TOOL_NAMES;
+    let grants = Arc::new(MemoryGrantStore::default());
+    grants
+        .put(Grant::new("ada", AccessToken::new("tok"), ["other"]))
+        .await
+        .expect("stored");
+    let oauth = OAuthConfig::new(
+        "client",
+        "http://127.0.0.1/callback",
+        "http://idp.test/authorize",
+        // Never contacted: no test here exchanges a code.
+        "http://127.0.0.1:1/token",
+    )
+    .expect("valid config");
+    let manager = AuthorizationManager::builder(oauth)
+        .grant_store(grants)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .expect("manager");
+    ToolExecutor::builder()
+        .enable_rate_limiting(true)
+        .clock(Arc::new(clock.clone()))
+        .authorization(manager)
+        .tool_validator(
+            "Fixture.Sum",
+            |_: &ToolInfo, _: &ToolCall| -> Result<(), ToolError> { panic!("validator bug") },
+        )
+        .audit(AuditLog::start(sink, AuditConfig::default()).expect("valid config"))
+        .build()
+        .expect("builds")
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_refusal_failure_and_timeout_is_recorded_with_its_status_and_stage() {
+    let sink = Arc::new(MemorySink::default());
+    let clock = ManualClock::new(Duration::from_secs(1_700_000_000));
+    let executor = every_stage(sink.clone(), &clock).await;
+    let mut calls = vec![
+        ToolCall::new("Fixture.Private", json!({})).user("bob"),
+        ToolCall::new("Fixture.Private", json!({})).user("ada"),
+        ToolCall::new("Fixture.Echo", json!({"text": "x".repeat(10_001)})),
+        ToolCall::new("Fixture.Slow", json!({"millis": 5_000})),
+        ToolCall::new("Fixture.Panics", json!({"secret": "s"})),
+        ToolCall::new("Fixture.Sum", json!({"values": [1]})),
+    ];
+    calls.extend((0..4).map(|_| ToolCall::new("Fixture.Quota", json!({})).user("ada")));
+    let mut expected = Vec::new();
+    for call in calls {
+        let result = executor.execute_tool_call(call).await;
+        expected.push((
+            result.call_id,
+            result.status_code,
+            result.metadata.error_type.map(|t| t.into_owned()),
+        ));
+    }
+    executor.shutdown().await.expect("written");
+
+    let statuses: Vec<u16> = expected.iter().map(|(_, status, _)| *status).collect();
+    assert_eq!(statuses, [401, 403, 403, 504, 500, 500, 200, 200, 200, 429]);
+    let records = sink.records();
+    let stored: Vec<_> = records
+        .iter()
+        .map(|r| (r.call_id.clone(), r.status_code, r.error_type.clone()))
+        .collect();
+    assert_eq!(stored, expected);
+    let methods: Vec<&str> = records
+        .iter()
+        .map(|r| r.execution_method.as_str())
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "refused", "refused", "refused", "local", "local", "refused", "local", "local",
+            "local", "refused"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_validator_is_a_500_and_the_executor_keeps_serving() {
+    let sink = Arc::new(MemorySink::default());
+    let clock = ManualClock::new(Duration::from_secs(1_700_000_000));
+    let executor = every_stage(sink.clone(), &clock).await;
+    let result = executor
+        .execute_tool_call(ToolCall::new("Fixture.Sum", json!({"values": [1, 2]})))
+        .await;
+    assert_eq!(result.status_code, 500);
+    assert_eq!(
+        result.error.as_deref(),
+        Some(
+            "Call of tool 'Fixture.Sum' failed: a validator or store of the pipeline panicked (see the server log)"
+        )
+    );
+    let next = executor
+        .execute_tool_call(ToolCall::new("Fixture.Echo", json!({"text": "still here"})))
+        .await;
+    assert_eq!(next.data, Some(json!("still here")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_dropped_before_its_answer_is_recorded_as_cancelled() {
+    let sink = Arc::new(MemorySink::default());
+    let clock = ManualClock::new(Duration::from_secs(1_700_000_000));
+    let executor = every_stage(sink.clone(), &clock).await;
+    let call = ToolCall::new("Fixture.Slow", json!({"millis": 800}))
+        .user("ada")
+        .session("s1");
+    let call_id = call.call_id.clone();
+    // The caller gives up after 100 ms, dropping the call's future mid-execution.
+    let abandoned =
+        tokio::time::timeout(Duration::from_millis(100), executor.execute_tool_call(call)).await;
+    assert!(abandoned.is_err(), "the call should still be running");
+    executor.shutdown().await.expect("written");
+
+    let records = sink.records();
+    let [record] = records.as_slice() else {
+        panic!("expected one record, got {records:?}");
+    };
+    assert_eq!(record.call_id, call_id);
+    assert_eq!(record.tool_name, "Fixture.Slow");
+    assert_eq!(record.user_id.as_deref(), Some("ada"));
+    assert_eq!(record.session_id.as_deref(), Some("s1"));
+    assert_eq!(record.status_code, AuditRecord::CANCELLED_STATUS);
+    assert_eq!(
+        record.error_type.as_deref(),
+        Some(AuditRecord::CANCELLED_ERROR_TYPE)
+    );
+    // It was dropped while the tool ran.
+    assert_eq!(record.execution_method, AuditRecord::LOCAL);
 }

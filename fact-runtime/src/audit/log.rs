@@ -161,6 +161,36 @@ impl AuditLog {
             .map_err(|_| AuditError::Closed)
     }
 
+    /// Hands `record` to the writer without waiting, for callers that cannot await (a `Drop`).
+    /// When the channel is full, the send waits in a task of its own on the current runtime.
+    /// A record that cannot be accepted (after shutdown, or outside a runtime with a full
+    /// channel) is logged as lost, by call id.
+    pub(crate) fn record_detached(&self, record: AuditRecord) {
+        let call_id = record.call_id.clone();
+        if self.inner.closing.load(Ordering::Acquire) {
+            tracing::error!(%call_id, "audit record refused: the audit log is shut down");
+            return;
+        }
+        let message = match self.inner.sender.try_send(Message::Record(record)) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(message)) => message,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::error!(%call_id, "audit record refused: the audit writer has stopped");
+                return;
+            }
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::error!(%call_id, "audit record lost: the queue is full and no runtime runs");
+            return;
+        };
+        let sender = self.inner.sender.clone();
+        runtime.spawn(async move {
+            if sender.send(message).await.is_err() {
+                tracing::error!(%call_id, "audit record refused: the audit writer has stopped");
+            }
+        });
+    }
+
     /// Whether records should keep the raw arguments (`AuditConfig::include_arguments`).
     pub fn include_arguments(&self) -> bool {
         self.inner.include_arguments

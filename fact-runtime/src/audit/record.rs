@@ -50,7 +50,8 @@ pub struct AuditRecord {
     pub user_id: Option<String>,
     /// The caller's session, when known.
     pub session_id: Option<String>,
-    /// The result's status code: 200 on success, else the code of the error kind.
+    /// The result's status code: 200 on success, else the code of the error kind;
+    /// [`CANCELLED_STATUS`](Self::CANCELLED_STATUS) when the caller stopped waiting.
     pub status_code: u16,
     /// The result's `metadata.error_type` (`"ToolValidationError"`, ...); `None` on success.
     pub error_type: Option<String>,
@@ -74,6 +75,13 @@ impl AuditRecord {
     pub const ARCADE: &'static str = "arcade";
     /// `execution_method` of a call stopped before execution.
     pub const REFUSED: &'static str = "refused";
+    /// `status_code` of a call whose caller stopped waiting before it was answered (its future
+    /// was dropped: a client that hung up, a timeout around the call). No `ToolResult` was
+    /// given; the record still says who called what, and how far the call got
+    /// (`execution_method`). 499 as in common HTTP servers' "client closed request".
+    pub const CANCELLED_STATUS: u16 = 499;
+    /// `error_type` of a cancelled call.
+    pub const CANCELLED_ERROR_TYPE: &'static str = "CancelledError";
 }
 
 /// The digest, size and (optionally) text of a call's arguments, computed from their compact

@@ -77,15 +77,31 @@ impl LocalRunner {
 /// A panicking tool is a 500; its message goes to the log, not to the caller, since it may
 /// carry internals.
 fn panicked(tool: &str, payload: &(dyn Any + Send)) -> ToolError {
-    let message = payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("<non-string panic payload>");
-    tracing::error!(tool, panic = message, "tool panicked");
+    tracing::error!(tool, panic = panic_message(payload), "tool panicked");
     ToolError::fatal(format!(
         "Tool '{tool}' failed: it panicked (see the server log)"
     ))
+}
+
+/// A panic in the pipeline around the tool (a validator, a grant or rate-limit store) is a
+/// 500 too, never a crash of the caller.
+pub(crate) fn stage_panicked(tool: &str, payload: &(dyn Any + Send)) -> ToolError {
+    tracing::error!(
+        tool,
+        panic = panic_message(payload),
+        "pipeline stage panicked"
+    );
+    ToolError::fatal(format!(
+        "Call of tool '{tool}' failed: a validator or store of the pipeline panicked (see the server log)"
+    ))
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("<non-string panic payload>")
 }
 
 fn humanize(duration: std::time::Duration) -> String {

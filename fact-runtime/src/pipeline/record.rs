@@ -1,7 +1,10 @@
 //! The record stage: account for every call, accepted or refused.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::audit::{AuditLog, AuditRecord};
+use crate::call::ToolCall;
 use crate::result::ToolResult;
 
 /// Counts calls and failures and emits one `tracing` event per call (call id, tool, status,
@@ -33,5 +36,83 @@ impl Recorder {
             self.executions.load(Ordering::Relaxed),
             self.failures.load(Ordering::Relaxed),
         )
+    }
+}
+
+/// The audit record of one call, opened when the call arrives and closed when it is answered.
+/// Should the caller stop waiting first (the call's future dropped: a client that hung up, a
+/// timeout around the call), dropping this writes the record anyway, as a cancelled call
+/// ([`AuditRecord::CANCELLED_STATUS`]), so that every call is accounted for.
+#[derive(Debug)]
+pub(crate) struct AuditedCall<'a> {
+    /// The log and the record so far; `None` without an audit log, or once written.
+    open: Option<(&'a AuditLog, AuditRecord)>,
+    started: Instant,
+    /// How far the call got: set by the pipeline as it goes.
+    pub(crate) method: &'static str,
+}
+
+impl<'a> AuditedCall<'a> {
+    /// Opens the record of `call`, received now, when there is a log. The arguments are digested
+    /// here, before the tool takes them.
+    pub(crate) fn open(log: Option<&'a AuditLog>, call: &ToolCall, started: Instant) -> Self {
+        let open = log.map(|log| {
+            let digest = log.digest(&call.arguments);
+            let timestamp = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            let record = AuditRecord {
+                call_id: call.call_id.clone(),
+                timestamp,
+                tool_name: call.tool_name.clone(),
+                user_id: call.user_id.clone(),
+                session_id: call.session_id.clone(),
+                status_code: AuditRecord::CANCELLED_STATUS,
+                error_type: Some(AuditRecord::CANCELLED_ERROR_TYPE.to_owned()),
+                duration_ms: 0.0,
+                execution_method: String::new(),
+                arguments_sha256: digest.sha256,
+                arguments_size: digest.size,
+                arguments: digest.raw,
+            };
+            (log, record)
+        });
+        Self {
+            open,
+            started,
+            method: AuditRecord::REFUSED,
+        }
+    }
+
+    /// Writes the record of the call answered with `result`, waiting while the log's queue is
+    /// full.
+    pub(crate) async fn close(mut self, result: &ToolResult) {
+        let Some((log, mut record)) = self.open.take() else {
+            return;
+        };
+        if record.tool_name != result.tool_name {
+            // Called by its exported name: record the real one, as the result does.
+            record.tool_name.clone_from(&result.tool_name);
+        }
+        record.status_code = result.status_code;
+        record.error_type = result.metadata.error_type.as_deref().map(str::to_owned);
+        record.duration_ms = result.execution_time_ms;
+        record.execution_method = self.method.to_owned();
+        if let Err(error) = log.record(record).await {
+            // Only after `shutdown`: the log refuses rather than silently losing it.
+            tracing::error!(call_id = %result.call_id, %error, "audit record refused");
+        }
+    }
+}
+
+impl Drop for AuditedCall<'_> {
+    fn drop(&mut self) {
+        let Some((log, mut record)) = self.open.take() else {
+            return;
+        };
+        record.duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        record.execution_method = self.method.to_owned();
+        tracing::warn!(call_id = %record.call_id, tool = %record.tool_name, "call cancelled by its caller before it was answered");
+        log.record_detached(record);
     }
 }
