@@ -345,3 +345,77 @@ async fn an_invalid_config_is_refused_at_start() {
     );
     assert!(matches!(started, Err(AuditError::InvalidConfig(_))));
 }
+
+/// Records a call whose caller-given names hold NUL, which PostgreSQL refuses in text, beside
+/// an ordinary one, and checks that both are written (not retried forever, holding up the log)
+/// and found again by the names given.
+async fn nul_in_names_is_stored_not_refused(sink: Arc<SqlAuditSink>) {
+    let user = format!("{}\0x", unique("nul-user"));
+    let mut odd = record("odd\0id", &user, "No\0Such.Tool", 1.0);
+    odd.session_id = Some("s\0".into());
+    let ordinary = record(unique("ordinary"), &user, "T.t", 2.0);
+    let log = AuditLog::start(sink.clone(), AuditConfig::default()).expect("valid config");
+    log.record(odd).await.expect("open");
+    log.record(ordinary.clone()).await.expect("open");
+    let stats = tokio::time::timeout(Duration::from_secs(30), log.shutdown())
+        .await
+        .expect("the batch is written, not retried forever")
+        .expect("shutdown");
+    assert_eq!(stats.failed_attempts, 0);
+
+    let found = sink
+        .query(&AuditQuery::new().user(&user))
+        .await
+        .expect("query");
+    let stored_user = user.replace('\0', "\u{FFFD}");
+    let names: Vec<_> = found
+        .iter()
+        .map(|r| {
+            (
+                r.call_id.as_str(),
+                r.tool_name.as_str(),
+                r.user_id.as_deref(),
+                r.session_id.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (
+                "odd\u{FFFD}id",
+                "No\u{FFFD}Such.Tool",
+                Some(stored_user.as_str()),
+                Some("s\u{FFFD}")
+            ),
+            (
+                ordinary.call_id.as_str(),
+                "T.t",
+                Some(stored_user.as_str()),
+                Some("session-1")
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_nul_in_a_callers_names_is_stored_in_sqlite() {
+    let db = TempDb::new("fact-audit");
+    let sink = Arc::new(SqlAuditSink::sqlite(db.path()).await.expect("SQLite opens"));
+    nul_in_names_is_stored_not_refused(sink.clone()).await;
+    sink.close().await;
+}
+
+#[tokio::test]
+async fn a_nul_in_a_callers_names_is_stored_in_postgres() {
+    let Some(url) = fact_tests::services::postgres_url("postgres audit NUL") else {
+        return;
+    };
+    let sink = Arc::new(
+        SqlAuditSink::connect(&url)
+            .await
+            .expect("PostgreSQL reachable"),
+    );
+    nul_in_names_is_stored_not_refused(sink.clone()).await;
+    sink.close().await;
+}

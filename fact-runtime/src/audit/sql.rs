@@ -288,19 +288,30 @@ fn bind_record<'q>(
     statement: Query<'q, Any, AnyArguments<'q>>,
     record: &'q AuditRecord,
 ) -> Query<'q, Any, AnyArguments<'q>> {
-    statement
-        .bind(record.call_id.as_str())
-        .bind(micros(record.timestamp))
-        .bind(record.tool_name.as_str())
-        .bind(record.user_id.as_deref())
-        .bind(record.session_id.as_deref())
-        .bind(i32::from(record.status_code))
-        .bind(record.error_type.as_deref())
-        .bind(record.duration_ms)
-        .bind(record.execution_method.as_str())
-        .bind(record.arguments_sha256.as_str())
-        .bind(i64::try_from(record.arguments_size).unwrap_or(i64::MAX))
-        .bind(record.arguments.as_deref())
+    let statement = bind_text(statement, Some(&record.call_id)).bind(micros(record.timestamp));
+    let statement = bind_text(statement, Some(&record.tool_name));
+    let statement = bind_text(statement, record.user_id.as_deref());
+    let statement =
+        bind_text(statement, record.session_id.as_deref()).bind(i32::from(record.status_code));
+    let statement = bind_text(statement, record.error_type.as_deref()).bind(record.duration_ms);
+    let statement = bind_text(statement, Some(&record.execution_method));
+    let statement = bind_text(statement, Some(&record.arguments_sha256))
+        .bind(i64::try_from(record.arguments_size).unwrap_or(i64::MAX));
+    bind_text(statement, record.arguments.as_deref())
+}
+
+/// Binds a text column. PostgreSQL refuses NUL in text, and a record is never to be refused
+/// for what a caller put in a name (a refused batch would be retried forever, holding up every
+/// record behind it), so NUL is stored as U+FFFD, in both databases so that they agree.
+/// Queries map their text the same way, so a record is found by the name it was recorded with.
+fn bind_text<'q>(
+    statement: Query<'q, Any, AnyArguments<'q>>,
+    text: Option<&'q str>,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    match text {
+        Some(text) if text.contains('\0') => statement.bind(text.replace('\0', "\u{FFFD}")),
+        text => statement.bind(text),
+    }
 }
 
 fn record_from_row(row: &AnyRow) -> Result<AuditRecord, AuditError> {
@@ -389,7 +400,7 @@ impl<'q> Filter<'q> {
     ) -> Query<'q, Any, AnyArguments<'q>> {
         for param in self.params {
             statement = match param {
-                Param::Text(text) => statement.bind(text),
+                Param::Text(text) => bind_text(statement, Some(text)),
                 Param::Micros(micros) => statement.bind(micros),
             };
         }
