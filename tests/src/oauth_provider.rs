@@ -9,6 +9,7 @@
 //!   serves `authorization_code` (code known, unused, unexpired by the provider's clock, same
 //!   `redirect_uri`, `BASE64URL(SHA256(code_verifier)) == code_challenge`) and `refresh_token`.
 //!   Refusals are RFC 6749 section 5.2 JSON, e.g. `400 {"error": "invalid_grant", ...}`.
+//!   Refreshes can be held, to play a slow provider ([`OAuthProvider::hold_refreshes`]).
 //! - `GET /me` answers a bearer token with its scopes, or `401` once it has expired, so a tool
 //!   can prove the token it got works.
 //!
@@ -21,6 +22,8 @@ use std::hash::BuildHasher as _;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
 
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -81,6 +84,10 @@ struct Shared {
     clock: ManualClock,
     issued: Mutex<Issued>,
     fail_refresh: AtomicBool,
+    /// Refresh requests wait while this is `false`.
+    refresh_gate: watch::Sender<bool>,
+    /// Told when a refresh request arrives.
+    refresh_arrived: Notify,
     code_exchanges: AtomicUsize,
     refreshes: AtomicUsize,
     serial: AtomicUsize,
@@ -114,6 +121,8 @@ impl OAuthProvider {
             clock,
             issued: Mutex::default(),
             fail_refresh: AtomicBool::new(false),
+            refresh_gate: watch::Sender::new(true),
+            refresh_arrived: Notify::new(),
             code_exchanges: AtomicUsize::new(0),
             refreshes: AtomicUsize::new(0),
             serial: AtomicUsize::new(0),
@@ -161,6 +170,16 @@ impl OAuthProvider {
     /// the provider).
     pub fn fail_refreshes(&self, fail: bool) {
         self.shared.fail_refresh.store(fail, Ordering::SeqCst);
+    }
+
+    /// While `hold` is set, refresh requests wait before they are answered: a slow provider.
+    pub fn hold_refreshes(&self, hold: bool) {
+        self.shared.refresh_gate.send_replace(!hold);
+    }
+
+    /// Returns once a refresh request has arrived (waiting, when refreshes are held).
+    pub async fn refresh_arrived(&self) {
+        self.shared.refresh_arrived.notified().await;
     }
 
     /// `authorization_code` requests received, accepted or not.
@@ -293,6 +312,8 @@ async fn token(
         }
         "refresh_token" => {
             p.refreshes.fetch_add(1, Ordering::SeqCst);
+            p.refresh_arrived.notify_one();
+            let _ = p.refresh_gate.subscribe().wait_for(|open| *open).await;
             let known = p
                 .issued()
                 .refresh_tokens

@@ -527,6 +527,34 @@ async fn revoked_grant_means_401_again() {
     );
 }
 
+#[tokio::test]
+async fn a_revocation_during_a_slow_refresh_is_not_undone_by_it() {
+    let h = Arc::new(Harness::start(ProviderSettings::default()).await);
+    h.authorize(&["docs.read"]).await;
+    h.clock.advance(Duration::from_secs(3600));
+    h.provider.hold_refreshes(true);
+    let arrived = h.provider.refresh_arrived();
+    let call = tokio::spawn({
+        let h = Arc::clone(&h);
+        async move { h.call("Docs.Read").await }
+    });
+    arrived.await;
+
+    // The refresh is at the provider; the revocation waits for it, then removes its result.
+    let revoke = tokio::spawn({
+        let h = Arc::clone(&h);
+        async move { h.manager.revoke_authorization(&h.user).await }
+    });
+    tokio::task::yield_now().await;
+    h.provider.hold_refreshes(false);
+    let refreshed = call.await.expect("call task");
+    assert_eq!(refreshed.status_code, 200, "{refreshed:?}");
+    assert!(revoke.await.expect("revoke task").expect("revoke"));
+
+    assert_eq!(h.manager.grant_info(&h.user).await.expect("store"), None);
+    assert_eq!(h.call("Docs.Read").await.status_code, 401);
+}
+
 /// The full flow with grants in `SqlGrantStore` at `url`; then the store reopened with the same
 /// key reads the grant back, and with another key refuses it clearly. Returns the token.
 async fn sql_store_keeps_grants_across_reopening(url: &str) -> String {

@@ -2,9 +2,7 @@
 //! it when it is about to expire (once for all concurrent calls), check its scopes, and refuse
 //! with the 401 or 403 that tells the caller how to authorize.
 
-use std::sync::Arc;
-
-use crate::auth::manager::{Inner, grant_from, lock, token_error};
+use crate::auth::manager::{GrantChange, grant_from, token_error};
 use crate::auth::store::Grant;
 use crate::auth::{AccessToken, AuthError, AuthorizationManager, REFRESH_MARGIN, RefreshToken};
 use crate::error::{ErrorKind, ToolError};
@@ -76,8 +74,8 @@ impl AuthorizationManager {
         tool_name: &str,
         required_scopes: &[String],
     ) -> Result<Grant, ToolError> {
-        let slot = RefreshSlot::acquire(&self.inner, user_id);
-        let _refreshing = slot.mutex.lock().await;
+        let change = GrantChange::of(&self.inner, user_id);
+        let _one_at_a_time = change.lock().await;
         // Another call may have refreshed (or dropped) the grant while this one waited.
         let Some(grant) = self.stored_grant(user_id, tool_name).await? else {
             let reason = format!("user '{user_id}' has not granted access");
@@ -231,36 +229,5 @@ impl AuthorizationManager {
             .with_metadata("authorization_url", flow.authorization_url)
             .with_metadata("flow_id", flow.flow_id)
             .with_metadata("flow_expires_at", flow.expires_at.as_secs_f64())
-    }
-}
-
-/// The per-user refresh lock; the map entry goes when its last holder does.
-struct RefreshSlot<'a> {
-    inner: &'a Inner,
-    user_id: &'a str,
-    mutex: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl<'a> RefreshSlot<'a> {
-    fn acquire(inner: &'a Inner, user_id: &'a str) -> Self {
-        let mutex = lock(&inner.refreshing)
-            .entry(user_id.to_owned())
-            .or_default()
-            .clone();
-        Self {
-            inner,
-            user_id,
-            mutex,
-        }
-    }
-}
-
-impl Drop for RefreshSlot<'_> {
-    fn drop(&mut self) {
-        let mut refreshing = lock(&self.inner.refreshing);
-        // The map holds one reference and this slot another: nobody else is waiting.
-        if Arc::strong_count(&self.mutex) == 2 {
-            refreshing.remove(self.user_id);
-        }
     }
 }

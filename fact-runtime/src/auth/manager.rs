@@ -77,8 +77,8 @@ pub(super) struct Inner {
     pub(super) store: Arc<dyn GrantStore>,
     pub(super) clock: SharedClock,
     pub(super) flows: FlowTable,
-    /// One lock per user whose grant is being refreshed, so concurrent calls refresh once.
-    pub(super) refreshing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// One lock per user whose grant is changing: see [`GrantChange`].
+    grant_changes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl fmt::Debug for Inner {
@@ -169,7 +169,7 @@ impl AuthorizationManagerBuilder {
                     .unwrap_or_else(|| Arc::new(MemoryGrantStore::default())),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 flows: FlowTable::default(),
-                refreshing: Mutex::default(),
+                grant_changes: Mutex::default(),
             }),
         })
     }
@@ -291,6 +291,8 @@ impl AuthorizationManager {
                 error
             })?;
         let grant = grant_from(user_id, &response, &flow.public.scopes, None, now);
+        let change = GrantChange::of(&self.inner, user_id);
+        let _one_at_a_time = change.lock().await;
         self.inner.store.put(grant.clone()).await?;
         tracing::info!(user = %user_id, tool = %tool_name, scopes = ?grant.scopes, "authorization completed");
         Ok(GrantInfo::from(&grant))
@@ -304,6 +306,9 @@ impl AuthorizationManager {
     ///
     /// [`AuthError::Store`] when the store fails.
     pub async fn revoke_authorization(&self, user_id: &str) -> Result<bool, AuthError> {
+        // Waits for a refresh under way, which would otherwise store the grant again after it.
+        let change = GrantChange::of(&self.inner, user_id);
+        let _one_at_a_time = change.lock().await;
         let removed = self.inner.store.remove(user_id).await?;
         tracing::info!(user = user_id, removed, "authorization revoked");
         Ok(removed)
@@ -322,6 +327,45 @@ impl AuthorizationManager {
             .await?
             .as_ref()
             .map(GrantInfo::from))
+    }
+}
+
+/// Held while the grant of one user changes (a refresh, a completed flow, a revocation), so
+/// that the changes of one user's grant happen one at a time: concurrent calls that find the
+/// grant expiring refresh it once, and a refresh that took its time at the provider cannot
+/// bring back a grant revoked meanwhile. The map entry goes when its last holder does.
+pub(super) struct GrantChange<'a> {
+    inner: &'a Inner,
+    user_id: &'a str,
+    mutex: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a> GrantChange<'a> {
+    pub(super) fn of(inner: &'a Inner, user_id: &'a str) -> Self {
+        let mutex = lock(&inner.grant_changes)
+            .entry(user_id.to_owned())
+            .or_default()
+            .clone();
+        Self {
+            inner,
+            user_id,
+            mutex,
+        }
+    }
+
+    /// Waits for the changes begun before this one.
+    pub(super) async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.mutex.lock().await
+    }
+}
+
+impl Drop for GrantChange<'_> {
+    fn drop(&mut self) {
+        let mut changes = lock(&self.inner.grant_changes);
+        // The map holds one reference and this change another: nobody else is waiting.
+        if Arc::strong_count(&self.mutex) == 2 {
+            changes.remove(self.user_id);
+        }
     }
 }
 
@@ -673,6 +717,6 @@ mod tests {
             .expect_err("cannot refresh");
         assert_eq!(error.kind(), ErrorKind::Unauthorized);
         assert!(store.get("ada").await.expect("get").is_some());
-        assert!(lock(&manager.inner.refreshing).is_empty());
+        assert!(lock(&manager.inner.grant_changes).is_empty());
     }
 }
