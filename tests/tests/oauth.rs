@@ -6,14 +6,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use fact_runtime::audit::{AuditConfig, AuditLog};
 use fact_runtime::auth::{
     AuthError, AuthorizationFlow, AuthorizationManager, GrantInfo, GrantStore, OAuthConfig,
     SqlGrantStore,
 };
 use fact_runtime::{ManualClock, ToolCall, ToolDefinition, ToolExecutor, ToolResult};
+use fact_tests::audit_sinks::MemorySink;
 use fact_tests::oauth_provider::{OAuthProvider, ProviderSettings};
 use fact_tests::scratch::{TempDb, unique};
 use serde_json::{Value, json};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 const START: Duration = Duration::from_secs(1_700_000_000);
 const SECRET_KEY: &str = "test-secret-key-with-at-least-32-bytes!";
@@ -21,13 +26,15 @@ const OTHER_SECRET_KEY: &str = "another-secret-key-of-at-least-32-bytes";
 
 /// A provider, a manager configured for it, and an executor with two tools that require auth:
 /// `Docs.Read` (scope `docs.read`) and `Docs.Edit` (`docs.read` and `docs.write`). Each tool
-/// presents its token to the provider's `/me` and records it in `seen`.
+/// presents its token to the provider's `/me` and records it in `seen`. The executor audits
+/// every call, raw arguments included, to `audit`.
 struct Harness {
     clock: ManualClock,
     provider: OAuthProvider,
     manager: AuthorizationManager,
     executor: ToolExecutor,
     seen: Arc<Mutex<Vec<String>>>,
+    audit: Arc<MemorySink>,
     user: String,
 }
 
@@ -54,6 +61,12 @@ impl Harness {
         }
         let manager = builder.build().expect("manager");
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let audit = Arc::new(MemorySink::default());
+        let log = AuditLog::start(
+            audit.clone(),
+            AuditConfig::default().include_arguments(true),
+        )
+        .expect("audit log");
         let executor = ToolExecutor::builder()
             .discover_linked_tools(false)
             .register(docs_tool("Docs.Read", &["docs.read"], &provider, &seen))
@@ -64,6 +77,7 @@ impl Harness {
                 &seen,
             ))
             .authorization(manager.clone())
+            .audit(log)
             .build()
             .expect("executor");
         Self {
@@ -72,6 +86,7 @@ impl Harness {
             manager,
             executor,
             seen,
+            audit,
             user: unique("user"),
         }
     }
@@ -219,6 +234,84 @@ async fn full_flow_hands_the_token_to_the_tool_through_its_context_only() {
             .expect("json")
             .contains(&token)
     );
+}
+
+/// Everything written to it: the log of one test.
+#[derive(Debug, Clone, Default)]
+struct CapturedLog(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLog {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log")).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl MakeWriter<'_> for CapturedLog {
+    type Writer = Self;
+
+    fn make_writer(&self) -> Self {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn no_token_reaches_the_logs_or_the_audit_log() {
+    // Every event at every level, of FACT and of the HTTP and OAuth2 crates under it, from this
+    // test's thread, which runs the provider, the manager and the tools (a current-thread runtime).
+    let log = CapturedLog::default();
+    let _capture = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_max_level(LevelFilter::TRACE)
+        .with_ansi(false)
+        .finish()
+        .set_default();
+    let h = Harness::start(ProviderSettings::default()).await;
+    h.authorize(&["docs.read"]).await;
+    assert_eq!(h.call("Docs.Read").await.status_code, 200);
+    h.clock.advance(Duration::from_secs(3600));
+    assert_eq!(h.call("Docs.Read").await.status_code, 200);
+    h.provider.fail_refreshes(true);
+    h.clock.advance(Duration::from_secs(3600));
+    assert_eq!(h.call("Docs.Read").await.status_code, 401);
+    h.executor.shutdown().await.expect("audit written");
+
+    let text = log.text();
+    // The log is really captured: the flow, the refresh and its failure are all in it.
+    for event in [
+        "authorization completed",
+        "grant refreshed",
+        "grant refresh failed",
+    ] {
+        assert!(text.contains(event), "no '{event}' in the log:\n{text}");
+    }
+    let records = format!("{:?}", h.audit.records());
+    assert!(records.contains("Docs.Read"), "{records}");
+    let seen = h.seen.lock().expect("seen").clone();
+    assert_eq!(
+        seen.len(),
+        2,
+        "two access tokens, the first and the refreshed one"
+    );
+    // Access and refresh tokens of this provider all start so.
+    for secret in seen
+        .iter()
+        .map(String::as_str)
+        .chain(["fact-at-", "fact-rt-"])
+    {
+        assert!(!text.contains(secret), "'{secret}' in the log:\n{text}");
+        assert!(!records.contains(secret), "'{secret}' in the audit log");
+    }
 }
 
 #[tokio::test]
@@ -405,35 +498,28 @@ async fn wrong_code_is_refused_by_the_provider() {
 }
 
 #[tokio::test]
-async fn token_endpoint_refuses_a_wrong_pkce_verifier() {
+async fn a_code_completed_with_another_flows_pkce_verifier_is_refused() {
     let h = Harness::start(ProviderSettings::default()).await;
     let flow = h.initiate(&["docs.read"]).await;
-    let (code, _) = h.approve(&flow.authorization_url).await;
-    let s = h.provider.settings();
-    let response = reqwest::Client::new()
-        .post(h.provider.token_url())
-        .basic_auth(&s.client_id, Some(&s.client_secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", &s.redirect_uri),
-            (
-                "code_verifier",
-                "a-verifier-that-was-never-hashed-into-the-challenge",
-            ),
-        ])
-        .send()
+    let other = h.initiate(&["docs.read", "docs.write"]).await;
+    // A code approved for `other` (an intercepted code, say) presented with the first flow's
+    // state: the manager sends that flow's verifier, which does not hash to the code's challenge.
+    let (code, _) = h.approve(&other.authorization_url).await;
+    let error = h
+        .manager
+        .complete_authorization(&flow.flow_id, &code)
         .await
-        .expect("POST /token");
-    assert_eq!(response.status(), 400);
-    let body: Value = serde_json::from_str(&response.text().await.expect("body")).expect("json");
-    assert_eq!(body["error"], "invalid_grant");
+        .expect_err("wrong verifier");
     assert!(
-        body["error_description"]
-            .as_str()
-            .is_some_and(|d| d.contains("PKCE")),
-        "{body}"
+        matches!(
+            &error,
+            AuthError::Exchange { error, description: Some(description) }
+                if error == "invalid_grant" && description.contains("PKCE")
+        ),
+        "{error:?}"
     );
+    assert_eq!(h.provider.code_exchanges(), 1);
+    assert_eq!(h.manager.grant_info(&h.user).await.expect("store"), None);
 }
 
 #[tokio::test]
