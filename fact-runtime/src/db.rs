@@ -9,6 +9,12 @@ use sqlx::any::AnyPoolOptions;
 /// The database used when `DATABASE_URL` is not set: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://fact.db";
 
+/// `DATABASE_URL`, or [`DEFAULT_DATABASE_URL`] when it is not set: where the stores that
+/// persist connect by default.
+pub(crate) fn database_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned())
+}
+
 /// Opens a pool on `url` (`sqlite://path` or `postgres://...`). A SQLite file is created when
 /// missing and opened in WAL mode, so readers do not block the writer.
 pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<AnyPool, sqlx::Error> {

@@ -147,8 +147,7 @@ impl SqlAuditSink {
     /// Connects to `DATABASE_URL`, or to [`DEFAULT_DATABASE_URL`](crate::DEFAULT_DATABASE_URL)
     /// (the SQLite file `fact.db` in the working directory) when it is not set.
     pub async fn from_env() -> Result<Self, AuditError> {
-        let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| db::DEFAULT_DATABASE_URL.into());
-        Self::connect(&url).await
+        Self::connect(&db::database_url()).await
     }
 
     /// The records that match `query`, ordered by time, then call id.

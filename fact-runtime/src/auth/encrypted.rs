@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::auth::store::{Grant, GrantStore, StoreFuture};
 use crate::auth::{AccessToken, AuthError, RefreshToken};
-use crate::db::{self, DEFAULT_DATABASE_URL};
+use crate::db;
 
 /// The table grants are kept in; created when missing.
 pub const GRANTS_TABLE: &str = "fact_oauth_grants";
@@ -92,7 +92,7 @@ impl SqlGrantStore {
         })
     }
 
-    /// [`connect`](Self::connect) to `DATABASE_URL` (default [`DEFAULT_DATABASE_URL`]) with
+    /// [`connect`](Self::connect) to `DATABASE_URL` (default [`DEFAULT_DATABASE_URL`](crate::DEFAULT_DATABASE_URL)) with
     /// the key derived from `SECRET_KEY`.
     ///
     /// # Errors
@@ -104,8 +104,7 @@ impl SqlGrantStore {
                 "SECRET_KEY is not set; the encrypted grant store needs at least {MIN_SECRET_KEY_LEN} random bytes in it"
             ))
         })?;
-        let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
-        Self::connect(&url, secret).await
+        Self::connect(&db::database_url(), secret).await
     }
 }
 
