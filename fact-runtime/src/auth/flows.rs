@@ -1,6 +1,6 @@
 //! [`AuthorizationFlow`] and the table of pending flows: single-use, expiring, bounded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -57,10 +57,50 @@ impl FlowSlot {
     }
 }
 
-/// The flows of one manager, by id, in memory.
+/// The flows of one manager, by id, in memory. Every operation is O(1) (amortized), so that a
+/// flood of unauthorized calls costs each call the same.
 #[derive(Default)]
 pub(crate) struct FlowTable {
-    flows: Mutex<HashMap<String, FlowSlot>>,
+    flows: Mutex<Flows>,
+}
+
+#[derive(Default)]
+struct Flows {
+    by_id: HashMap<String, FlowSlot>,
+    /// Flow ids in the order they started, which is the order they expire in: every flow lives
+    /// [`FLOW_LIFETIME`] from its start.
+    order: VecDeque<String>,
+    /// The pending flow started last for each (user, tool): the one a refused call may reuse.
+    latest: HashMap<(String, String), String>,
+}
+
+impl Flows {
+    /// Removes the oldest flow.
+    fn pop_oldest(&mut self) {
+        let Some(id) = self.order.pop_front() else {
+            return;
+        };
+        if let Some(FlowSlot::Pending(flow)) = self.by_id.remove(&id) {
+            self.forget_latest(&flow.public);
+        }
+    }
+
+    fn forget_latest(&mut self, flow: &AuthorizationFlow) {
+        let key = (flow.user_id.clone(), flow.tool_name.clone());
+        if self.latest.get(&key) == Some(&flow.flow_id) {
+            self.latest.remove(&key);
+        }
+    }
+
+    fn oldest_expiry(&self) -> Option<Duration> {
+        let id = self.order.front()?;
+        // An id no longer held counts as long gone, so that it is popped.
+        Some(
+            self.by_id
+                .get(id)
+                .map_or(Duration::ZERO, FlowSlot::expires_at),
+        )
+    }
 }
 
 impl FlowTable {
@@ -68,39 +108,47 @@ impl FlowTable {
     /// one more lifetime, to tell a late caller why) and, when full, the oldest.
     pub(crate) fn insert(&self, flow: PendingFlow, now: Duration) {
         let mut flows = self.flows();
-        flows.retain(|_, slot| slot.expires_at() + FLOW_LIFETIME > now);
-        if flows.len() >= MAX_FLOWS {
-            let oldest = flows
-                .iter()
-                .min_by_key(|(_, slot)| slot.expires_at())
-                .map(|(id, _)| id.clone());
-            if let Some(oldest) = oldest {
-                flows.remove(&oldest);
-            }
+        while flows
+            .oldest_expiry()
+            .is_some_and(|expires_at| expires_at + FLOW_LIFETIME <= now)
+        {
+            flows.pop_oldest();
         }
-        flows.insert(flow.public.flow_id.clone(), FlowSlot::Pending(flow));
+        if flows.by_id.len() >= MAX_FLOWS {
+            flows.pop_oldest();
+        }
+        let id = flow.public.flow_id.clone();
+        let key = (flow.public.user_id.clone(), flow.public.tool_name.clone());
+        flows.order.push_back(id.clone());
+        flows.latest.insert(key, id.clone());
+        flows.by_id.insert(id, FlowSlot::Pending(flow));
     }
 
     /// Takes the flow and leaves a tombstone, so that it is used at most once.
     pub(crate) fn take(&self, flow_id: &str, now: Duration) -> Result<PendingFlow, AuthError> {
         let mut flows = self.flows();
-        let slot = flows.get_mut(flow_id).ok_or(AuthError::UnknownFlow)?;
+        let slot = flows.by_id.get_mut(flow_id).ok_or(AuthError::UnknownFlow)?;
         let expires_at = slot.expires_at();
-        match slot {
-            FlowSlot::Used { .. } => Err(AuthError::FlowUsed),
-            FlowSlot::Pending(flow) if now >= expires_at => Err(AuthError::FlowExpired {
-                user_id: flow.public.user_id.clone(),
-                tool_name: flow.public.tool_name.clone(),
-            }),
+        let flow = match slot {
+            FlowSlot::Used { .. } => return Err(AuthError::FlowUsed),
+            FlowSlot::Pending(flow) if now >= expires_at => {
+                return Err(AuthError::FlowExpired {
+                    user_id: flow.public.user_id.clone(),
+                    tool_name: flow.public.tool_name.clone(),
+                });
+            }
             FlowSlot::Pending(_) => match std::mem::replace(slot, FlowSlot::Used { expires_at }) {
-                FlowSlot::Pending(flow) => Ok(flow),
-                FlowSlot::Used { .. } => Err(AuthError::FlowUsed),
+                FlowSlot::Pending(flow) => flow,
+                FlowSlot::Used { .. } => return Err(AuthError::FlowUsed),
             },
-        }
+        };
+        flows.forget_latest(&flow.public);
+        Ok(flow)
     }
 
-    /// A pending flow for exactly this request with at least half its life left, so repeated
-    /// refused calls hand out one URL rather than a flow each.
+    /// The pending flow for exactly this request, when it is the user's latest for the tool and
+    /// has at least half its life left, so repeated refused calls hand out one URL rather than
+    /// a flow each.
     pub(crate) fn reusable(
         &self,
         user_id: &str,
@@ -108,27 +156,28 @@ impl FlowTable {
         scopes: &[String],
         now: Duration,
     ) -> Option<AuthorizationFlow> {
-        let fresh_after = now + FLOW_LIFETIME / 2;
-        self.flows().values().find_map(|slot| match slot {
+        let flows = self.flows();
+        let id = flows
+            .latest
+            .get(&(user_id.to_owned(), tool_name.to_owned()))?;
+        match flows.by_id.get(id)? {
             FlowSlot::Pending(PendingFlow { public, .. })
-                if public.expires_at > fresh_after
-                    && public.user_id == user_id
-                    && public.tool_name == tool_name
-                    && public.scopes == scopes =>
+                if public.expires_at > now + FLOW_LIFETIME / 2 && public.scopes == scopes =>
             {
                 Some(public.clone())
             }
             _ => None,
-        })
+        }
     }
 
     /// Flows held, pending or used.
     pub(crate) fn len(&self) -> usize {
-        self.flows().len()
+        self.flows().by_id.len()
     }
 
-    fn flows(&self) -> MutexGuard<'_, HashMap<String, FlowSlot>> {
-        // Every critical section leaves the map consistent, so a panic elsewhere poisons nothing.
+    fn flows(&self) -> MutexGuard<'_, Flows> {
+        // Every critical section leaves the table consistent, so a panic elsewhere poisons
+        // nothing.
         self.flows.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -138,4 +187,92 @@ pub(crate) fn seconds<S: Serializer>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(duration.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const START: Duration = Duration::from_secs(1_700_000_000);
+
+    fn flow(id: &str, user: &str, now: Duration) -> PendingFlow {
+        PendingFlow {
+            public: AuthorizationFlow {
+                flow_id: id.to_owned(),
+                authorization_url: format!("https://idp.test/authorize?state={id}"),
+                expires_at: now + FLOW_LIFETIME,
+                user_id: user.to_owned(),
+                tool_name: "Docs.Read".to_owned(),
+                scopes: vec!["docs.read".to_owned()],
+            },
+            verifier: PkceCodeVerifier::new(format!("verifier-{id}")),
+        }
+    }
+
+    fn reusable_id(table: &FlowTable, user: &str, now: Duration) -> Option<String> {
+        table
+            .reusable(user, "Docs.Read", &["docs.read".to_owned()], now)
+            .map(|flow| flow.flow_id)
+    }
+
+    #[test]
+    fn a_full_table_drops_its_oldest_flow_first() {
+        let table = FlowTable::default();
+        for n in 0..MAX_FLOWS {
+            table.insert(flow(&format!("f{n}"), &format!("u{n}"), START), START);
+        }
+        table.insert(flow("newest", "someone", START), START);
+        assert_eq!(table.len(), MAX_FLOWS);
+        assert!(matches!(
+            table.take("f0", START),
+            Err(AuthError::UnknownFlow)
+        ));
+        assert_eq!(reusable_id(&table, "u0", START), None);
+        assert!(table.take("f1", START).is_ok());
+        assert!(table.take("newest", START).is_ok());
+    }
+
+    #[test]
+    fn only_the_latest_pending_flow_of_a_user_and_tool_is_reused() {
+        let table = FlowTable::default();
+        table.insert(flow("first", "ada", START), START);
+        table.insert(flow("second", "ada", START), START);
+        assert_eq!(reusable_id(&table, "ada", START).as_deref(), Some("second"));
+        assert!(table.take("second", START).is_ok());
+        assert_eq!(
+            reusable_id(&table, "ada", START),
+            None,
+            "a used flow is not reused"
+        );
+        assert_eq!(reusable_id(&table, "bob", START), None);
+    }
+
+    #[test]
+    fn a_flow_past_half_its_life_is_not_handed_out_again() {
+        let table = FlowTable::default();
+        table.insert(flow("f", "ada", START), START);
+        assert!(
+            reusable_id(
+                &table,
+                "ada",
+                START + FLOW_LIFETIME / 2 - Duration::from_secs(1)
+            )
+            .is_some()
+        );
+        assert_eq!(reusable_id(&table, "ada", START + FLOW_LIFETIME / 2), None);
+    }
+
+    #[test]
+    fn flows_gone_for_a_whole_lifetime_are_pruned_on_the_next_insert() {
+        let table = FlowTable::default();
+        table.insert(flow("old", "ada", START), START);
+        let later = START + FLOW_LIFETIME * 2;
+        table.insert(flow("new", "bob", later), later);
+        assert_eq!(table.len(), 1);
+        assert!(matches!(
+            table.take("old", later),
+            Err(AuthError::UnknownFlow)
+        ));
+        assert_eq!(reusable_id(&table, "ada", later), None);
+    }
 }
