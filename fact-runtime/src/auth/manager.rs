@@ -38,6 +38,12 @@ pub(super) type TokenError =
 /// The flow id is the OAuth2 `state`, so the handler of the redirect URI can finish a flow with
 /// the two query parameters the provider sends back: `complete_authorization(state, code)`.
 ///
+/// Whoever completes a flow decides whose account the flow's user is bound to: the code's.
+/// The flow id travels in a refused call's metadata (`flow_id`, and as `state` in
+/// `authorization_url`), so treat it as the user's: hand the URL to that user only, and
+/// complete flows only from the redirect handler of that user's own browser session, never
+/// with a code and state that came from elsewhere (an LLM's output, another user).
+///
 /// Flows live in this process's memory for [`FLOW_LIFETIME`] by the manager's clock, and are
 /// single-use: the first [`complete_authorization`](Self::complete_authorization) consumes the
 /// flow whether or not the provider accepts the code, since the code and the PKCE verifier
