@@ -1,7 +1,7 @@
 //! Pipeline overhead: the calculator called directly as Rust (the physical limit), through
 //! `execute_tool_call`, and through `execute_tool_calls` in batches of 100; then a tool behind
-//! every stage (auth with a live grant, rate limiting with a high quota, audit to SQLite) beside
-//! its own direct call, in one run.
+//! every stage (auth with a live grant, rate limiting with a high quota, audit to SQLite, and
+//! audit to a sink that never lags) beside its own direct call, in one run.
 //!
 //! `cargo bench -p fact-tests --bench pipeline`
 
@@ -10,13 +10,17 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use fact_examples::calculator::{Operation, calculator};
-use fact_runtime::audit::{AuditConfig, AuditLog, SqlAuditSink};
+use fact_runtime::audit::{
+    AuditConfig, AuditError, AuditLog, AuditRecord, AuditSink, SqlAuditSink,
+};
 use fact_runtime::auth::{Grant, GrantStore, MemoryGrantStore};
 use fact_runtime::{
     AccessToken, AuthorizationManager, OAuthConfig, RateLimit, ToolCall, ToolContext, ToolExecutor,
+    ToolResult,
 };
 use fact_tests::fixtures::secure_multiply;
-use serde_json::json;
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
 
 const BATCH: usize = 100;
 
@@ -65,9 +69,61 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-/// Every stage on: the calling user holds a live grant covering the tool's scope, every call
-/// passes two GCRA quotas (the executor's and the tool's), and every call is audited to a
-/// SQLite file by the background writer.
+/// An executor with every stage on, auditing to `sink`: the calling user `ada` holds a live
+/// grant covering the tool's scope, and every call passes two GCRA quotas (the executor's and
+/// the tool's).
+async fn every_stage(sink: Arc<dyn AuditSink>) -> ToolExecutor {
+    let store = Arc::new(MemoryGrantStore::default());
+    store
+        .put(Grant::new("ada", AccessToken::new("bench-token"), ["calc"]))
+        .await
+        .expect("grant stored");
+    let config = OAuthConfig::new(
+        "bench",
+        "http://127.0.0.1:9/callback",
+        "http://127.0.0.1:9/authorize",
+        "http://127.0.0.1:9/token",
+    )
+    .expect("valid config");
+    let auth = AuthorizationManager::builder(config)
+        .grant_store(store)
+        .build()
+        .expect("manager");
+    let audit = AuditLog::start(sink, AuditConfig::default()).expect("audit log");
+    ToolExecutor::builder()
+        .authorization(auth)
+        .enable_rate_limiting(true)
+        // Quotas no run can spend (the fixture's own is a million, which a long run at 200 k
+        // calls/s would), so that every call measured is admitted.
+        .max_calls_per_minute(u32::MAX)
+        .tool_rate_limit("Fixture.SecureMultiply", RateLimit::per_minute(u32::MAX))
+        .audit(audit)
+        .build()
+        .expect("executor")
+}
+
+/// Accepts every batch at once: the audit writer is never behind.
+#[derive(Debug)]
+struct NullSink;
+
+impl AuditSink for NullSink {
+    fn write_batch<'a>(&'a self, _: &'a [AuditRecord]) -> BoxFuture<'a, Result<(), AuditError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Calls the secured tool as `ada`, checking that the call was admitted and run.
+async fn admitted_call(executor: &ToolExecutor, arguments: &Value) -> ToolResult {
+    let call = ToolCall::new("Fixture.SecureMultiply", black_box(arguments.clone())).user("ada");
+    let result = executor.execute_tool_call(call).await;
+    // Every call measured is admitted and run, not refused along the way.
+    assert_eq!(result.status_code, 200, "{result:?}");
+    result
+}
+
+/// Every stage on, audit to a SQLite file by the background writer; beside it the same with a
+/// sink that never lags (what the stages cost the caller, apart from the writer's pace), and
+/// the tool called directly.
 ///
 /// A multi-thread runtime, as a server runs: the audit writer drains on the other worker.
 fn full_pipeline(c: &mut Criterion) {
@@ -77,40 +133,16 @@ fn full_pipeline(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let db = std::env::temp_dir().join(format!("fact-bench-audit-{}.db", std::process::id()));
-    let (executor, ctx) = runtime.block_on(async {
-        let store = Arc::new(MemoryGrantStore::default());
-        store
-            .put(Grant::new("ada", AccessToken::new("bench-token"), ["calc"]))
-            .await
-            .expect("grant stored");
-        let config = OAuthConfig::new(
-            "bench",
-            "http://127.0.0.1:9/callback",
-            "http://127.0.0.1:9/authorize",
-            "http://127.0.0.1:9/token",
+    let (to_sqlite, to_null) = runtime.block_on(async {
+        let sqlite = Arc::new(SqlAuditSink::sqlite(&db).await.expect("SQLite opens"));
+        (
+            every_stage(sqlite).await,
+            every_stage(Arc::new(NullSink)).await,
         )
-        .expect("valid config");
-        let auth = AuthorizationManager::builder(config)
-            .grant_store(store)
-            .build()
-            .expect("manager");
-        let sink = Arc::new(SqlAuditSink::sqlite(&db).await.expect("SQLite opens"));
-        let audit = AuditLog::start(sink, AuditConfig::default()).expect("audit log");
-        let executor = ToolExecutor::builder()
-            .authorization(auth)
-            .enable_rate_limiting(true)
-            // Quotas no run can spend (the fixture's own is a million, which a long run at
-            // 200 k calls/s would), so that every call measured is admitted.
-            .max_calls_per_minute(u32::MAX)
-            .tool_rate_limit("Fixture.SecureMultiply", RateLimit::per_minute(u32::MAX))
-            .audit(audit)
-            .build()
-            .expect("executor");
-        let ctx = ToolContext::new("Fixture.SecureMultiply")
-            .with_user("ada")
-            .with_access_token(AccessToken::new("bench-token"));
-        (executor, ctx)
     });
+    let ctx = ToolContext::new("Fixture.SecureMultiply")
+        .with_user("ada")
+        .with_access_token(AccessToken::new("bench-token"));
     let arguments = json!({"a": 6, "b": 7});
     let mut group = c.benchmark_group("all_stages");
     group.throughput(Throughput::Elements(1));
@@ -119,22 +151,19 @@ fn full_pipeline(c: &mut Criterion) {
             .iter(|| secure_multiply(black_box(6.0), black_box(7.0), &ctx));
     });
     group.bench_function("execute_tool_call", |b| {
-        b.to_async(&runtime).iter(|| async {
-            let result = executor
-                .execute_tool_call(
-                    ToolCall::new("Fixture.SecureMultiply", black_box(arguments.clone()))
-                        .user("ada"),
-                )
-                .await;
-            // Every call measured is admitted and run, not refused along the way.
-            assert_eq!(result.status_code, 200, "{result:?}");
-            result
-        });
+        b.to_async(&runtime)
+            .iter(|| admitted_call(&to_sqlite, &arguments));
+    });
+    group.bench_function("execute_tool_call_audit_never_behind", |b| {
+        b.to_async(&runtime)
+            .iter(|| admitted_call(&to_null, &arguments));
     });
     group.finish();
-    runtime
-        .block_on(executor.shutdown())
-        .expect("audit records written");
+    for executor in [to_sqlite, to_null] {
+        runtime
+            .block_on(executor.shutdown())
+            .expect("audit records written");
+    }
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
