@@ -13,12 +13,12 @@ use fact_examples::calculator::{Operation, calculator};
 use fact_runtime::audit::{
     AuditConfig, AuditError, AuditLog, AuditRecord, AuditSink, SqlAuditSink,
 };
-use fact_runtime::auth::{Grant, GrantStore, MemoryGrantStore};
+use fact_runtime::auth::Grant;
 use fact_runtime::{
-    AccessToken, AuthorizationManager, OAuthConfig, RateLimit, ToolCall, ToolContext, ToolExecutor,
-    ToolResult,
+    AccessToken, RateLimit, SystemClock, ToolCall, ToolContext, ToolExecutor, ToolResult,
 };
 use fact_tests::fixtures::secure_multiply;
+use fact_tests::grants::manager_granting;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
@@ -73,22 +73,8 @@ fn pipeline(c: &mut Criterion) {
 /// grant covering the tool's scope, and every call passes two GCRA quotas (the executor's and
 /// the tool's).
 async fn every_stage(sink: Arc<dyn AuditSink>) -> ToolExecutor {
-    let store = Arc::new(MemoryGrantStore::default());
-    store
-        .put(Grant::new("ada", AccessToken::new("bench-token"), ["calc"]))
-        .await
-        .expect("grant stored");
-    let config = OAuthConfig::new(
-        "bench",
-        "http://127.0.0.1:9/callback",
-        "http://127.0.0.1:9/authorize",
-        "http://127.0.0.1:9/token",
-    )
-    .expect("valid config");
-    let auth = AuthorizationManager::builder(config)
-        .grant_store(store)
-        .build()
-        .expect("manager");
+    let grant = Grant::new("ada", AccessToken::new("bench-token"), ["calc"]);
+    let auth = manager_granting(grant, Arc::new(SystemClock)).await;
     let audit = AuditLog::start(sink, AuditConfig::default()).expect("audit log");
     ToolExecutor::builder()
         .authorization(auth)

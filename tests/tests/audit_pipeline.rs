@@ -7,12 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fact_runtime::audit::{AuditConfig, AuditLog, AuditQuery, AuditRecord, SqlAuditSink};
-use fact_runtime::auth::{Grant, GrantStore as _, MemoryGrantStore, OAuthConfig};
-use fact_runtime::{
-    AccessToken, AuthorizationManager, ManualClock, ToolCall, ToolError, ToolExecutor, ToolInfo,
-};
+use fact_runtime::auth::Grant;
+use fact_runtime::{AccessToken, ManualClock, ToolCall, ToolError, ToolExecutor, ToolInfo};
 use fact_tests::audit_sinks::MemorySink;
 use fact_tests::fixtures;
+use fact_tests::grants::manager_granting;
 use fact_tests::scratch::{TempDb, unique};
 // The one line that keeps a crate of tools linked when nothing else names it.
 use fact_examples as _;
@@ -142,24 +141,8 @@ async fn a_record_describes_the_call_without_its_arguments() {
 /// minute; validators of `Fixture.Sum` panic.
 async fn every_stage(sink: Arc<MemorySink>, clock: &ManualClock) -> ToolExecutor {
     let _ = fixtures::TOOL_NAMES;
-    let grants = Arc::new(MemoryGrantStore::default());
-    grants
-        .put(Grant::new("ada", AccessToken::new("tok"), ["other"]))
-        .await
-        .expect("stored");
-    let oauth = OAuthConfig::new(
-        "client",
-        "http://127.0.0.1/callback",
-        "http://idp.test/authorize",
-        // Never contacted: no test here exchanges a code.
-        "http://127.0.0.1:1/token",
-    )
-    .expect("valid config");
-    let manager = AuthorizationManager::builder(oauth)
-        .grant_store(grants)
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .expect("manager");
+    let grant = Grant::new("ada", AccessToken::new("tok"), ["other"]);
+    let manager = manager_granting(grant, Arc::new(clock.clone())).await;
     ToolExecutor::builder()
         .enable_rate_limiting(true)
         .clock(Arc::new(clock.clone()))
