@@ -1,16 +1,27 @@
-//! Audit sinks for tests that look at records without a database.
+//! An audit sink for tests that look at records without a database.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use fact_runtime::audit::{AuditError, AuditRecord, AuditSink};
 use futures::future::BoxFuture;
+use tokio::sync::{Notify, watch};
 
-/// Keeps what it is given in memory, after failing its first `failures` writes.
-#[derive(Debug, Default)]
+/// Keeps what it is given in memory. It can fail its first writes, and hold every write until
+/// released, to play a slow or broken database.
+#[derive(Debug)]
 pub struct MemorySink {
     failures: AtomicUsize,
+    /// Writes wait while this is `false`.
+    gate: watch::Sender<bool>,
+    writing: Notify,
     records: Mutex<Vec<AuditRecord>>,
+}
+
+impl Default for MemorySink {
+    fn default() -> Self {
+        Self::failing_first(0)
+    }
 }
 
 impl MemorySink {
@@ -18,8 +29,20 @@ impl MemorySink {
     pub fn failing_first(failures: usize) -> Self {
         Self {
             failures: AtomicUsize::new(failures),
+            gate: watch::Sender::new(true),
+            writing: Notify::new(),
             records: Mutex::default(),
         }
+    }
+
+    /// While `hold` is set, writes wait before they are kept (or fail).
+    pub fn hold(&self, hold: bool) {
+        self.gate.send_replace(!hold);
+    }
+
+    /// Returns once a write has begun (and, when held, waits).
+    pub async fn writing(&self) {
+        self.writing.notified().await;
     }
 
     /// Every record written so far, in order.
@@ -37,6 +60,12 @@ impl AuditSink for MemorySink {
         records: &'a [AuditRecord],
     ) -> BoxFuture<'a, Result<(), AuditError>> {
         Box::pin(async move {
+            self.writing.notify_one();
+            self.gate
+                .subscribe()
+                .wait_for(|open| *open)
+                .await
+                .map_err(|_| AuditError::sink("gate dropped"))?;
             let failing = self
                 .failures
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {

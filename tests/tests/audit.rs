@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use fact_runtime::audit::{
@@ -12,9 +11,7 @@ use fact_runtime::audit::{
 use fact_tests::audit_sinks::MemorySink;
 use fact_tests::scratch::{TempDb, unique};
 use futures::FutureExt;
-use futures::future::BoxFuture;
 use serde_json::json;
-use tokio::sync::{Notify, watch};
 
 const CALLS: usize = 10_000;
 const CALLERS: usize = 100;
@@ -119,45 +116,17 @@ async fn a_failing_sink_loses_no_record() {
     assert_eq!(ids, (0..100).map(|n| format!("c{n}")).collect::<Vec<_>>());
 }
 
-/// Holds every write until the gate opens; says when a write has begun.
-#[derive(Debug)]
-struct GatedSink {
-    open: watch::Sender<bool>,
-    writing: Notify,
-    written: AtomicUsize,
-}
-
-impl AuditSink for GatedSink {
-    fn write_batch<'a>(
-        &'a self,
-        records: &'a [AuditRecord],
-    ) -> BoxFuture<'a, Result<(), AuditError>> {
-        Box::pin(async move {
-            self.writing.notify_one();
-            let mut open = self.open.subscribe();
-            open.wait_for(|open| *open)
-                .await
-                .map_err(|_| AuditError::sink("gate dropped"))?;
-            self.written.fetch_add(records.len(), Ordering::SeqCst);
-            Ok(())
-        })
-    }
-}
-
 #[tokio::test]
 async fn a_full_channel_makes_the_caller_wait_instead_of_dropping() {
-    let sink = Arc::new(GatedSink {
-        open: watch::Sender::new(false),
-        writing: Notify::new(),
-        written: AtomicUsize::new(0),
-    });
+    let sink = Arc::new(MemorySink::default());
+    sink.hold(true);
     let config = AuditConfig::default().channel_capacity(1).batch_size(1);
     let log = AuditLog::start(sink.clone(), config).expect("valid config");
 
     log.record(record("first", "u", "T.t", 1.0))
         .await
         .expect("room");
-    sink.writing.notified().await; // the writer holds "first"; the channel is empty
+    sink.writing().await; // the writer holds "first"; the channel is empty
     log.record(record("second", "u", "T.t", 2.0))
         .await
         .expect("room");
@@ -167,11 +136,11 @@ async fn a_full_channel_makes_the_caller_wait_instead_of_dropping() {
         "record() must wait while the channel is full"
     );
 
-    sink.open.send_replace(true);
+    sink.hold(false);
     third.await.expect("room after the gate opened");
     let stats = log.shutdown().await.expect("shutdown");
     assert_eq!(stats.written, 3);
-    assert_eq!(sink.written.load(Ordering::SeqCst), 3);
+    assert_eq!(sink.records().len(), 3);
 }
 
 #[tokio::test]

@@ -254,3 +254,45 @@ async fn a_call_dropped_before_its_answer_is_recorded_as_cancelled() {
     // It was dropped while the tool ran.
     assert_eq!(record.execution_method, AuditRecord::LOCAL);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_answered_call_dropped_while_waiting_for_room_in_the_log_keeps_its_record() {
+    let _ = fixtures::TOOL_NAMES;
+    let sink = Arc::new(MemorySink::default());
+    sink.hold(true);
+    let config = AuditConfig::default().channel_capacity(1).batch_size(1);
+    let log = AuditLog::start(sink.clone(), config).expect("valid config");
+    let executor = ToolExecutor::builder().audit(log).build().expect("builds");
+    let echo = |text: &str| ToolCall::new("Fixture.Echo", json!({"text": text}));
+
+    // The writer holds the first record; the second fills the one-record channel.
+    assert_eq!(
+        executor.execute_tool_call(echo("first")).await.status_code,
+        200
+    );
+    sink.writing().await;
+    assert_eq!(
+        executor.execute_tool_call(echo("second")).await.status_code,
+        200
+    );
+    // The third is answered, then waits for room in the log, and its caller gives up.
+    let third = echo("third");
+    let third_id = third.call_id.clone();
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(100),
+        executor.execute_tool_call(third),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the call should be waiting for room");
+
+    sink.hold(false);
+    executor.shutdown().await.expect("written");
+    let records = sink.records();
+    assert_eq!(records.len(), 3, "{records:?}");
+    let third = records.iter().find(|r| r.call_id == third_id);
+    let third = third.unwrap_or_else(|| panic!("no record of the third call in {records:?}"));
+    // It was answered before its caller left: the record says how.
+    assert_eq!(third.status_code, 200);
+    assert_eq!(third.error_type, None);
+    assert_eq!(third.execution_method, AuditRecord::LOCAL);
+}

@@ -79,6 +79,18 @@ struct Inner {
     include_arguments: bool,
     counters: Arc<Counters>,
     writer: Mutex<Writer>,
+    /// Records handed over without waiting ([`AuditLog::record_detached`]); `None` once the
+    /// writer has taken the last of them.
+    overflow: Overflow,
+}
+
+type Overflow = Arc<std::sync::Mutex<Option<Vec<AuditRecord>>>>;
+
+fn lock(overflow: &Overflow) -> std::sync::MutexGuard<'_, Option<Vec<AuditRecord>>> {
+    // Pushing and taking leave the queue whole, so a panic elsewhere poisons nothing.
+    overflow
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[derive(Debug)]
@@ -99,6 +111,8 @@ enum Message {
     Flush(oneshot::Sender<()>),
     /// Close intake, write what is left, stop.
     Shutdown,
+    /// Look at the side queue of records handed over without waiting.
+    Nudge,
 }
 
 /// Counters of the writer, since start.
@@ -131,7 +145,14 @@ impl AuditLog {
         let (sender, receiver) = mpsc::channel(config.channel_capacity);
         let counters = Arc::new(Counters::default());
         let include_arguments = config.include_arguments;
-        let task = runtime.spawn(run_writer(receiver, sink, config, counters.clone()));
+        let overflow: Overflow = Arc::new(std::sync::Mutex::new(Some(Vec::new())));
+        let task = runtime.spawn(run_writer(
+            receiver,
+            sink,
+            config,
+            counters.clone(),
+            overflow.clone(),
+        ));
         Ok(Self {
             inner: Arc::new(Inner {
                 sender,
@@ -142,6 +163,7 @@ impl AuditLog {
                     task: Some(task),
                     panicked: false,
                 }),
+                overflow,
             }),
         })
     }
@@ -151,44 +173,42 @@ impl AuditLog {
     /// Fails with [`AuditError::Closed`] once [`shutdown`](Self::shutdown) has been called (or
     /// the writer has stopped): the record was not accepted and will not be written.
     pub async fn record(&self, record: AuditRecord) -> Result<(), AuditError> {
+        self.reserve().await?.record(record);
+        Ok(())
+    }
+
+    /// Waits for room for one record, so that a record can then be handed over without
+    /// waiting: a caller that may be cancelled while it waits keeps its record until it has
+    /// room, rather than lose it inside a pending send.
+    pub(crate) async fn reserve(&self) -> Result<RecordPermit<'_>, AuditError> {
         if self.inner.closing.load(Ordering::Acquire) {
             return Err(AuditError::Closed);
         }
         self.inner
             .sender
-            .send(Message::Record(record))
+            .reserve()
             .await
+            .map(RecordPermit)
             .map_err(|_| AuditError::Closed)
     }
 
-    /// Hands `record` to the writer without waiting, for callers that cannot await (a `Drop`).
-    /// When the channel is full, the send waits in a task of its own on the current runtime.
-    /// A record that cannot be accepted (after shutdown, or outside a runtime with a full
-    /// channel) is logged as lost, by call id.
+    /// Hands `record` to the writer without waiting, for callers that cannot await (a `Drop`):
+    /// it goes to an unbounded side queue that the writer takes with its next batch, and at the
+    /// latest when it stops. Refused (and logged, by call id) once the log is shut down, as
+    /// [`record`](Self::record) is.
     pub(crate) fn record_detached(&self, record: AuditRecord) {
-        let call_id = record.call_id.clone();
-        if self.inner.closing.load(Ordering::Acquire) {
-            tracing::error!(%call_id, "audit record refused: the audit log is shut down");
-            return;
+        let mut overflow = lock(&self.inner.overflow);
+        match overflow.as_mut() {
+            Some(records) if !self.inner.closing.load(Ordering::Acquire) => {
+                records.push(record);
+                drop(overflow);
+                // Wakes an idle writer; a full channel means it is busy and will look anyway.
+                let _ = self.inner.sender.try_send(Message::Nudge);
+            }
+            _ => {
+                tracing::error!(call_id = %record.call_id, "audit record refused: the audit log is shut down");
+            }
         }
-        let message = match self.inner.sender.try_send(Message::Record(record)) {
-            Ok(()) => return,
-            Err(mpsc::error::TrySendError::Full(message)) => message,
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                tracing::error!(%call_id, "audit record refused: the audit writer has stopped");
-                return;
-            }
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::error!(%call_id, "audit record lost: the queue is full and no runtime runs");
-            return;
-        };
-        let sender = self.inner.sender.clone();
-        runtime.spawn(async move {
-            if sender.send(message).await.is_err() {
-                tracing::error!(%call_id, "audit record refused: the audit writer has stopped");
-            }
-        });
     }
 
     /// Whether records should keep the raw arguments (`AuditConfig::include_arguments`).
@@ -245,13 +265,25 @@ impl AuditLog {
     }
 }
 
-/// The writer task: receives up to `batch_size` messages at a time, writes their records as
-/// one batch, then answers the flushes among them.
+/// Room for one record in the audit log's channel, from [`AuditLog::reserve`].
+pub(crate) struct RecordPermit<'a>(mpsc::Permit<'a, Message>);
+
+impl RecordPermit<'_> {
+    /// Hands `record` to the writer.
+    pub(crate) fn record(self, record: AuditRecord) {
+        self.0.send(Message::Record(record));
+    }
+}
+
+/// The writer task: receives up to `batch_size` messages at a time, writes their records and
+/// those of the side queue as one batch, then answers the flushes among them. Once the channel
+/// is closed and empty, takes the side queue for good and writes what is left in it.
 async fn run_writer(
     mut receiver: mpsc::Receiver<Message>,
     sink: Arc<dyn AuditSink>,
     config: AuditConfig,
     counters: Arc<Counters>,
+    overflow: Overflow,
 ) {
     let mut messages = Vec::with_capacity(config.batch_size);
     let mut batch = Vec::with_capacity(config.batch_size);
@@ -264,7 +296,11 @@ async fn run_writer(
                 Message::Record(record) => batch.push(record),
                 Message::Flush(done) => flushes.push(done),
                 Message::Shutdown => receiver.close(),
+                Message::Nudge => {}
             }
+        }
+        if let Some(records) = lock(&overflow).as_mut() {
+            batch.append(records);
         }
         write_until_done(&*sink, &batch, &config, &counters).await;
         batch.clear();
@@ -273,6 +309,8 @@ async fn run_writer(
             let _ = done.send(());
         }
     }
+    let last = lock(&overflow).take().unwrap_or_default();
+    write_until_done(&*sink, &last, &config, &counters).await;
 }
 
 /// Writes `batch`, retrying with capped exponential backoff until the sink accepts it.

@@ -42,11 +42,14 @@ impl Recorder {
 /// The audit record of one call, opened when the call arrives and closed when it is answered.
 /// Should the caller stop waiting first (the call's future dropped: a client that hung up, a
 /// timeout around the call), dropping this writes the record anyway, as a cancelled call
-/// ([`AuditRecord::CANCELLED_STATUS`]), so that every call is accounted for.
+/// ([`AuditRecord::CANCELLED_STATUS`]) or, when the call had been answered and only waited for
+/// room in the log, as answered: every call is accounted for.
 #[derive(Debug)]
 pub(crate) struct AuditedCall<'a> {
-    /// The log and the record so far; `None` without an audit log, or once written.
+    /// The log and the record so far; `None` without an audit log, or once handed over.
     open: Option<(&'a AuditLog, AuditRecord)>,
+    /// Whether the record holds the call's answer.
+    answered: bool,
     started: Instant,
     /// How far the call got: set by the pipeline as it goes.
     pub(crate) method: &'static str,
@@ -67,8 +70,9 @@ impl<'a> AuditedCall<'a> {
                 tool_name: call.tool_name.clone(),
                 user_id: call.user_id.clone(),
                 session_id: call.session_id.clone(),
+                // Until the call is answered.
                 status_code: AuditRecord::CANCELLED_STATUS,
-                error_type: Some(AuditRecord::CANCELLED_ERROR_TYPE.to_owned()),
+                error_type: None,
                 duration_ms: 0.0,
                 execution_method: String::new(),
                 arguments_sha256: digest.sha256,
@@ -79,6 +83,7 @@ impl<'a> AuditedCall<'a> {
         });
         Self {
             open,
+            answered: false,
             started,
             method: AuditRecord::REFUSED,
         }
@@ -87,9 +92,10 @@ impl<'a> AuditedCall<'a> {
     /// Writes the record of the call answered with `result`, waiting while the log's queue is
     /// full.
     pub(crate) async fn close(mut self, result: &ToolResult) {
-        let Some((log, mut record)) = self.open.take() else {
+        let Some((log, record)) = &mut self.open else {
             return;
         };
+        let log = *log;
         if record.tool_name != result.tool_name {
             // Called by its exported name: record the real one, as the result does.
             record.tool_name.clone_from(&result.tool_name);
@@ -98,9 +104,18 @@ impl<'a> AuditedCall<'a> {
         record.error_type = result.metadata.error_type.as_deref().map(str::to_owned);
         record.duration_ms = result.execution_time_ms;
         record.execution_method = self.method.to_owned();
-        if let Err(error) = log.record(record).await {
+        self.answered = true;
+        // Cancelled while waiting here, the record is still ours, and `drop` hands it over.
+        let permit = log.reserve().await;
+        let Some((_, record)) = self.open.take() else {
+            return;
+        };
+        match permit {
+            Ok(permit) => permit.record(record),
             // Only after `shutdown`: the log refuses rather than silently losing it.
-            tracing::error!(call_id = %result.call_id, %error, "audit record refused");
+            Err(error) => {
+                tracing::error!(call_id = %record.call_id, %error, "audit record refused");
+            }
         }
     }
 }
@@ -110,9 +125,13 @@ impl Drop for AuditedCall<'_> {
         let Some((log, mut record)) = self.open.take() else {
             return;
         };
-        record.duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
-        record.execution_method = self.method.to_owned();
-        tracing::warn!(call_id = %record.call_id, tool = %record.tool_name, "call cancelled by its caller before it was answered");
+        if !self.answered {
+            record.status_code = AuditRecord::CANCELLED_STATUS;
+            record.error_type = Some(AuditRecord::CANCELLED_ERROR_TYPE.to_owned());
+            record.duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+            record.execution_method = self.method.to_owned();
+            tracing::warn!(call_id = %record.call_id, tool = %record.tool_name, "call cancelled by its caller before it was answered");
+        }
         log.record_detached(record);
     }
 }
