@@ -14,7 +14,6 @@ use futures::FutureExt;
 use serde_json::json;
 
 const CALLS: usize = 10_000;
-const CALLERS: usize = 100;
 
 fn record(call_id: impl Into<String>, user: &str, tool: &str, timestamp: f64) -> AuditRecord {
     AuditRecord {
@@ -33,23 +32,16 @@ fn record(call_id: impl Into<String>, user: &str, tool: &str, timestamp: f64) ->
     }
 }
 
-/// Sends [`CALLS`] records for `user` from [`CALLERS`] concurrent tasks through a channel of 64.
+/// Sends [`CALLS`] records for `user` at once, one task each, through a channel of 64.
 async fn record_concurrently(sink: Arc<SqlAuditSink>, user: &str) -> AuditLog {
     let log =
         AuditLog::start(sink, AuditConfig::default().channel_capacity(64)).expect("valid config");
-    let callers: Vec<_> = (0..CALLERS)
-        .map(|caller| {
+    let callers: Vec<_> = (0..CALLS)
+        .map(|n| {
             let log = log.clone();
-            let user = user.to_owned();
-            tokio::spawn(async move {
-                for i in 0..CALLS / CALLERS {
-                    let n = caller * (CALLS / CALLERS) + i;
-                    let timestamp = 1_700_000_000.0 + n as f64 / 1000.0;
-                    log.record(record(format!("{user}-{n}"), &user, "Test.Load", timestamp))
-                        .await
-                        .expect("the log is open");
-                }
-            })
+            let timestamp = 1_700_000_000.0 + n as f64 / 1000.0;
+            let record = record(format!("{user}-{n}"), user, "Test.Load", timestamp);
+            tokio::spawn(async move { log.record(record).await.expect("the log is open") })
         })
         .collect();
     for caller in callers {
