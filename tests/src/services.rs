@@ -19,3 +19,19 @@ pub fn postgres_url(test: &str) -> Option<String> {
     eprintln!("skipped {test}: set FACT_TEST_POSTGRES_URL (see .ci/services.sh) to run it");
     None
 }
+
+/// An audit sink on the test PostgreSQL database, or `None` after saying that `test` is skipped
+/// (as [`postgres_url`]).
+///
+/// # Panics
+///
+/// As [`postgres_url`], and when the database is configured but cannot be reached.
+pub async fn postgres_audit_sink(
+    test: &str,
+) -> Option<std::sync::Arc<fact_runtime::audit::SqlAuditSink>> {
+    let url = postgres_url(test)?;
+    let sink = fact_runtime::audit::SqlAuditSink::connect(&url)
+        .await
+        .expect("PostgreSQL reachable");
+    Some(std::sync::Arc::new(sink))
+}

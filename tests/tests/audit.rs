@@ -72,14 +72,9 @@ async fn ten_thousand_concurrent_calls_give_ten_thousand_sqlite_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_concurrent_calls_give_ten_thousand_postgres_rows() {
-    let Some(url) = fact_tests::services::postgres_url("postgres audit load") else {
+    let Some(sink) = fact_tests::services::postgres_audit_sink("postgres audit load").await else {
         return;
     };
-    let sink = Arc::new(
-        SqlAuditSink::connect(&url)
-            .await
-            .expect("PostgreSQL reachable"),
-    );
     // Rows of earlier runs stay in the shared table; this run's user tells ours apart.
     let user = unique("load");
     let log = record_concurrently(sink.clone(), &user).await;
@@ -369,14 +364,9 @@ async fn a_nul_in_a_callers_names_is_stored_in_sqlite() {
 
 #[tokio::test]
 async fn a_nul_in_a_callers_names_is_stored_in_postgres() {
-    let Some(url) = fact_tests::services::postgres_url("postgres audit NUL") else {
+    let Some(sink) = fact_tests::services::postgres_audit_sink("postgres audit NUL").await else {
         return;
     };
-    let sink = Arc::new(
-        SqlAuditSink::connect(&url)
-            .await
-            .expect("PostgreSQL reachable"),
-    );
     nul_in_names_is_stored_not_refused(sink.clone()).await;
     sink.close().await;
 }

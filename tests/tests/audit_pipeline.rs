@@ -85,14 +85,10 @@ async fn ten_thousand_concurrent_calls_give_ten_thousand_records_in_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_concurrent_calls_give_ten_thousand_records_in_postgres() {
-    let Some(url) = fact_tests::services::postgres_url("postgres audit pipeline") else {
+    let Some(sink) = fact_tests::services::postgres_audit_sink("postgres audit pipeline").await
+    else {
         return;
     };
-    let sink = Arc::new(
-        SqlAuditSink::connect(&url)
-            .await
-            .expect("PostgreSQL reachable"),
-    );
     run_load(sink.clone(), &unique("load")).await;
     sink.close().await;
 }
