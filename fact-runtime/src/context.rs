@@ -1,11 +1,13 @@
 //! [`ToolContext`]: what the runtime tells a tool about the call it is serving.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::AccessToken;
+use crate::extensions::Extensions;
 
 /// Injected into a tool that declares a `ToolContext` or `&ToolContext` parameter; never part of
 /// the tool's schema.
@@ -39,6 +41,7 @@ pub struct ToolContext {
     deadline: Instant,
     cancellation: CancellationToken,
     access_token: Option<AccessToken>,
+    extensions: Arc<Extensions>,
 }
 
 /// The deadline of a context made with [`ToolContext::new`].
@@ -57,6 +60,7 @@ impl ToolContext {
             deadline: Instant::now() + DEFAULT_DEADLINE,
             cancellation: CancellationToken::new(),
             access_token: None,
+            extensions: Arc::default(),
         }
     }
 
@@ -67,6 +71,7 @@ impl ToolContext {
         session_id: Option<String>,
         deadline: Instant,
         cancellation: CancellationToken,
+        extensions: Arc<Extensions>,
     ) -> Self {
         Self {
             call_id,
@@ -76,6 +81,7 @@ impl ToolContext {
             deadline,
             cancellation,
             access_token: None,
+            extensions,
         }
     }
 
@@ -105,6 +111,35 @@ impl ToolContext {
     pub fn with_deadline(mut self, deadline: Instant) -> Self {
         self.deadline = deadline;
         self
+    }
+
+    /// Adds `value` to the context's [`Extensions`], as
+    /// [`ToolExecutorBuilder::extension`](crate::ToolExecutorBuilder::extension) does for every
+    /// call of an executor.
+    #[must_use]
+    pub fn with_extension<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        Arc::make_mut(&mut self.extensions).insert(value);
+        self
+    }
+
+    /// The value of type `T` the application gave its tools, if it gave one: a pool, a policy,
+    /// a client. Tools that need configuration read it here and fall back to a default.
+    ///
+    /// ```
+    /// use fact_runtime::{tool, ToolContext};
+    ///
+    /// /// The configured greeting, for whoever calls.
+    /// #[tool(name = "Demo.Hello")]
+    /// fn hello(ctx: &ToolContext) -> String {
+    ///     ctx.extension::<String>().cloned().unwrap_or_else(|| "hello".to_owned())
+    /// }
+    ///
+    /// let ctx = ToolContext::new("Demo.Hello").with_extension("bonjour".to_owned());
+    /// assert_eq!(hello(&ctx), "bonjour");
+    /// assert_eq!(hello(&ToolContext::new("Demo.Hello")), "hello");
+    /// ```
+    pub fn extension<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.extensions.get::<T>()
     }
 
     /// The id of this call, as in `ToolResult::call_id`.

@@ -16,6 +16,7 @@ use crate::call::ToolCall;
 use crate::clock::{SharedClock, SystemClock};
 use crate::definition::ToolDefinition;
 use crate::error::{BuildError, ErrorKind, ToolError};
+use crate::extensions::Extensions;
 use crate::pipeline::authorize::Authorizer;
 use crate::pipeline::execute::{LocalRunner, stage_panicked};
 use crate::pipeline::policy::PolicyCheck;
@@ -93,6 +94,7 @@ pub struct ToolExecutorBuilder {
     clock: SharedClock,
     authorization: Option<AuthorizationManager>,
     audit: Option<AuditLog>,
+    extensions: Extensions,
 }
 
 impl ToolExecutorBuilder {
@@ -199,6 +201,15 @@ impl ToolExecutorBuilder {
         self
     }
 
+    /// Hands `value` to every tool this executor runs, through
+    /// [`ToolContext::extension`](crate::ToolContext::extension): a pool, a client, a policy.
+    /// One value per type; a second value of the same type replaces the first.
+    #[must_use]
+    pub fn extension<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.extensions.insert(value);
+        self
+    }
+
     /// Writes one [`AuditRecord`] per call, refused calls included, to `log`. Call
     /// [`ToolExecutor::shutdown`] before exiting so every record is written.
     #[must_use]
@@ -249,7 +260,7 @@ impl ToolExecutorBuilder {
                 authorizer: Authorizer::new(self.authorization),
                 rate_limiter,
                 router: Router::default(),
-                local: LocalRunner::default(),
+                local: LocalRunner::new(self.extensions),
                 recorder: Recorder::default(),
                 audit: self.audit,
                 max_concurrency: self.max_concurrency,
@@ -298,6 +309,7 @@ impl ToolExecutor {
             rate_limits: RateLimitSettings::default(),
             clock: Arc::new(SystemClock),
             authorization: None,
+            extensions: Extensions::new(),
             audit: None,
         }
     }

@@ -13,6 +13,7 @@ mod db;
 mod definition;
 mod error;
 mod executor;
+mod extensions;
 mod pipeline;
 mod policy;
 mod rate_limit;
@@ -34,6 +35,7 @@ pub use error::{BuildError, ErrorKind, ToolError};
 pub use executor::{
     DEFAULT_MAX_CONCURRENCY, HealthReport, HealthStatus, ToolExecutor, ToolExecutorBuilder,
 };
+pub use extensions::Extensions;
 pub use fact_macros::tool;
 pub use policy::{SecurityPolicy, Validator};
 pub use rate_limit::{RateLimit, RateLimitKey, RateLimitStore};

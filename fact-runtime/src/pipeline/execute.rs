@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
 use futures::FutureExt as _;
 use serde_json::Value;
@@ -12,15 +13,25 @@ use crate::auth::AccessToken;
 use crate::call::ToolCall;
 use crate::context::ToolContext;
 use crate::error::{ErrorKind, ToolError};
+use crate::extensions::Extensions;
 use crate::registry::RegisteredTool;
 
 /// Runs local tools. Async tools run on the calling task; sync tools are sent to tokio's
 /// blocking pool by their generated code. The tool's context is cancelled when the call times
 /// out or its caller stops waiting.
 #[derive(Debug, Default)]
-pub(crate) struct LocalRunner {}
+pub(crate) struct LocalRunner {
+    /// What the application gave its tools; every call's context shares it.
+    extensions: Arc<Extensions>,
+}
 
 impl LocalRunner {
+    pub(crate) fn new(extensions: Extensions) -> Self {
+        Self {
+            extensions: Arc::new(extensions),
+        }
+    }
+
     /// Runs `tool` for `call`, whose arguments have been validated and are moved into the tool,
     /// with the caller's `access_token` when the authorize stage produced one.
     pub(crate) async fn run(
@@ -40,6 +51,7 @@ impl LocalRunner {
             call.session_id.clone(),
             deadline,
             cancellation,
+            Arc::clone(&self.extensions),
         );
         let ctx = match access_token {
             Some(token) => ctx.with_access_token(token),
