@@ -1,0 +1,374 @@
+//! The first of the SQL tools' three read-only layers: the statement is parsed (sqlparser) and
+//! must be exactly one query that only reads, calls only functions known to only compute, and
+//! names only tables the policy allows. The other two layers (a read-only connection, a
+//! statement timeout and row cap) live in [`super::database`] and hold even if this one is
+//! fooled.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    Ident, ObjectName, ObjectNamePart, Query, SetExpr, Statement, TableFactor, Visit, Visitor,
+};
+use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::parser::Parser;
+
+use super::policy::SqlPolicy;
+
+/// Which database a statement is for: parsing and name folding follow its rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlDialect {
+    /// SQLite: names are case-insensitive, quoted or not.
+    Sqlite,
+    /// PostgreSQL: unquoted names fold to lower case; quoted names are exact.
+    Postgres,
+}
+
+impl SqlDialect {
+    fn parser_dialect(self) -> Box<dyn Dialect> {
+        match self {
+            Self::Sqlite => Box::new(SQLiteDialect {}),
+            Self::Postgres => Box::new(PostgreSqlDialect {}),
+        }
+    }
+
+    /// The name `ident` refers to, as the database stores it.
+    pub(crate) fn fold(self, ident: &Ident) -> String {
+        match (self, ident.quote_style) {
+            (Self::Postgres, Some(_)) => ident.value.clone(),
+            _ => ident.value.to_lowercase(),
+        }
+    }
+}
+
+/// Why a statement was refused before it reached the database.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The statement does not parse.
+    #[error("the statement is not valid SQL: {0}")]
+    Syntax(String),
+    /// Zero statements, or more than one.
+    #[error("expected exactly one statement, found {0}")]
+    StatementCount(String),
+    /// A statement other than a query.
+    #[error(
+        "only queries may run (SELECT, VALUES, or UNION/INTERSECT/EXCEPT of them); this is {0}"
+    )]
+    NotAQuery(String),
+    /// A query clause or form that writes, locks or is not supported.
+    #[error("{0} is not allowed: the SQL tools only read")]
+    Forbidden(&'static str),
+    /// A function not on the allow-list.
+    #[error(
+        "function '{0}' is not on the list of functions the SQL tools may call (functions that \
+         only compute: aggregates, window, text, number, date and JSON functions)"
+    )]
+    Function(String),
+    /// A table not on the allow-list.
+    #[error(
+        "table '{0}' is not on the list of tables the SQL tools may read (FACT_SQL_ALLOWED_TABLES)"
+    )]
+    Table(String),
+}
+
+impl Refusal {
+    /// Whether the statement was bad input (400) rather than refused by policy (403).
+    pub fn is_syntax(&self) -> bool {
+        matches!(self, Self::Syntax(_))
+    }
+}
+
+/// A statement that passed [`check`]: exactly one query that only reads.
+#[derive(Debug, Clone)]
+pub struct CheckedQuery {
+    sql: String,
+}
+
+impl CheckedQuery {
+    /// The statement as the caller wrote it (comments included): it runs as written, with
+    /// its parameters bound by the driver.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+}
+
+/// Parses `sql` for `dialect` and checks that it only reads, calling only allowed functions on
+/// allowed tables.
+///
+/// ```
+/// use fact_tools_std::sql::{check, Refusal, SqlDialect, SqlPolicy};
+///
+/// let policy = SqlPolicy::default();
+/// assert!(check("SELECT * FROM revenue WHERE note LIKE '%drop%'", SqlDialect::Sqlite, &policy).is_ok());
+/// assert!(matches!(
+///     check("SELECT * FROM revenue; DROP TABLE revenue; --", SqlDialect::Sqlite, &policy),
+///     Err(Refusal::StatementCount(_))
+/// ));
+/// assert!(matches!(
+///     check("WITH gone AS (DELETE FROM revenue RETURNING *) SELECT * FROM gone", SqlDialect::Postgres, &policy),
+///     Err(Refusal::Forbidden(_))
+/// ));
+/// ```
+///
+/// # Errors
+///
+/// A [`Refusal`] saying what was wrong.
+pub fn check(sql: &str, dialect: SqlDialect, policy: &SqlPolicy) -> Result<CheckedQuery, Refusal> {
+    let statements = Parser::parse_sql(dialect.parser_dialect().as_ref(), sql)
+        .map_err(|error| Refusal::Syntax(error.to_string()))?;
+    let statement = match statements.as_slice() {
+        [statement] => statement,
+        [] => return Err(Refusal::StatementCount("none".to_owned())),
+        many => {
+            let kinds: Vec<String> = many.iter().map(keyword).collect();
+            return Err(Refusal::StatementCount(format!(
+                "{} ({})",
+                many.len(),
+                kinds.join(", ")
+            )));
+        }
+    };
+    if !matches!(statement, Statement::Query(_)) {
+        return Err(Refusal::NotAQuery(keyword(statement)));
+    }
+    let mut guard = Guard {
+        policy,
+        dialect,
+        scopes: Vec::new(),
+        statements: 0,
+        function_relation: None,
+    };
+    match statement.visit(&mut guard) {
+        ControlFlow::Break(refusal) => Err(refusal),
+        ControlFlow::Continue(()) => Ok(CheckedQuery {
+            sql: sql.to_owned(),
+        }),
+    }
+}
+
+/// The first keyword of a statement (`DROP`, `INSERT`, `EXPLAIN`), to name it in a refusal.
+fn keyword(statement: &Statement) -> String {
+    let text = statement.to_string();
+    text.split_whitespace()
+        .next()
+        .unwrap_or("an empty statement")
+        .to_uppercase()
+}
+
+/// Walks one parsed query, refusing at the first thing that is not a pure read.
+struct Guard<'p> {
+    policy: &'p SqlPolicy,
+    dialect: SqlDialect,
+    /// The common table expressions in scope, innermost query last.
+    scopes: Vec<Scope>,
+    /// Statements seen: the query itself is the first; any other is nested in it.
+    statements: usize,
+    /// A `FROM f(...)` whose name was checked as a function, so that it is not then checked as
+    /// a table. Compared by address only.
+    function_relation: Option<*const ObjectName>,
+}
+
+/// The common table expressions of one query, and how many of them a reference may name at
+/// the current point of the walk.
+///
+/// Inside the body of the `j`th expression only the earlier ones are visible (and itself when
+/// the `WITH` is `RECURSIVE`); in the query's own body, all of them. A name outside that scope
+/// is treated as a table, which is never less strict: the allow-list then decides.
+struct Scope {
+    query: *const Query,
+    ctes: Vec<(String, *const Query)>,
+    recursive: bool,
+    visible: usize,
+}
+
+impl Guard<'_> {
+    fn is_cte(&self, name: &str) -> bool {
+        self.scopes.iter().any(|scope| {
+            scope.ctes[..scope.visible]
+                .iter()
+                .any(|(cte, _)| cte == name)
+        })
+    }
+
+    fn check_function(&self, name: &ObjectName) -> ControlFlow<Refusal> {
+        let parts = self.idents(name)?;
+        let allowed = match parts.as_slice() {
+            [function] => self.policy.allows_function(function),
+            [schema, function] if schema == "pg_catalog" && self.dialect == SqlDialect::Postgres => {
+                self.policy.allows_function(function)
+            }
+            _ => false,
+        };
+        if allowed {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(Refusal::Function(parts.join(".")))
+        }
+    }
+
+    fn check_table(&self, name: &ObjectName) -> ControlFlow<Refusal> {
+        if !self.policy.restricts_tables() {
+            return ControlFlow::Continue(());
+        }
+        let parts = self.idents(name)?;
+        let allowed = match parts.as_slice() {
+            [table] => self.is_cte(table) || self.policy.allows_table(None, table),
+            [schema, table] => self.policy.allows_table(Some(schema), table),
+            _ => false,
+        };
+        if allowed {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(Refusal::Table(parts.join(".")))
+        }
+    }
+
+    /// The folded parts of a name; a part computed by a function is refused.
+    fn idents(&self, name: &ObjectName) -> ControlFlow<Refusal, Vec<String>> {
+        let mut parts = Vec::with_capacity(name.0.len());
+        for part in &name.0 {
+            match part {
+                ObjectNamePart::Identifier(ident) => parts.push(self.dialect.fold(ident)),
+                ObjectNamePart::Function(_) => {
+                    return ControlFlow::Break(Refusal::Forbidden("a name computed by a function"));
+                }
+            }
+        }
+        ControlFlow::Continue(parts)
+    }
+}
+
+/// Refuses query bodies that are not SELECT, VALUES or set operations of them.
+fn check_body(body: &SetExpr) -> ControlFlow<Refusal> {
+    match body {
+        SetExpr::Select(select) if select.into.is_some() => {
+            ControlFlow::Break(Refusal::Forbidden("SELECT ... INTO"))
+        }
+        SetExpr::Select(_) | SetExpr::Query(_) | SetExpr::Values(_) => ControlFlow::Continue(()),
+        SetExpr::SetOperation { left, right, .. } => {
+            check_body(left)?;
+            check_body(right)
+        }
+        SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
+            ControlFlow::Break(Refusal::Forbidden(
+                "a data-modifying statement (INSERT, UPDATE, DELETE or MERGE) inside a query",
+            ))
+        }
+        SetExpr::Table(_) => ControlFlow::Break(Refusal::Forbidden(
+            "the TABLE command (write SELECT * FROM the table)",
+        )),
+    }
+}
+
+impl Visitor for Guard<'_> {
+    type Break = Refusal;
+
+    fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<Refusal> {
+        self.statements += 1;
+        if self.statements > 1 {
+            return ControlFlow::Break(Refusal::NotAQuery(format!(
+                "{} nested in a query",
+                keyword(statement)
+            )));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<Refusal> {
+        check_body(&query.body)?;
+        if !query.locks.is_empty() {
+            return ControlFlow::Break(Refusal::Forbidden(
+                "a locking clause (FOR UPDATE, FOR SHARE)",
+            ));
+        }
+        if query.for_clause.is_some()
+            || query.settings.is_some()
+            || query.format_clause.is_some()
+            || !query.pipe_operators.is_empty()
+        {
+            return ControlFlow::Break(Refusal::Forbidden(
+                "a FOR, SETTINGS, FORMAT or pipe clause",
+            ));
+        }
+        let this: *const Query = query;
+        // Entering the body of one of the enclosing query's common table expressions.
+        if let Some(parent) = self.scopes.last_mut()
+            && let Some(index) = parent.ctes.iter().position(|(_, cte)| *cte == this)
+        {
+            parent.visible = if parent.recursive { index + 1 } else { index };
+        }
+        let (ctes, recursive) = match &query.with {
+            Some(with) => (
+                with.cte_tables
+                    .iter()
+                    .map(|cte| {
+                        let body: *const Query = &*cte.query;
+                        (self.dialect.fold(&cte.alias.name), body)
+                    })
+                    .collect(),
+                with.recursive,
+            ),
+            None => (Vec::new(), false),
+        };
+        self.scopes.push(Scope {
+            query: this,
+            ctes,
+            recursive,
+            visible: 0,
+        });
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, query: &Query) -> ControlFlow<Refusal> {
+        let this: *const Query = query;
+        if self.scopes.last().is_some_and(|scope| scope.query == this) {
+            self.scopes.pop();
+        }
+        // Leaving the body of a common table expression: the next one sees it; after the
+        // last, the query's own body sees them all.
+        if let Some(parent) = self.scopes.last_mut()
+            && let Some(index) = parent.ctes.iter().position(|(_, cte)| *cte == this)
+        {
+            parent.visible = index + 1;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<Refusal> {
+        match factor {
+            TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            } => {
+                self.function_relation = Some(name);
+                self.check_function(name)
+            }
+            TableFactor::Function { name, .. } => self.check_function(name),
+            TableFactor::Table { .. }
+            | TableFactor::Derived { .. }
+            | TableFactor::TableFunction { .. }
+            | TableFactor::UNNEST { .. }
+            | TableFactor::NestedJoin { .. } => ControlFlow::Continue(()),
+            _ => ControlFlow::Break(Refusal::Forbidden("this kind of FROM item")),
+        }
+    }
+
+    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<Refusal> {
+        let this: *const ObjectName = relation;
+        if self.function_relation == Some(this) {
+            return ControlFlow::Continue(());
+        }
+        self.check_table(relation)
+    }
+
+    fn pre_visit_expr(&mut self, expr: &sqlparser::ast::Expr) -> ControlFlow<Refusal> {
+        if let sqlparser::ast::Expr::Function(function) = expr {
+            self.check_function(&function.name)?;
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+#[cfg(test)]
+#[path = "guard_tests.rs"]
+mod tests;

@@ -1,0 +1,313 @@
+//! Layer one on its own: what the parser-based check lets through and what it refuses.
+
+use super::*;
+
+fn sqlite(sql: &str) -> Result<CheckedQuery, Refusal> {
+    check(sql, SqlDialect::Sqlite, &SqlPolicy::default())
+}
+
+fn postgres(sql: &str) -> Result<CheckedQuery, Refusal> {
+    check(sql, SqlDialect::Postgres, &SqlPolicy::default())
+}
+
+fn both(sql: &str) -> [Result<CheckedQuery, Refusal>; 2] {
+    [sqlite(sql), postgres(sql)]
+}
+
+#[test]
+fn legitimate_reads_pass_in_both_dialects() {
+    for sql in [
+        "SELECT * FROM revenue",
+        "SELECT region, SUM(amount) AS total FROM revenue GROUP BY region ORDER BY total DESC",
+        "WITH big AS (SELECT * FROM revenue WHERE amount > 100) SELECT region FROM big",
+        "WITH a AS (SELECT 1 AS x), b AS (SELECT x + 1 AS y FROM a) SELECT * FROM b",
+        "SELECT * FROM revenue WHERE note LIKE '%&%'",
+        "SELECT 'update revenue set amount = 0' AS text, 'drop table revenue' AS other",
+        "SELECT * FROM revenue -- DROP TABLE revenue",
+        "/* DELETE FROM revenue */ SELECT amount FROM revenue",
+        "SELECT region FROM revenue UNION ALL SELECT region FROM customers",
+        "SELECT * FROM revenue WHERE 1=1 OR 1=1",
+        "VALUES (1, 'a'), (2, 'b')",
+        "SELECT COUNT(*), AVG(amount), MIN(amount), MAX(amount) FROM revenue",
+        "SELECT region, ROW_NUMBER() OVER (PARTITION BY region ORDER BY amount) FROM revenue",
+        "SELECT * FROM (SELECT region FROM revenue) AS sub WHERE region IN (SELECT name FROM regions)",
+        "SELECT * FROM revenue r JOIN customers c ON c.id = r.customer_id",
+        "SELECT * FROM revenue;",
+        "SELECT UPPER(region), COALESCE(note, '') FROM revenue",
+        "SELECT region FROM revenue INTERSECT SELECT region FROM customers",
+        "SELECT region FROM revenue EXCEPT SELECT region FROM customers",
+        "SELECT CASE WHEN amount > 10 THEN 'big' ELSE 'small' END FROM revenue",
+    ] {
+        for result in both(sql) {
+            assert!(result.is_ok(), "{sql}: {result:?}");
+        }
+    }
+}
+
+#[test]
+fn placeholders_of_each_dialect_parse() {
+    assert!(sqlite("SELECT * FROM revenue WHERE region = ? AND amount > ?2").is_ok());
+    assert!(postgres("SELECT * FROM revenue WHERE region = $1 AND amount > $2").is_ok());
+}
+
+#[test]
+fn a_recursive_cte_ending_in_select_passes() {
+    let sql = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 10) \
+               SELECT x FROM n";
+    for result in both(sql) {
+        assert!(result.is_ok(), "{result:?}");
+    }
+}
+
+#[test]
+fn more_than_one_statement_is_refused_naming_them() {
+    let refusal = sqlite("SELECT * FROM revenue; DROP TABLE revenue; --").unwrap_err();
+    assert_eq!(
+        refusal,
+        Refusal::StatementCount("2 (SELECT, DROP)".to_owned())
+    );
+    assert!(matches!(
+        postgres("SELECT * FROM revenue; INSERT INTO revenue VALUES (1)"),
+        Err(Refusal::StatementCount(_))
+    ));
+}
+
+#[test]
+fn an_empty_statement_is_refused() {
+    assert_eq!(
+        sqlite("  -- nothing\n").unwrap_err(),
+        Refusal::StatementCount("none".to_owned())
+    );
+}
+
+#[test]
+fn statements_other_than_queries_are_refused_by_keyword() {
+    for (sql, keyword) in [
+        ("DROP TABLE revenue", "DROP"),
+        ("DELETE FROM revenue", "DELETE"),
+        ("UPDATE revenue SET amount = 0", "UPDATE"),
+        ("INSERT INTO revenue VALUES (1)", "INSERT"),
+        ("CREATE TABLE t (x INT)", "CREATE"),
+        ("ALTER TABLE revenue ADD COLUMN x INT", "ALTER"),
+        ("EXPLAIN ANALYZE SELECT * FROM revenue", "EXPLAIN"),
+        ("EXPLAIN SELECT * FROM revenue", "EXPLAIN"),
+        ("TRUNCATE revenue", "TRUNCATE"),
+    ] {
+        for result in both(sql) {
+            assert_eq!(
+                result.unwrap_err(),
+                Refusal::NotAQuery(keyword.to_owned()),
+                "{sql}"
+            );
+        }
+    }
+    let pragma = sqlite("PRAGMA writable_schema = ON");
+    assert!(
+        matches!(pragma, Err(Refusal::NotAQuery(_) | Refusal::Syntax(_))),
+        "{pragma:?}"
+    );
+    assert!(matches!(
+        sqlite("ATTACH DATABASE '/tmp/x.db' AS x"),
+        Err(Refusal::NotAQuery(_))
+    ));
+    assert!(matches!(
+        postgres("COPY revenue TO '/tmp/out'"),
+        Err(Refusal::NotAQuery(_))
+    ));
+    assert!(matches!(
+        postgres("SET default_transaction_read_only = off"),
+        Err(Refusal::NotAQuery(_))
+    ));
+}
+
+#[test]
+fn select_into_is_refused() {
+    assert_eq!(
+        postgres("SELECT * INTO stolen FROM revenue").unwrap_err(),
+        Refusal::Forbidden("SELECT ... INTO")
+    );
+}
+
+#[test]
+fn locking_clauses_are_refused() {
+    for sql in [
+        "SELECT * FROM revenue FOR UPDATE",
+        "SELECT * FROM revenue FOR SHARE",
+        "SELECT * FROM (SELECT * FROM revenue FOR UPDATE) AS locked",
+    ] {
+        assert!(
+            matches!(postgres(sql), Err(Refusal::Forbidden(_))),
+            "{sql}"
+        );
+    }
+}
+
+#[test]
+fn data_modifying_ctes_are_refused() {
+    for sql in [
+        "WITH gone AS (DELETE FROM revenue RETURNING *) SELECT * FROM gone",
+        "WITH moved AS (UPDATE revenue SET amount = 0 RETURNING *) SELECT 1",
+        "WITH added AS (INSERT INTO revenue VALUES (1) RETURNING *) SELECT * FROM added",
+    ] {
+        let refusal = postgres(sql).unwrap_err();
+        assert!(
+            matches!(refusal, Refusal::Forbidden(_) | Refusal::NotAQuery(_)),
+            "{sql}: {refusal:?}"
+        );
+    }
+}
+
+#[test]
+fn the_table_command_is_refused() {
+    let table = postgres("TABLE revenue");
+    // sqlparser's PostgreSQL dialect does not parse it today; either way it never runs.
+    assert!(
+        matches!(table, Err(Refusal::Forbidden(_) | Refusal::Syntax(_))),
+        "{table:?}"
+    );
+}
+
+#[test]
+fn side_effecting_functions_are_refused_wherever_they_appear() {
+    for (sql, function) in [
+        ("SELECT pg_read_file('/etc/passwd')", "pg_read_file"),
+        ("SELECT lo_export(1, '/tmp/x')", "lo_export"),
+        ("SELECT set_config('default_transaction_read_only', 'off', false)", "set_config"),
+        ("SELECT nextval('revenue_id_seq')", "nextval"),
+        ("SELECT pg_sleep(100)", "pg_sleep"),
+        ("SELECT * FROM revenue WHERE amount > (SELECT pg_sleep(1))", "pg_sleep"),
+        ("SELECT 1 ORDER BY pg_terminate_backend(1)", "pg_terminate_backend"),
+        ("SELECT * FROM dblink('host=evil', 'DROP TABLE revenue') AS t(x int)", "dblink"),
+        ("SELECT query_to_xml('DELETE FROM revenue', true, true, '')", "query_to_xml"),
+        ("SELECT pg_catalog.pg_read_file('/etc/passwd')", "pg_catalog.pg_read_file"),
+        ("SELECT evil.count(*) FROM revenue", "evil.count"),
+        ("SELECT \"Count\"(*) FROM revenue", "Count"),
+    ] {
+        assert_eq!(
+            postgres(sql).unwrap_err(),
+            Refusal::Function(function.to_owned()),
+            "{sql}"
+        );
+    }
+    assert_eq!(
+        sqlite("SELECT load_extension('/tmp/evil.so')").unwrap_err(),
+        Refusal::Function("load_extension".to_owned())
+    );
+}
+
+#[test]
+fn table_valued_functions_go_through_the_function_list() {
+    assert!(postgres("SELECT * FROM generate_series(1, 10)").is_ok());
+    assert!(sqlite("SELECT value FROM json_each('[1,2]')").is_ok());
+    assert_eq!(
+        sqlite("SELECT * FROM pragma_table_info('secrets')").unwrap_err(),
+        Refusal::Function("pragma_table_info".to_owned())
+    );
+}
+
+#[test]
+fn an_added_function_is_allowed() {
+    let policy = SqlPolicy::default().allow_function("fiscal_quarter");
+    assert!(check("SELECT fiscal_quarter(day) FROM revenue", SqlDialect::Postgres, &policy).is_ok());
+}
+
+#[test]
+fn invalid_sql_is_a_syntax_error() {
+    for sql in ["'; EXEC xp_cmdshell('dir'); --", "SELEC * FROM revenue", "SELECT * FROM"] {
+        for result in both(sql) {
+            assert!(
+                result.as_ref().is_err_and(Refusal::is_syntax),
+                "{sql}: {result:?}"
+            );
+        }
+    }
+}
+
+mod allowed_tables {
+    use super::*;
+
+    fn restricted(sql: &str, dialect: SqlDialect) -> Result<CheckedQuery, Refusal> {
+        let policy = SqlPolicy::default().allow_tables(["revenue", "customers"]);
+        check(sql, dialect, &policy)
+    }
+
+    #[test]
+    fn listed_tables_pass_in_every_position() {
+        for sql in [
+            "SELECT * FROM revenue",
+            "SELECT * FROM Revenue",
+            "SELECT * FROM main.revenue",
+            "SELECT * FROM revenue JOIN customers ON true",
+            "SELECT * FROM revenue WHERE id IN (SELECT id FROM customers)",
+            "WITH r AS (SELECT * FROM revenue) SELECT * FROM r",
+        ] {
+            assert!(restricted(sql, SqlDialect::Sqlite).is_ok(), "{sql}");
+        }
+        assert!(restricted("SELECT * FROM public.revenue", SqlDialect::Postgres).is_ok());
+    }
+
+    #[test]
+    fn other_tables_and_system_catalogs_are_refused() {
+        for (sql, table) in [
+            ("SELECT * FROM secrets", "secrets"),
+            ("SELECT * FROM sqlite_master", "sqlite_master"),
+            ("SELECT * FROM revenue WHERE id IN (SELECT id FROM secrets)", "secrets"),
+            ("SELECT (SELECT MAX(x) FROM secrets) FROM revenue", "secrets"),
+            ("SELECT * FROM revenue, (SELECT * FROM secrets) AS s", "secrets"),
+            ("SELECT * FROM revenue UNION SELECT * FROM secrets", "secrets"),
+            ("SELECT * FROM other.revenue", "other.revenue"),
+        ] {
+            assert_eq!(
+                restricted(sql, SqlDialect::Sqlite).unwrap_err(),
+                Refusal::Table(table.to_owned()),
+                "{sql}"
+            );
+        }
+        for (sql, table) in [
+            ("SELECT * FROM pg_catalog.pg_authid", "pg_catalog.pg_authid"),
+            ("SELECT * FROM pg_shadow", "pg_shadow"),
+            ("SELECT * FROM information_schema.tables", "information_schema.tables"),
+            ("SELECT * FROM \"Revenue\"", "Revenue"),
+        ] {
+            assert_eq!(
+                restricted(sql, SqlDialect::Postgres).unwrap_err(),
+                Refusal::Table(table.to_owned()),
+                "{sql}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cte_cannot_smuggle_a_table_past_the_list() {
+        // The CTE's own body refers to the real table `secrets`, not to itself.
+        let sql = "WITH secrets AS (SELECT * FROM secrets) SELECT * FROM secrets";
+        assert_eq!(
+            restricted(sql, SqlDialect::Postgres).unwrap_err(),
+            Refusal::Table("secrets".to_owned())
+        );
+        // A CTE defined inside a subquery is not in scope outside it.
+        let sql = "SELECT * FROM (WITH secrets AS (SELECT 1 AS x) SELECT x FROM secrets) AS a, secrets";
+        assert_eq!(
+            restricted(sql, SqlDialect::Sqlite).unwrap_err(),
+            Refusal::Table("secrets".to_owned())
+        );
+        // A later CTE is not visible in an earlier one's body.
+        let sql = "WITH a AS (SELECT * FROM secrets), secrets AS (SELECT 1) SELECT * FROM a";
+        assert_eq!(
+            restricted(sql, SqlDialect::Sqlite).unwrap_err(),
+            Refusal::Table("secrets".to_owned())
+        );
+    }
+
+    #[test]
+    fn ctes_in_scope_are_not_tables() {
+        for sql in [
+            "WITH totals AS (SELECT SUM(amount) AS t FROM revenue) SELECT t FROM totals",
+            "WITH a AS (SELECT * FROM revenue), b AS (SELECT * FROM a) SELECT * FROM b",
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 3) SELECT x FROM n",
+            "WITH a AS (SELECT 1 AS x) SELECT * FROM (SELECT * FROM a) AS inner_a",
+        ] {
+            assert!(restricted(sql, SqlDialect::Postgres).is_ok(), "{sql}");
+        }
+    }
+}
