@@ -193,7 +193,9 @@ impl Guard<'_> {
         let parts = self.idents(name)?;
         let allowed = match parts.as_slice() {
             [function] => self.policy.allows_function(function),
-            [schema, function] if schema == "pg_catalog" && self.dialect == SqlDialect::Postgres => {
+            [schema, function]
+                if schema == "pg_catalog" && self.dialect == SqlDialect::Postgres =>
+            {
                 self.policy.allows_function(function)
             }
             _ => false,

@@ -165,6 +165,10 @@ mod tests {
         let policy = SqlPolicy::default();
         assert!(policy.allows_function("count"));
         assert!(!policy.allows_function("my_pure_fn"));
-        assert!(policy.allow_function("My_Pure_Fn").allows_function("my_pure_fn"));
+        assert!(
+            policy
+                .allow_function("My_Pure_Fn")
+                .allows_function("my_pure_fn")
+        );
     }
 }

@@ -1,0 +1,387 @@
+//! [`SqlDatabase`]: the connection the SQL tools read through, and the second and third of their
+//! read-only layers. The connection itself cannot write (SQLite opened read-only with
+//! `query_only`; PostgreSQL sessions with `default_transaction_read_only` and every statement in
+//! a `READ ONLY` transaction), and every statement runs under a timeout the database enforces
+//! and a row cap. These hold even for a statement that layer one ([`super::check`]) let through.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt as _;
+use serde_json::{Map, Value};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{Column as _, Executor as _, Statement as _, TypeInfo as _};
+use tokio_util::sync::CancellationToken;
+
+use super::decode::{PgDecoder, bind_json, object, sqlite_value, unique_names};
+use super::guard::{CheckedQuery, Refusal, SqlDialect};
+use super::policy::SqlPolicy;
+
+/// Connections per pool: the SQL tools serve a handful of reads at a time.
+const MAX_CONNECTIONS: u32 = 4;
+
+/// How often (in SQLite virtual-machine steps) a running SQLite statement checks its deadline.
+const SQLITE_PROGRESS_STEPS: i32 = 1_000;
+
+/// Why the SQL tools could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    /// Layer one refused the statement.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The database refused to write (layer two).
+    #[error("the database refused to write: {0}")]
+    ReadOnly(String),
+    /// The statement ran past the policy's timeout (layer three).
+    #[error("the statement ran longer than the {} s statement timeout and was stopped", .0.as_secs_f64())]
+    Timeout(Duration),
+    /// The database rejected the statement (unknown table, type mismatch, ...).
+    #[error("the database rejected the statement: {0}")]
+    Statement(String),
+    /// A result column has a type the tools cannot return as JSON.
+    #[error(
+        "column '{column}' has type {type_name}, which SQL.Query cannot return; cast it in the \
+         query (for example {column}::text)"
+    )]
+    UnsupportedType {
+        /// The column's name.
+        column: String,
+        /// The database's name for its type.
+        type_name: String,
+    },
+    /// No table of that name (among those the policy allows).
+    #[error("no table named '{name}'; the tables are: {known}")]
+    NoSuchTable {
+        /// The name asked for.
+        name: String,
+        /// The tables that can be read, comma-separated.
+        known: String,
+    },
+    /// The database could not be reached or opened.
+    #[error("cannot open the database {database}: {reason}")]
+    Connect {
+        /// The database, without credentials.
+        database: String,
+        /// Why.
+        reason: String,
+    },
+    /// Any other failure talking to the database.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+/// A database the SQL tools read: a SQLite file or PostgreSQL, with the [`SqlPolicy`] that
+/// says what may be read. Cheap to clone; clones share one pool.
+///
+/// Hand one to an executor with `ToolExecutorBuilder::extension`; without one, the tools
+/// connect on first use to `DATABASE_URL` (default `sqlite://fact.db`) with the policy from
+/// the environment ([`SqlPolicy::from_env`]).
+///
+/// ```no_run
+/// use fact_tools_std::sql::{SqlDatabase, SqlPolicy};
+///
+/// # async fn demo() -> Result<(), fact_tools_std::sql::SqlError> {
+/// let db = SqlDatabase::connect("sqlite://sales.db", SqlPolicy::default().allow_tables(["revenue"])).await?;
+/// let executor = fact_runtime::ToolExecutor::builder().extension(db).build();
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqlDatabase {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: Pool,
+    policy: SqlPolicy,
+}
+
+#[derive(Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The rows a query returned, at most `max_rows` of them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Rows {
+    pub(crate) columns: Vec<(String, String)>,
+    pub(crate) rows: Vec<Map<String, Value>>,
+    pub(crate) truncated: bool,
+}
+
+impl SqlDatabase {
+    /// Connects to `url` (`sqlite://path` or `postgres://...`) read-only. A SQLite file must
+    /// exist: the tools never create one.
+    ///
+    /// # Errors
+    ///
+    /// [`SqlError::Connect`] when the URL is not one of those, or the database cannot be opened.
+    pub async fn connect(url: &str, policy: SqlPolicy) -> Result<Self, SqlError> {
+        let database = redact(url);
+        let connect_error = |error: sqlx::Error| SqlError::Connect {
+            database: database.clone(),
+            reason: error.to_string(),
+        };
+        let pool = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(connect_error)?
+                .read_only(true)
+                .create_if_missing(false)
+                .pragma("query_only", "ON");
+            Pool::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(MAX_CONNECTIONS)
+                    .connect_with(options)
+                    .await
+                    .map_err(connect_error)?,
+            )
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let timeout_ms = policy.timeout().as_millis().max(1).to_string();
+            let options = PgConnectOptions::from_str(url)
+                .map_err(connect_error)?
+                .options([
+                    ("default_transaction_read_only", "on"),
+                    ("statement_timeout", timeout_ms.as_str()),
+                ]);
+            Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(MAX_CONNECTIONS)
+                    .connect_with(options)
+                    .await
+                    .map_err(connect_error)?,
+            )
+        } else {
+            return Err(SqlError::Connect {
+                database,
+                reason: "expected a sqlite:// or postgres:// URL".to_owned(),
+            });
+        };
+        Ok(Self {
+            inner: Arc::new(Inner { pool, policy }),
+        })
+    }
+
+    /// Connects to `DATABASE_URL` (default [`fact_runtime::DEFAULT_DATABASE_URL`]) with the
+    /// policy from the environment.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect).
+    pub async fn from_env() -> Result<Self, SqlError> {
+        let url = std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| fact_runtime::DEFAULT_DATABASE_URL.to_owned());
+        Self::connect(&url, SqlPolicy::from_env()).await
+    }
+
+    /// Which database this is.
+    pub fn dialect(&self) -> SqlDialect {
+        match self.inner.pool {
+            Pool::Sqlite(_) => SqlDialect::Sqlite,
+            Pool::Postgres(_) => SqlDialect::Postgres,
+        }
+    }
+
+    /// What may be read.
+    pub fn policy(&self) -> &SqlPolicy {
+        &self.inner.policy
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        match &self.inner.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// Runs a checked query with `params` bound in order, returning at most `max_rows` rows.
+    /// `cancel` stops a running statement early (the tool's own timeout).
+    pub(crate) async fn fetch(
+        &self,
+        query: &CheckedQuery,
+        params: &[Value],
+        max_rows: usize,
+        cancel: &CancellationToken,
+    ) -> Result<Rows, SqlError> {
+        self.fetch_unchecked(query.sql(), params, max_rows, cancel)
+            .await
+    }
+
+    /// Runs `sql` without layer one: only the connection's own read-only mode, the timeout and
+    /// the row cap stand in its way. Used by `fetch` once a statement is checked, by the
+    /// catalog queries (which are ours), and by tests of layers two and three on their own.
+    pub(crate) async fn fetch_unchecked(
+        &self,
+        sql: &str,
+        params: &[Value],
+        max_rows: usize,
+        cancel: &CancellationToken,
+    ) -> Result<Rows, SqlError> {
+        let timeout = self.inner.policy.timeout();
+        let work = async {
+            match &self.inner.pool {
+                Pool::Sqlite(pool) => {
+                    sqlite_fetch(pool, sql, params, max_rows, timeout, cancel).await
+                }
+                Pool::Postgres(pool) => postgres_fetch(pool, sql, params, max_rows).await,
+            }
+        };
+        // The database enforces the timeout; this is the backstop should it not answer.
+        match tokio::time::timeout(timeout + Duration::from_secs(1), work).await {
+            Ok(result) => result.map_err(|error| classify(error, timeout)),
+            Err(_elapsed) => Err(SqlError::Timeout(timeout)),
+        }
+    }
+}
+
+async fn sqlite_fetch(
+    pool: &SqlitePool,
+    sql: &str,
+    params: &[Value],
+    max_rows: usize,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<Rows, FetchError> {
+    let mut connection = pool.acquire().await?;
+    let deadline = Instant::now() + timeout;
+    let cancel = cancel.clone();
+    // Set afresh before every statement, so a handler left by an abandoned call never stops
+    // the next one.
+    connection
+        .lock_handle()
+        .await?
+        .set_progress_handler(SQLITE_PROGRESS_STEPS, move || {
+            Instant::now() < deadline && !cancel.is_cancelled()
+        });
+    let statement = connection.prepare(sql).await?;
+    let declared: Vec<String> = statement
+        .columns()
+        .iter()
+        .map(|column| column.type_info().name().to_owned())
+        .collect();
+    let names = unique_names(statement.columns().iter().map(|column| column.name()));
+    let mut rows = Vec::new();
+    let mut truncated = false;
+    {
+        let mut stream = bind_json!(statement.query(), params).fetch(&mut *connection);
+        while let Some(row) = stream.try_next().await? {
+            if rows.len() == max_rows {
+                truncated = true;
+                break;
+            }
+            let values = (0..names.len())
+                .map(|index| sqlite_value(&row, index))
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.push(object(&names, values));
+        }
+    }
+    Ok(Rows {
+        columns: names.into_iter().zip(declared).collect(),
+        rows,
+        truncated,
+    })
+}
+
+async fn postgres_fetch(
+    pool: &PgPool,
+    sql: &str,
+    params: &[Value],
+    max_rows: usize,
+) -> Result<Rows, FetchError> {
+    let mut transaction = pool.begin_with("BEGIN READ ONLY").await?;
+    let statement = transaction.prepare(sql).await?;
+    let names = unique_names(statement.columns().iter().map(|column| column.name()));
+    let mut decoders = Vec::with_capacity(names.len());
+    let mut types = Vec::with_capacity(names.len());
+    for (column, name) in statement.columns().iter().zip(&names) {
+        let ty = column.type_info();
+        let Some(decoder) = PgDecoder::for_type(ty) else {
+            return Err(FetchError::Unsupported(SqlError::UnsupportedType {
+                column: name.clone(),
+                type_name: ty.name().to_owned(),
+            }));
+        };
+        decoders.push(decoder);
+        types.push(ty.name().to_owned());
+    }
+    let mut rows = Vec::new();
+    let mut truncated = false;
+    {
+        let mut stream = bind_json!(statement.query(), params).fetch(&mut *transaction);
+        while let Some(row) = stream.try_next().await? {
+            if rows.len() == max_rows {
+                truncated = true;
+                break;
+            }
+            let values = decoders
+                .iter()
+                .enumerate()
+                .map(|(index, decoder)| decoder.decode(&row, index))
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.push(object(&names, values));
+        }
+    }
+    transaction.rollback().await?;
+    Ok(Rows {
+        columns: names.into_iter().zip(types).collect(),
+        rows,
+        truncated,
+    })
+}
+
+/// A failure inside a fetch, before it is told apart.
+#[derive(Debug)]
+enum FetchError {
+    Sqlx(sqlx::Error),
+    Unsupported(SqlError),
+}
+
+impl From<sqlx::Error> for FetchError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Sqlx(error)
+    }
+}
+
+/// Tells the database's refusals apart: a write refused by the read-only connection, a
+/// statement stopped by the timeout, a statement the database rejected, and the rest.
+fn classify(error: FetchError, timeout: Duration) -> SqlError {
+    let error = match error {
+        FetchError::Unsupported(error) => return error,
+        FetchError::Sqlx(error) => error,
+    };
+    match &error {
+        sqlx::Error::Database(database) => {
+            let message = database.message().to_owned();
+            let code = database.code().unwrap_or_default();
+            match code.as_ref() {
+                // PostgreSQL: read_only_sql_transaction; SQLite: SQLITE_READONLY (8) and its
+                // extended codes.
+                "25006" => SqlError::ReadOnly(message),
+                "8" | "264" | "520" | "776" | "1032" | "1288" | "1544" => {
+                    SqlError::ReadOnly(message)
+                }
+                // PostgreSQL: query_canceled (statement_timeout); SQLite: SQLITE_INTERRUPT.
+                "57014" | "9" => SqlError::Timeout(timeout),
+                _ if message.contains("readonly database") || message.contains("query_only") => {
+                    SqlError::ReadOnly(message)
+                }
+                _ => SqlError::Statement(message),
+            }
+        }
+        _ => SqlError::Database(error.to_string()),
+    }
+}
+
+/// `url` without its password, to name the database in messages and logs.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("****"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
