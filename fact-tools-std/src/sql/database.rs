@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::decode::{PgDecoder, bind_json, object, sqlite_value, unique_names};
 use super::guard::{CheckedQuery, Refusal, SqlDialect};
+use super::params::bind_postgres;
 use super::policy::SqlPolicy;
 
 /// Connections per pool: the SQL tools serve a handful of reads at a time.
@@ -67,6 +68,9 @@ pub enum SqlError {
         /// Why.
         reason: String,
     },
+    /// A parameter does not fit its placeholder.
+    #[error("{0}")]
+    Parameter(String),
     /// Any other failure talking to the database.
     #[error("database error: {0}")]
     Database(String),
@@ -295,22 +299,27 @@ async fn postgres_fetch(
     let statement = transaction.prepare(sql).await?;
     let names = unique_names(statement.columns().iter().map(|column| column.name()));
     let mut decoders = Vec::with_capacity(names.len());
-    let mut types = Vec::with_capacity(names.len());
+    let mut column_types = Vec::with_capacity(names.len());
     for (column, name) in statement.columns().iter().zip(&names) {
         let ty = column.type_info();
         let Some(decoder) = PgDecoder::for_type(ty) else {
-            return Err(FetchError::Unsupported(SqlError::UnsupportedType {
+            return Err(FetchError::Ours(SqlError::UnsupportedType {
                 column: name.clone(),
                 type_name: ty.name().to_owned(),
             }));
         };
         decoders.push(decoder);
-        types.push(ty.name().to_owned());
+        column_types.push(ty.name().to_owned());
     }
+    let types = match statement.parameters() {
+        Some(sqlx::Either::Left(types)) => types.to_vec(),
+        _ => Vec::new(),
+    };
+    let query = bind_postgres(statement.query(), params, &types).map_err(FetchError::Ours)?;
     let mut rows = Vec::new();
     let mut truncated = false;
     {
-        let mut stream = bind_json!(statement.query(), params).fetch(&mut *transaction);
+        let mut stream = query.fetch(&mut *transaction);
         while let Some(row) = stream.try_next().await? {
             if rows.len() == max_rows {
                 truncated = true;
@@ -326,17 +335,18 @@ async fn postgres_fetch(
     }
     transaction.rollback().await?;
     Ok(Rows {
-        columns: names.into_iter().zip(types).collect(),
+        columns: names.into_iter().zip(column_types).collect(),
         rows,
         truncated,
     })
 }
 
-/// A failure inside a fetch, before it is told apart.
+/// A failure inside a fetch, before it is told apart: the database's, or one of ours already
+/// told apart.
 #[derive(Debug)]
 enum FetchError {
     Sqlx(sqlx::Error),
-    Unsupported(SqlError),
+    Ours(SqlError),
 }
 
 impl From<sqlx::Error> for FetchError {
@@ -349,7 +359,7 @@ impl From<sqlx::Error> for FetchError {
 /// statement stopped by the timeout, a statement the database rejected, and the rest.
 fn classify(error: FetchError, timeout: Duration) -> SqlError {
     let error = match error {
-        FetchError::Unsupported(error) => return error,
+        FetchError::Ours(error) => return error,
         FetchError::Sqlx(error) => error,
     };
     match &error {

@@ -31,6 +31,7 @@ mod database;
 mod decode;
 mod functions;
 mod guard;
+mod params;
 mod policy;
 mod query;
 
@@ -67,7 +68,8 @@ impl From<SqlError> for ToolError {
             SqlError::Timeout(_) => ErrorKind::Timeout,
             SqlError::Statement(_)
             | SqlError::UnsupportedType { .. }
-            | SqlError::NoSuchTable { .. } => ErrorKind::Validation,
+            | SqlError::NoSuchTable { .. }
+            | SqlError::Parameter(_) => ErrorKind::Validation,
             SqlError::Connect { .. } | SqlError::Database(_) => ErrorKind::Execution,
         };
         ToolError::new(kind, error.to_string())
