@@ -31,7 +31,8 @@ use crate::registry::ToolInfo;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SecurityPolicy {
-    /// Longest string, in characters (default 10,000).
+    /// Longest string, in characters (default 10,000). A top-level parameter whose schema
+    /// declares its own `maxLength` (`#[schemars(length(max = N))]`) is bounded by that instead.
     pub max_string_length: usize,
     /// Most items in one array (default 1,000).
     pub max_array_length: usize,

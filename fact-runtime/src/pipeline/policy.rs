@@ -9,6 +9,7 @@ use serde_json::{Map, Number, Value};
 use crate::call::ToolCall;
 use crate::error::ToolError;
 use crate::policy::{SecurityPolicy, Validator};
+use crate::pipeline::validate::CompiledSchema;
 use crate::registry::RegisteredTool;
 
 /// Enforces a [`SecurityPolicy`] and runs the registered [`Validator`]s.
@@ -32,11 +33,19 @@ impl PolicyCheck {
         }
     }
 
-    /// Checks the structural limits of `arguments` (an object, already normalized).
-    pub(crate) fn check_limits(&self, arguments: &Map<String, Value>) -> Result<(), ToolError> {
+    /// Checks the structural limits of `arguments` (an object, already normalized). A top-level
+    /// string parameter whose schema declares a `maxLength` is bounded by that instead of
+    /// `max_string_length`: the tool has said how long it may be (the schema check enforces
+    /// it), and the total size limit still applies.
+    pub(crate) fn check_limits(
+        &self,
+        arguments: &Map<String, Value>,
+        schema: &CompiledSchema,
+    ) -> Result<(), ToolError> {
         let mut walk = Walk {
             limits: &self.limits,
             bytes: 0,
+            declared: Some(schema),
         };
         if arguments.len() > self.limits.max_arguments {
             return Err(
@@ -71,6 +80,8 @@ impl PolicyCheck {
 struct Walk<'a> {
     limits: &'a SecurityPolicy,
     bytes: usize,
+    /// The tool's schema, for the declared lengths of top-level parameters.
+    declared: Option<&'a CompiledSchema>,
 }
 
 impl Walk<'_> {
@@ -114,9 +125,23 @@ impl Walk<'_> {
         // Braces, and per entry a colon and (all but the first) a comma.
         self.bytes += 2 + (2 * map.len()).saturating_sub(1);
         for (key, value) in map {
-            self.string(key)
-                .and_then(|()| self.value(value, depth + 1))
-                .map_err(|breach| breach.at(Segment::Key(key.clone())))?;
+            let declared = match value {
+                Value::String(text) if depth == 1 => self
+                    .declared
+                    .and_then(|schema| schema.declared_length(key))
+                    .map(|length| (text, length)),
+                _ => None,
+            };
+            let checked = match declared {
+                Some((text, length)) => self
+                    .string(key)
+                    .and_then(|()| self.string_within(text, length))
+                    .and_then(|()| self.total()),
+                None => self
+                    .string(key)
+                    .and_then(|()| self.value(value, depth + 1)),
+            };
+            checked.map_err(|breach| breach.at(Segment::Key(key.clone())))?;
         }
         Ok(())
     }
@@ -129,15 +154,16 @@ impl Walk<'_> {
     }
 
     fn string(&mut self, s: &str) -> Result<(), Breach> {
+        self.string_within(s, self.limits.max_string_length)
+    }
+
+    /// Counts `s`, refusing it when longer than `max` characters.
+    fn string_within(&mut self, s: &str, max: usize) -> Result<(), Breach> {
         // Bytes bound characters from above: count characters only when it could matter.
-        if s.len() > self.limits.max_string_length {
+        if s.len() > max {
             let chars = s.chars().count();
-            if chars > self.limits.max_string_length {
-                return Err(Breach::new(
-                    Limit::StringLength,
-                    self.limits.max_string_length,
-                    chars,
-                ));
+            if chars > max {
+                return Err(Breach::new(Limit::StringLength, max, chars));
             }
         }
         self.bytes += 2 + s.len() + escape_overhead(s);
@@ -306,7 +332,52 @@ mod tests {
         let Value::Object(map) = arguments else {
             panic!("test arguments must be an object");
         };
-        PolicyCheck::new(policy, Vec::new(), HashMap::new()).check_limits(&map)
+        let schema = CompiledSchema::compile(&json!({"type": "object"})).expect("compiles");
+        PolicyCheck::new(policy, Vec::new(), HashMap::new()).check_limits(&map, &schema)
+    }
+
+    #[test]
+    fn a_parameter_declaring_its_own_max_length_is_bounded_by_it() {
+        let schema = CompiledSchema::compile(&json!({
+            "type": "object",
+            "properties": {"text": {"type": "string", "maxLength": 20}}
+        }))
+        .expect("compiles");
+        let policy = SecurityPolicy {
+            max_string_length: 5,
+            ..SecurityPolicy::default()
+        };
+        let limits = PolicyCheck::new(policy.clone(), Vec::new(), HashMap::new());
+        let arguments = |value: Value| match value {
+            Value::Object(map) => map,
+            _ => unreachable!("an object"),
+        };
+        let long = "x".repeat(20);
+        assert!(
+            limits
+                .check_limits(&arguments(json!({"text": long})), &schema)
+                .is_ok()
+        );
+        // Other parameters, and strings nested anywhere, keep the policy's limit.
+        let refused = limits
+            .check_limits(&arguments(json!({"other": long})), &schema)
+            .expect_err("the policy's limit");
+        assert_eq!(refused.metadata().map(|m| m["limit"].clone()), Some(json!("max_string_length")));
+        assert!(
+            limits
+                .check_limits(&arguments(json!({"text": [long]})), &schema)
+                .is_err()
+        );
+        // The total size limit still holds.
+        let small_total = SecurityPolicy {
+            max_argument_bytes: 10,
+            ..policy
+        };
+        assert!(
+            PolicyCheck::new(small_total, Vec::new(), HashMap::new())
+                .check_limits(&arguments(json!({"text": long})), &schema)
+                .is_err()
+        );
     }
 
     #[test]
@@ -324,6 +395,7 @@ mod tests {
         let mut walk = Walk {
             limits: &policy,
             bytes: 0,
+            declared: None,
         };
         assert!(walk.object(map, 1).is_ok());
         let expected = serde_json::to_vec(&value).map(|v| v.len()).unwrap_or(0);

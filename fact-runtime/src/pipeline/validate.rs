@@ -21,6 +21,9 @@ const MAX_REPORTED: usize = 5;
 /// A tool's input schema, compiled once when the registry is built.
 pub(crate) struct CompiledSchema {
     validator: Validator,
+    /// Top-level string parameters that declare their own `maxLength`: the tool's contract for
+    /// them replaces the policy's `max_string_length`.
+    declared_lengths: Vec<(String, usize)>,
 }
 
 impl std::fmt::Debug for CompiledSchema {
@@ -47,8 +50,33 @@ impl CompiledSchema {
             .offline()
             .build(schema)
             .map_err(|e| e.to_string())?;
-        Ok(Self { validator })
+        Ok(Self {
+            validator,
+            declared_lengths: declared_lengths(schema),
+        })
     }
+
+    /// The longest string the tool declares for top-level parameter `name`, if it declares one.
+    pub(crate) fn declared_length(&self, name: &str) -> Option<usize> {
+        self.declared_lengths
+            .iter()
+            .find(|(parameter, _)| parameter == name)
+            .map(|(_, length)| *length)
+    }
+}
+
+/// The `maxLength` of each top-level property that declares one.
+fn declared_lengths(schema: &Value) -> Vec<(String, usize)> {
+    let Some(Value::Object(properties)) = schema.get("properties") else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .filter_map(|(name, property)| {
+            let length = property.get("maxLength")?.as_u64()?;
+            Some((name.clone(), usize::try_from(length).ok()?))
+        })
+        .collect()
 }
 
 /// The validate stage: normalizes the arguments, enforces the security policy's structural
@@ -81,7 +109,7 @@ impl ArgumentValidator {
                 type_name(arguments)
             )));
         };
-        self.policy.check_limits(map)?;
+        self.policy.check_limits(map, &tool.schema)?;
         check_schema(&tool.schema, arguments)?;
         self.policy.run_validators(tool, call)
     }
