@@ -1,0 +1,339 @@
+//! [`HttpClient`]: the pooled HTTP client of the web tools, which enforces a
+//! [`NetworkPolicy`] on the address actually connected to.
+//!
+//! Three checks make up the enforcement, because each covers what the others cannot see:
+//!
+//! - before a request, [`NetworkPolicy::check_url`] refuses other schemes and non-public IP
+//!   literals (which never reach a resolver);
+//! - a custom DNS resolver hands the connector only the permitted addresses of a host name, so
+//!   `localhost`, or a name whose DNS an attacker controls, cannot lead to a private address;
+//! - a custom redirect policy repeats the URL check on every hop and stops after
+//!   [`MAX_REDIRECTS`].
+//!
+//! Proxies are disabled, so the address checked is the address connected to. A refusal travels
+//! through reqwest's error as a typed [`Refusal`] and is found again by downcasting, so the
+//! caller sees "refused: ..." and a 403, not a generic connect error.
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, OnceLock};
+
+use fact_runtime::{ToolContext, ToolError};
+use futures::future::BoxFuture;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::redirect;
+use url::Url;
+
+use super::policy::{NetworkPolicy, Refusal};
+
+/// The most redirects one request follows.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// How an [`HttpClient`] turns a host name into addresses, before the policy filters them.
+///
+/// The default asks the system resolver (`tokio::net::lookup_host`). Tests inject their own to
+/// map a name to an address without DNS; any `Fn(String) -> impl Future<Output =
+/// io::Result<Vec<IpAddr>>>` is a `Lookup`.
+pub trait Lookup: Send + Sync + 'static {
+    /// The addresses of `host`.
+    fn lookup(&self, host: String) -> BoxFuture<'static, io::Result<Vec<IpAddr>>>;
+}
+
+impl<F, Fut> Lookup for F
+where
+    F: Fn(String) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = io::Result<Vec<IpAddr>>> + Send + 'static,
+{
+    fn lookup(&self, host: String) -> BoxFuture<'static, io::Result<Vec<IpAddr>>> {
+        Box::pin(self(host))
+    }
+}
+
+async fn system_lookup(host: String) -> io::Result<Vec<IpAddr>> {
+    let addrs = tokio::net::lookup_host((host.as_str(), 0)).await?;
+    Ok(addrs.map(|addr| addr.ip()).collect())
+}
+
+/// The resolver installed in reqwest: looks the name up, then keeps what the policy permits.
+struct PolicyResolver {
+    policy: Arc<NetworkPolicy>,
+    lookup: Arc<dyn Lookup>,
+}
+
+impl Resolve for PolicyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_owned();
+        let policy = Arc::clone(&self.policy);
+        let lookup = Arc::clone(&self.lookup);
+        Box::pin(async move {
+            let found = lookup.lookup(host.clone()).await?;
+            let kept = policy.check_resolved(&host, found)?;
+            tracing::debug!(%host, addrs = ?kept, "resolved within the network policy");
+            let addrs: Addrs = Box::new(kept.into_iter().map(|ip| SocketAddr::new(ip, 0)));
+            Ok(addrs)
+        })
+    }
+}
+
+/// A redirect chain longer than [`MAX_REDIRECTS`].
+#[derive(Debug, thiserror::Error)]
+#[error("stopped after {MAX_REDIRECTS} redirects")]
+struct TooManyRedirects;
+
+fn checked_redirects(policy: Arc<NetworkPolicy>) -> redirect::Policy {
+    redirect::Policy::custom(move |attempt| {
+        // `previous` holds the original URL and every hop followed so far.
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(TooManyRedirects);
+        }
+        match policy.check_url(attempt.url()) {
+            Ok(()) => attempt.follow(),
+            Err(refusal) => attempt.error(refusal),
+        }
+    })
+}
+
+/// Why building an [`HttpClient`] failed (the TLS backend could not start).
+#[derive(Debug, thiserror::Error)]
+#[error("could not build the HTTP client: {0}")]
+pub struct ClientBuildError(#[from] reqwest::Error);
+
+/// The HTTP client of the web tools: one connection pool per client, cheap to clone, enforcing
+/// its [`NetworkPolicy`] on every connection (see the [module docs](super)).
+///
+/// Give it to an executor with
+/// [`ToolExecutorBuilder::extension`](fact_runtime::ToolExecutorBuilder::extension); tools
+/// without one use a process-wide client built from the environment
+/// ([`NetworkPolicy::from_env`]) on first use.
+///
+/// ```
+/// use fact_runtime::ToolExecutor;
+/// use fact_tools_std::web::{HttpClient, NetworkPolicy};
+///
+/// let policy = NetworkPolicy::default()
+///     .allow_host("billing.internal")
+///     .max_body_bytes(1024 * 1024);
+/// let executor = ToolExecutor::builder()
+///     .extension(HttpClient::new(policy))
+///     .build()?;
+/// # let _ = executor;
+/// # Ok::<(), fact_runtime::BuildError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    policy: Arc<NetworkPolicy>,
+    /// Follows redirects, checking each hop.
+    following: reqwest::Client,
+    /// Never follows a redirect: reqwest fixes the redirect policy per client, so the
+    /// `follow_redirects = false` case needs a client of its own.
+    direct: reqwest::Client,
+}
+
+impl HttpClient {
+    /// A client enforcing `policy`, resolving names with the system resolver.
+    ///
+    /// # Panics
+    ///
+    /// When the TLS backend cannot be initialized, as `reqwest::Client::new` does; use
+    /// [`try_new`](Self::try_new) to handle that case.
+    pub fn new(policy: NetworkPolicy) -> Self {
+        match Self::try_new(policy) {
+            Ok(client) => client,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// A client enforcing `policy`, resolving names with the system resolver.
+    ///
+    /// # Errors
+    ///
+    /// When the TLS backend cannot be initialized.
+    pub fn try_new(policy: NetworkPolicy) -> Result<Self, ClientBuildError> {
+        Self::with_lookup(policy, system_lookup)
+    }
+
+    /// A client enforcing `policy` from the environment ([`NetworkPolicy::from_env`]).
+    ///
+    /// # Errors
+    ///
+    /// When the TLS backend cannot be initialized.
+    pub fn from_env() -> Result<Self, ClientBuildError> {
+        Self::try_new(NetworkPolicy::from_env())
+    }
+
+    /// A client enforcing `policy` that resolves names with `lookup`; the policy still judges
+    /// every address `lookup` returns.
+    ///
+    /// ```
+    /// use std::net::IpAddr;
+    /// use fact_tools_std::web::{HttpClient, NetworkPolicy};
+    ///
+    /// let pinned: IpAddr = "93.184.216.34".parse()?;
+    /// let client = HttpClient::with_lookup(NetworkPolicy::default(), move |_host: String| {
+    ///     async move { Ok(vec![pinned]) }
+    /// })?;
+    /// # let _ = client;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When the TLS backend cannot be initialized.
+    pub fn with_lookup(
+        policy: NetworkPolicy,
+        lookup: impl Lookup,
+    ) -> Result<Self, ClientBuildError> {
+        let policy = Arc::new(policy);
+        let resolver = Arc::new(PolicyResolver {
+            policy: Arc::clone(&policy),
+            lookup: Arc::new(lookup),
+        });
+        let build = |redirects: redirect::Policy| {
+            reqwest::Client::builder()
+                .no_proxy()
+                .dns_resolver(Arc::clone(&resolver))
+                .redirect(redirects)
+                // The previous URL is nobody's business at the next hop.
+                .referer(false)
+                .user_agent(concat!("fact-tools-std/", env!("CARGO_PKG_VERSION")))
+                .build()
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                following: build(checked_redirects(Arc::clone(&policy)))?,
+                direct: build(redirect::Policy::none())?,
+                policy,
+            }),
+        })
+    }
+
+    /// The policy this client enforces.
+    pub fn policy(&self) -> &NetworkPolicy {
+        &self.inner.policy
+    }
+
+    /// The client a tool uses: the one its executor was given, else the process-wide default.
+    pub(crate) fn for_context(ctx: &ToolContext) -> Result<Self, ToolError> {
+        if let Some(client) = ctx.extension::<Self>() {
+            return Ok(client.clone());
+        }
+        static DEFAULT: OnceLock<Result<HttpClient, String>> = OnceLock::new();
+        DEFAULT
+            .get_or_init(|| Self::from_env().map_err(|err| err.to_string()))
+            .clone()
+            .map_err(ToolError::fatal)
+    }
+
+    /// Parses `raw` and checks it against the policy: 400 when it is not a URL, 403 when the
+    /// policy refuses it.
+    pub(crate) fn checked_url(&self, raw: &str) -> Result<Url, ToolError> {
+        let url = Url::parse(raw.trim())
+            .map_err(|err| ToolError::invalid_input(format!("'url' is not a valid URL: {err}")))?;
+        self.policy()
+            .check_url(&url)
+            .map_err(|refusal| ToolError::security(refusal.to_string()))?;
+        Ok(url)
+    }
+
+    /// A request to a URL that passed [`checked_url`](Self::checked_url).
+    pub(crate) fn request(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+        follow_redirects: bool,
+    ) -> reqwest::RequestBuilder {
+        let client = if follow_redirects {
+            &self.inner.following
+        } else {
+            &self.inner.direct
+        };
+        client.request(method, url)
+    }
+}
+
+/// What went wrong with a request, as the tools report it.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The policy refused the request, at the start, in DNS or at a redirect hop.
+    Refused(String),
+    /// No complete response within the timeout.
+    TimedOut,
+    /// Anything else: connection refused, DNS failure, too many redirects, a broken body.
+    Failed(String),
+}
+
+impl Failure {
+    pub(crate) fn of(err: &reqwest::Error) -> Self {
+        let mut source: Option<&(dyn StdError + 'static)> = Some(err);
+        while let Some(cause) = source {
+            if let Some(refusal) = cause.downcast_ref::<Refusal>() {
+                return Self::Refused(match err.is_redirect().then(|| err.url()).flatten() {
+                    Some(from) => format!("{refusal} (at a redirect from {from})"),
+                    None => refusal.to_string(),
+                });
+            }
+            source = cause.source();
+        }
+        if err.is_timeout() {
+            Self::TimedOut
+        } else {
+            Self::Failed(error_chain(err))
+        }
+    }
+
+    /// The error a tool answers with: 403, 504 or 500.
+    pub(crate) fn into_tool_error(self, url: &Url, timeout_secs: u64) -> ToolError {
+        match self {
+            Self::Refused(message) => ToolError::security(message),
+            Self::TimedOut => ToolError::new(
+                fact_runtime::ErrorKind::Timeout,
+                format!("{url} did not respond within the {timeout_secs} s timeout"),
+            ),
+            Self::Failed(message) => ToolError::fatal(message),
+        }
+    }
+}
+
+/// `err` and its causes, joined by ": ", skipping a cause that repeats its parent.
+fn error_chain(err: &reqwest::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.ends_with(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+/// Reads at most `cap` bytes of the body, chunk by chunk, so that nothing beyond the cap is
+/// ever buffered; `true` when the body was longer and has been cut.
+pub(crate) async fn read_capped(
+    response: &mut reqwest::Response,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let expected = response
+        .content_length()
+        .and_then(|len| usize::try_from(len).ok())
+        .unwrap_or(0);
+    let mut body = Vec::with_capacity(expected.min(cap).min(64 * 1024));
+    while let Some(chunk) = response.chunk().await? {
+        let room = cap - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
