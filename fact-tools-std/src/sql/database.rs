@@ -91,18 +91,26 @@ pub enum SqlError {
 /// let executor = fact_runtime::ToolExecutor::builder().extension(db).build();
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SqlDatabase {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+/// Names the database kind and policy only: a connection's options may hold a password.
+impl std::fmt::Debug for SqlDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlDatabase")
+            .field("dialect", &self.dialect())
+            .field("policy", &self.inner.policy)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     pool: Pool,
     policy: SqlPolicy,
 }
 
-#[derive(Debug)]
 enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),

@@ -301,6 +301,16 @@ async fn a_postgres_statement_stops_at_the_timeout() {
         .await
         .expect("the pool recovers");
     assert_eq!(rows.rows[0]["one"], json!(1));
+    // The database is shown by kind and policy: its URL, password included, never.
+    let shown = format!("{db:?}");
+    assert!(
+        !shown.contains(&url) && !shown.contains("postgres:postgres"),
+        "{shown}"
+    );
+    assert!(
+        shown.starts_with("SqlDatabase { dialect: Postgres"),
+        "{shown}"
+    );
 }
 
 #[tokio::test]
