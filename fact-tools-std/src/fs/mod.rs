@@ -1,1 +1,89 @@
-//! placeholder
+//! Read-only file tools, sandboxed by capabilities: `FileSystem.ReadFile`,
+//! `FileSystem.ListDirectory` and `FileSystem.GetFileInfo`.
+//!
+//! # The sandbox
+//!
+//! The tools see only the directories of a [`FileRoots`]: each root is opened once, at
+//! configuration, as a [`cap_std::fs::Dir`], and every later access is made *relative to that
+//! open directory* through cap-std. cap-std resolves paths with `openat2(RESOLVE_BENEATH)` where
+//! the kernel has it (and by its own careful component-by-component resolution elsewhere), so
+//! `..` past the root, absolute symlinks and relative symlinks leading out of the root fail in
+//! the resolution itself, whatever the path string looks like; such a failure is a 403
+//! `SecurityError` naming the path. `..` that stays inside the root (`sub/../notes.txt`) and
+//! symlinks between files of the same root work. No string check stands guard; the few there
+//! are only choose which root a path belongs to:
+//!
+//! - A relative path is looked up in each root in order and resolves in the first root where
+//!   it exists (a symlink counts as existing, and is then judged when followed). When it exists
+//!   in none, the error is "no such file" (400), or 403 if a root refused it as an escape.
+//! - An absolute path must start, component by component, with a root's absolute path (as
+//!   configured, or canonical); it is then made relative to that root. Any other absolute path
+//!   (`/etc/passwd`, `/proc/self/environ`) is a 403 "outside the allowed file roots".
+//! - `~` is not expanded: `~/.ssh/id_rsa` names a directory called `~` inside a root, which
+//!   normally does not exist (400). A backslash is an ordinary file-name character on Unix, so
+//!   `..\..\secret` is one odd file name, not a way up.
+//! - A path holding a NUL byte, or an empty path, is a 400.
+//!
+//! `FileSystem.ReadFile` reads regular files only: devices, FIFOs and sockets are a 403. The
+//! type is checked before opening (following symlinks, inside the root only) and again on the
+//! opened handle; the open is non-blocking, so a FIFO swapped in between cannot hang the call.
+//! Nothing is opened for writing. `FileSystem.ListDirectory` never enters a symlinked
+//! directory, and `FileSystem.GetFileInfo` never follows a symlink out of its root nor tells
+//! where such a link points.
+//!
+//! # Configuration
+//!
+//! Give an executor a [`FileRoots`] with
+//! [`ToolExecutorBuilder::extension`](fact_runtime::ToolExecutorBuilder::extension). Without
+//! one, the tools build one from the environment on first use ([`FileRoots::from_env`]):
+//! `FACT_FS_ROOTS` lists the roots separated like `PATH` (`:` on Unix, `;` on Windows), and
+//! defaults to `./data`. A root that cannot be opened is reported by each call (500) until it
+//! exists.
+//!
+//! ```
+//! use fact_runtime::serde_json::json;
+//! use fact_runtime::{ToolCall, ToolExecutor};
+//! use fact_tools_std::fs::FileRoots;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let root = std::env::temp_dir().join(format!("fact-fs-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&root)?;
+//! std::fs::write(root.join("notes.txt"), "hello\n")?;
+//!
+//! let executor = ToolExecutor::builder()
+//!     .extension(FileRoots::new([&root])?)
+//!     .build()?;
+//! let read = executor
+//!     .execute_tool_call(ToolCall::new("FileSystem.ReadFile", json!({"file_path": "notes.txt"})))
+//!     .await;
+//! assert_eq!(read.data.as_ref().map(|d| d["content"].clone()), Some(json!("hello\n")));
+//!
+//! let escape = executor
+//!     .execute_tool_call(ToolCall::new("FileSystem.ReadFile", json!({"file_path": "../../etc/passwd"})))
+//!     .await;
+//! assert_eq!(escape.status_code, 403);
+//! # std::fs::remove_dir_all(&root)?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod access;
+mod decode;
+mod file_info;
+mod list_directory;
+mod metadata;
+mod read_file;
+mod roots;
+
+pub use decode::{DecodeError, Decoded, Encoding};
+pub use file_info::{FileInfo, SymlinkInfo, SymlinkResolution, get_file_info};
+pub use list_directory::{
+    DEFAULT_RECURSIVE_DEPTH, DirectoryEntry, DirectoryListing, MAX_DEPTH, list_directory,
+};
+pub use metadata::EntryType;
+pub use read_file::{FileContent, TruncatedBy, read_file};
+pub use roots::{
+    DEFAULT_MAX_LIST_ENTRIES, DEFAULT_MAX_READ_BYTES, DEFAULT_ROOT, FileRoots, FileRootsError,
+    ROOTS_ENV,
+};

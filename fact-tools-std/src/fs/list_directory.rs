@@ -1,0 +1,252 @@
+//! `FileSystem.ListDirectory`: the entries of a directory inside the roots, optionally
+//! recursive, never following symlinks.
+
+use cap_fs_ext::DirExt;
+use cap_std::fs::Dir;
+use fact_runtime::{ToolContext, ToolError, tool};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::FileRoots;
+use super::access::io_error;
+use super::metadata::{self, EntryType};
+
+/// How deep a recursive listing goes when `max_depth` is not given.
+pub const DEFAULT_RECURSIVE_DEPTH: u32 = 3;
+
+/// The deepest listing the tool allows.
+pub const MAX_DEPTH: u32 = 10;
+
+/// One entry of a [`DirectoryListing`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct DirectoryEntry {
+    /// The entry's file name.
+    pub name: String,
+    /// The entry's path as the file tools take it: `directory_path` joined with the path
+    /// below it (just the path below it when listing `.`).
+    pub path: String,
+    /// What the entry is; a symlink is reported as `symlink`, never as its target.
+    #[serde(rename = "type")]
+    pub entry_type: EntryType,
+    /// The size in bytes, for regular files.
+    pub size: Option<u64>,
+    /// When the entry was last modified (RFC 3339, UTC), where recorded.
+    pub modified: Option<String>,
+}
+
+/// The entries under a directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct DirectoryListing {
+    /// The directory, as requested.
+    pub directory: String,
+    /// The entries, directory by directory: in each, subdirectories first (each followed by
+    /// its own entries when recursing), then the other entries, each group by name.
+    pub entries: Vec<DirectoryEntry>,
+    /// How many entries were returned.
+    pub count: usize,
+    /// Whether entries were left out because the entry limit was reached.
+    pub truncated: bool,
+    /// How many levels were listed (1: the directory's own entries only).
+    pub max_depth: u32,
+}
+
+/// Lists a directory inside the allowed file roots: directories first, then files, by name.
+/// Hidden entries (names starting with '.') are left out unless asked for. Recursion never
+/// follows symlinked directories.
+#[tool(name = "FileSystem.ListDirectory", timeout = 30)]
+pub fn list_directory(
+    /// The directory to list: relative to a root ('.' for the first root), or absolute inside one
+    directory_path: String,
+    /// Include entries whose names start with '.' (default false)
+    include_hidden: Option<bool>,
+    /// List subdirectories too, 3 levels deep unless max_depth says otherwise (default false)
+    recursive: Option<bool>,
+    /// How many levels to list, 1 to 10 (default 1, or 3 when recursive)
+    #[schemars(range(min = 1, max = 10))]
+    max_depth: Option<u32>,
+    /// Only list files with these extensions, like ["rs", ".txt"]; directories are always listed
+    file_types: Option<Vec<String>>,
+    ctx: &ToolContext,
+) -> Result<DirectoryListing, ToolError> {
+    let roots = FileRoots::for_call(ctx)?;
+    let resolved = roots.resolve(&directory_path)?;
+    let max_depth = max_depth
+        .unwrap_or(if recursive.unwrap_or(false) {
+            DEFAULT_RECURSIVE_DEPTH
+        } else {
+            1
+        })
+        .clamp(1, MAX_DEPTH);
+    let start = resolved
+        .dir
+        .metadata(&resolved.relative)
+        .map_err(|e| io_error(resolved.path, &e))?;
+    if !start.is_dir() {
+        return Err(ToolError::invalid_input(format!(
+            "'{}' is not a directory",
+            resolved.path
+        )));
+    }
+    let dir = resolved
+        .dir
+        .open_dir(&resolved.relative)
+        .map_err(|e| io_error(resolved.path, &e))?;
+    let mut walk = Walk {
+        include_hidden: include_hidden.unwrap_or(false),
+        extensions: normalize_extensions(file_types.unwrap_or_default()),
+        max_depth,
+        max_entries: roots.max_list_entries_limit(),
+        entries: Vec::new(),
+        truncated: false,
+        ctx,
+    };
+    walk.list(&dir, &display_prefix(&directory_path), 1)
+        .map_err(|e| io_error(resolved.path, &e))?;
+    Ok(DirectoryListing {
+        directory: directory_path.clone(),
+        count: walk.entries.len(),
+        entries: walk.entries,
+        truncated: walk.truncated,
+        max_depth,
+    })
+}
+
+/// A listing in progress.
+struct Walk<'a> {
+    include_hidden: bool,
+    /// Lowercase extensions without their dot; empty means every file.
+    extensions: Vec<String>,
+    max_depth: u32,
+    max_entries: usize,
+    entries: Vec<DirectoryEntry>,
+    truncated: bool,
+    ctx: &'a ToolContext,
+}
+
+/// An entry read from a directory, before sorting.
+struct Found {
+    name: String,
+    entry_type: EntryType,
+    size: Option<u64>,
+    modified: Option<String>,
+}
+
+impl Walk<'_> {
+    /// Appends the entries of `dir` (at `depth`, 1 for the listed directory) whose paths start
+    /// with `prefix`, recursing into real subdirectories while `depth < max_depth`.
+    fn list(&mut self, dir: &Dir, prefix: &str, depth: u32) -> std::io::Result<()> {
+        let budget = self.max_entries.saturating_sub(self.entries.len());
+        let mut found = Vec::new();
+        for entry in dir.entries()? {
+            if self.ctx.is_cancelled() {
+                self.truncated = true;
+                return Ok(());
+            }
+            // An entry removed while listing, or unreadable, is left out.
+            let Ok(entry) = entry else { continue };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !self.include_hidden && name.starts_with('.') {
+                continue;
+            }
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            let entry_type = EntryType::of(file_type);
+            if entry_type != EntryType::Directory && !self.wanted(&name) {
+                continue;
+            }
+            if found.len() == budget {
+                self.truncated = true;
+                break;
+            }
+            // DirEntry::metadata does not follow a symlink: the link's own metadata.
+            let meta = entry.metadata().ok();
+            found.push(Found {
+                size: meta
+                    .as_ref()
+                    .filter(|m| m.is_file())
+                    .map(cap_std::fs::Metadata::len),
+                modified: meta.as_ref().and_then(metadata::modified),
+                name,
+                entry_type,
+            });
+        }
+        found.sort_by(|a, b| {
+            (a.entry_type != EntryType::Directory, &a.name)
+                .cmp(&(b.entry_type != EntryType::Directory, &b.name))
+        });
+        for item in found {
+            if self.entries.len() >= self.max_entries {
+                self.truncated = true;
+                return Ok(());
+            }
+            let path = format!("{prefix}{}", item.name);
+            let descend = item.entry_type == EntryType::Directory && depth < self.max_depth;
+            self.entries.push(DirectoryEntry {
+                name: item.name.clone(),
+                path: path.clone(),
+                entry_type: item.entry_type,
+                size: item.size,
+                modified: item.modified,
+            });
+            if descend {
+                // `open_dir_nofollow`: an entry swapped for a symlink since it was read is
+                // refused by the kernel, not followed. Unreadable subdirectories are listed
+                // but not entered.
+                if let Ok(sub) = dir.open_dir_nofollow(&item.name) {
+                    self.list(&sub, &format!("{path}/"), depth + 1)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn wanted(&self, name: &str) -> bool {
+        if self.extensions.is_empty() {
+            return true;
+        }
+        let name = name.to_lowercase();
+        self.extensions.iter().any(|ext| {
+            name.strip_suffix(ext.as_str())
+                .is_some_and(|stem| stem.len() > 1 && stem.ends_with('.'))
+        })
+    }
+}
+
+/// `["RS", ".txt", " "]` -> `["rs", "txt"]`.
+fn normalize_extensions(file_types: Vec<String>) -> Vec<String> {
+    file_types
+        .into_iter()
+        .map(|t| t.trim().trim_start_matches('.').to_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// What entry paths start with: nothing for `.`, else the directory path and a `/`.
+fn display_prefix(directory_path: &str) -> String {
+    let trimmed = directory_path.trim_end_matches('/');
+    match trimmed {
+        "" if directory_path.starts_with('/') => "/".to_owned(),
+        "" | "." => String::new(),
+        _ => format!("{trimmed}/"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_are_normalized_without_dots_or_case() {
+        let got = normalize_extensions(vec!["RS".into(), ".txt".into(), " ".into()]);
+        assert_eq!(got, ["rs", "txt"]);
+    }
+
+    #[test]
+    fn entry_paths_of_the_root_have_no_prefix() {
+        assert_eq!(display_prefix("."), "");
+        assert_eq!(display_prefix("./"), "");
+        assert_eq!(display_prefix("sub/"), "sub/");
+        assert_eq!(display_prefix("/srv/data"), "/srv/data/");
+    }
+}

@@ -1,0 +1,375 @@
+//! [`FileRoots`]: the directories the file tools may read, each held open as a capability.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use cap_std::fs::Dir;
+use fact_runtime::{ToolContext, ToolError};
+
+use super::access;
+
+/// The environment variable that lists the roots of the process-wide default [`FileRoots`].
+pub const ROOTS_ENV: &str = "FACT_FS_ROOTS";
+
+/// The root used when [`ROOTS_ENV`] is unset or empty.
+pub const DEFAULT_ROOT: &str = "./data";
+
+/// How many bytes `FileSystem.ReadFile` reads at most, unless configured: 10 MiB.
+pub const DEFAULT_MAX_READ_BYTES: u64 = 10 * 1024 * 1024;
+
+/// How many entries `FileSystem.ListDirectory` returns at most, unless configured.
+pub const DEFAULT_MAX_LIST_ENTRIES: usize = 10_000;
+
+/// Why a [`FileRoots`] could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileRootsError {
+    /// The list of roots was empty.
+    #[error("no file roots configured: expected at least one directory")]
+    NoRoots,
+    /// A root could not be opened (it does not exist, is not a directory, or is not readable).
+    #[error("cannot open file root '{path}': {source}")]
+    Open {
+        /// The root as configured.
+        path: String,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// One configured root: an open directory plus the absolute paths that name it.
+struct Root {
+    /// The root as configured, for messages.
+    name: String,
+    /// The capability every access goes through.
+    dir: Dir,
+    /// Absolute spellings of the root (as configured, made absolute; and canonical) that an
+    /// absolute tool path may start with.
+    prefixes: Vec<PathBuf>,
+}
+
+impl fmt::Debug for Root {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Root")
+            .field("name", &self.name)
+            .field("prefixes", &self.prefixes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sandbox of the `fs` tools: a list of directories (roots), each opened once as a
+/// [`cap_std::fs::Dir`], and the limits of the tools.
+///
+/// Every file the tools touch is opened relative to one of these directories through cap-std,
+/// which refuses, in the kernel where it can (`openat2` with `RESOLVE_BENEATH`), any path or
+/// symlink that leads out of the root. Hand one to an executor with
+/// [`ToolExecutorBuilder::extension`](fact_runtime::ToolExecutorBuilder::extension); without
+/// one, the tools use [`FileRoots::from_env`], built on first use.
+///
+/// ```
+/// use fact_tools_std::fs::FileRoots;
+///
+/// let dir = std::env::temp_dir();
+/// let roots = FileRoots::new([&dir])?.max_read_bytes(64 * 1024);
+/// assert_eq!(roots.max_read_bytes_limit(), 64 * 1024);
+/// assert_eq!(roots.names(), [dir.display().to_string()]);
+///
+/// // Hand it to every call of an executor:
+/// let executor = fact_runtime::ToolExecutor::builder().extension(roots).build()?;
+/// # let _ = executor;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct FileRoots {
+    roots: Arc<[Root]>,
+    max_read_bytes: u64,
+    max_list_entries: usize,
+}
+
+impl FileRoots {
+    /// Opens each of `paths` as a root, in order: a relative tool path is looked up in each
+    /// root in this order. Fails if the list is empty or a root cannot be opened as a
+    /// directory.
+    pub fn new<I, P>(paths: I) -> Result<Self, FileRootsError>
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<Path>,
+    {
+        let roots = paths
+            .into_iter()
+            .map(|path| open_root(path.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if roots.is_empty() {
+            return Err(FileRootsError::NoRoots);
+        }
+        Ok(Self {
+            roots: roots.into(),
+            max_read_bytes: DEFAULT_MAX_READ_BYTES,
+            max_list_entries: DEFAULT_MAX_LIST_ENTRIES,
+        })
+    }
+
+    /// The roots listed in `FACT_FS_ROOTS`, separated like `PATH` (`:` on Unix, `;` on
+    /// Windows); `./data` when the variable is unset or lists nothing.
+    pub fn from_env() -> Result<Self, FileRootsError> {
+        Self::from_path_list(std::env::var_os(ROOTS_ENV).unwrap_or_default())
+    }
+
+    /// The roots in a `PATH`-style list, as [`from_env`](Self::from_env) reads them: entries
+    /// are split with [`std::env::split_paths`], empty entries are skipped, and an empty list
+    /// means `./data`.
+    ///
+    /// ```
+    /// use fact_tools_std::fs::FileRoots;
+    ///
+    /// let tmp = std::env::temp_dir();
+    /// let list = std::env::join_paths([&tmp, &tmp])?;
+    /// assert_eq!(FileRoots::from_path_list(list)?.names().len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_path_list(list: impl AsRef<OsStr>) -> Result<Self, FileRootsError> {
+        let paths: Vec<PathBuf> = std::env::split_paths(list.as_ref())
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        if paths.is_empty() {
+            Self::new([DEFAULT_ROOT])
+        } else {
+            Self::new(paths)
+        }
+    }
+
+    /// Sets how many bytes `FileSystem.ReadFile` reads at most (default 10 MiB); a longer file
+    /// is returned truncated, and says so.
+    #[must_use]
+    pub fn max_read_bytes(mut self, bytes: u64) -> Self {
+        self.max_read_bytes = bytes;
+        self
+    }
+
+    /// How many bytes `FileSystem.ReadFile` reads at most.
+    pub fn max_read_bytes_limit(&self) -> u64 {
+        self.max_read_bytes
+    }
+
+    /// Sets how many entries `FileSystem.ListDirectory` returns at most (default 10,000); a
+    /// longer listing is returned truncated, and says so.
+    #[must_use]
+    pub fn max_list_entries(mut self, entries: usize) -> Self {
+        self.max_list_entries = entries;
+        self
+    }
+
+    /// How many entries `FileSystem.ListDirectory` returns at most.
+    pub fn max_list_entries_limit(&self) -> usize {
+        self.max_list_entries
+    }
+
+    /// The roots as configured, in lookup order.
+    pub fn names(&self) -> Vec<String> {
+        self.roots.iter().map(|r| r.name.clone()).collect()
+    }
+
+    /// The roots of a call: the context's [`FileRoots`] extension, else the process-wide
+    /// default from the environment. A default that cannot be built is a 500 naming the root,
+    /// at call time (and retried on the next call).
+    pub(crate) fn for_call(ctx: &ToolContext) -> Result<&Self, ToolError> {
+        if let Some(roots) = ctx.extension::<Self>() {
+            return Ok(roots);
+        }
+        static DEFAULT: OnceLock<FileRoots> = OnceLock::new();
+        if let Some(roots) = DEFAULT.get() {
+            return Ok(roots);
+        }
+        let roots = Self::from_env().map_err(|e| {
+            ToolError::fatal(format!(
+                "the file tools are not configured: {e} (set {ROOTS_ENV} or give the executor \
+                 a FileRoots extension)"
+            ))
+        })?;
+        Ok(DEFAULT.get_or_init(|| roots))
+    }
+
+    /// Finds the root and root-relative path that `path` names.
+    ///
+    /// An absolute path must lie lexically under a root (403 otherwise) and is made relative to
+    /// it. A relative path is looked up in each root in order and resolves in the first where
+    /// it exists (without following a final symlink); when it exists in none, the first
+    /// root's answer is the error, unless some root refused it as an escape (403). The string
+    /// checks here only choose a root: the sandbox is cap-std's, at open time.
+    pub(crate) fn resolve<'a>(&'a self, path: &'a str) -> Result<Resolved<'a>, ToolError> {
+        access::check_path(path)?;
+        let requested = Path::new(path);
+        if requested.has_root() || requested.is_absolute() {
+            return self
+                .roots
+                .iter()
+                .find_map(|root| {
+                    root.prefixes.iter().find_map(|prefix| {
+                        requested.strip_prefix(prefix).ok().map(|rest| Resolved {
+                            dir: &root.dir,
+                            relative: relative_or_dot(rest),
+                            path,
+                        })
+                    })
+                })
+                .ok_or_else(|| {
+                    ToolError::security(format!("'{path}' is outside the allowed file roots"))
+                });
+        }
+        let relative = relative_or_dot(requested);
+        let mut first_error = None;
+        for root in self.roots.iter() {
+            match root.dir.symlink_metadata(&relative) {
+                Ok(_) => {
+                    return Ok(Resolved {
+                        dir: &root.dir,
+                        relative,
+                        path,
+                    });
+                }
+                Err(e) if access::is_escape(&e) => return Err(access::io_error(path, &e)),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(match first_error {
+            Some(e) => access::io_error(path, &e),
+            None => ToolError::fatal("no file roots configured"),
+        })
+    }
+}
+
+/// A tool path resolved to a root.
+#[derive(Debug)]
+pub(crate) struct Resolved<'a> {
+    /// The root's directory.
+    pub(crate) dir: &'a Dir,
+    /// The path relative to `dir` (`.` for the root itself); may still hold `..`, which
+    /// cap-std allows only while it stays inside the root.
+    pub(crate) relative: PathBuf,
+    /// The path as the caller wrote it, for output and messages.
+    pub(crate) path: &'a str,
+}
+
+/// `path` without leading `.` components, or `.` when nothing is left.
+fn relative_or_dot(path: &Path) -> PathBuf {
+    let rest: PathBuf = path
+        .components()
+        .skip_while(|c| matches!(c, Component::CurDir))
+        .collect();
+    if rest.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rest
+    }
+}
+
+fn open_root(path: &Path) -> Result<Root, FileRootsError> {
+    let name = path.display().to_string();
+    let open_error = |source| FileRootsError::Open {
+        path: name.clone(),
+        source,
+    };
+    let dir = Dir::open_ambient_dir(path, cap_std::ambient_authority()).map_err(open_error)?;
+    let mut prefixes = Vec::with_capacity(2);
+    if let Ok(absolute) = std::path::absolute(path) {
+        prefixes.push(absolute);
+    }
+    let canonical = std::fs::canonicalize(path).map_err(open_error)?;
+    if !prefixes.contains(&canonical) {
+        prefixes.push(canonical);
+    }
+    Ok(Root {
+        name,
+        dir,
+        prefixes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_root(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "fact-fs-roots-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creates a temporary root");
+        dir
+    }
+
+    #[test]
+    fn an_empty_list_of_roots_is_refused() {
+        let none: [&str; 0] = [];
+        assert!(matches!(FileRoots::new(none), Err(FileRootsError::NoRoots)));
+    }
+
+    #[test]
+    fn a_missing_root_is_an_error_naming_it() {
+        let missing = std::env::temp_dir().join("fact-fs-roots-surely-missing-0xdead");
+        let message = FileRoots::new([&missing])
+            .expect_err("a missing root is refused")
+            .to_string();
+        assert!(
+            message.contains("fact-fs-roots-surely-missing-0xdead"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_path_list_with_only_separators_means_the_default_root() {
+        // `./data` does not exist in the crate directory, so the default is named in the error.
+        let message = FileRoots::from_path_list(":")
+            .expect_err("./data does not exist here")
+            .to_string();
+        assert!(message.contains("./data"), "{message}");
+    }
+
+    #[test]
+    fn an_absolute_path_under_a_root_resolves_relative_to_it() {
+        let dir = temp_root("abs");
+        let roots = FileRoots::new([&dir]).expect("root opens");
+        let inside = dir.join("sub").join("file.txt");
+        let inside = inside.to_string_lossy();
+        let resolved = roots.resolve(&inside).map(|r| r.relative);
+        assert_eq!(resolved.ok(), Some(PathBuf::from("sub/file.txt")));
+        let root_itself = dir.to_string_lossy();
+        let resolved = roots.resolve(&root_itself).map(|r| r.relative);
+        assert_eq!(resolved.ok(), Some(PathBuf::from(".")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_absolute_path_sharing_only_a_string_prefix_with_a_root_is_outside() {
+        let dir = temp_root("prefix");
+        let roots = FileRoots::new([&dir]).expect("root opens");
+        let sibling = format!("{}-evil/x", dir.display());
+        let status = roots
+            .resolve(&sibling)
+            .err()
+            .map(|e| e.kind().status_code());
+        assert_eq!(status, Some(403));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_relative_path_resolves_in_the_first_root_where_it_exists() {
+        let (a, b) = (temp_root("first-a"), temp_root("first-b"));
+        let _ = std::fs::write(b.join("only-in-b.txt"), "b");
+        let roots = FileRoots::new([&a, &b]).expect("roots open");
+        let found = roots
+            .resolve("only-in-b.txt")
+            .map(|r| r.dir.exists("only-in-b.txt"));
+        assert_eq!(found.ok(), Some(true));
+        let _ = std::fs::remove_dir_all(&a);
+        let _ = std::fs::remove_dir_all(&b);
+    }
+}
