@@ -3,6 +3,7 @@
 
 pub mod audit_sinks;
 pub mod fixtures;
+pub mod golden;
 pub mod grants;
 pub mod oauth_provider;
 pub mod scratch;

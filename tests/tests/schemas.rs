@@ -1,11 +1,9 @@
 //! Derived schemas and their export formats. The calculator's exports are golden files under
-//! `tests/golden/`: a schema change shows up as a reviewed diff. Regenerate them with
-//! `FACT_UPDATE_GOLDEN=1 cargo test -p fact-tests --test schemas`.
-
-use std::path::PathBuf;
+//! `tests/golden/`: a schema change shows up as a reviewed diff (see `fact_tests::golden`).
 
 use fact_runtime::{ToolExecutor, ToolFormat, ToolInfo};
 use fact_tests::fixtures;
+use fact_tests::golden::assert_golden as golden;
 use serde_json::{Value, json};
 // Keeps the crate defining MyApp.Calculator linked.
 use fact_examples as _;
@@ -19,29 +17,6 @@ fn info<'a>(executor: &'a ToolExecutor, name: &str) -> &'a ToolInfo {
     executor
         .tool_info(name)
         .unwrap_or_else(|| panic!("{name} is registered"))
-}
-
-fn golden(name: &str, actual: &Value) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("golden")
-        .join(name);
-    let pretty = serde_json::to_string_pretty(actual).expect("serializes") + "\n";
-    if std::env::var_os("FACT_UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &pretty).expect("golden file written");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run with FACT_UPDATE_GOLDEN=1 to create it",
-            path.display()
-        )
-    });
-    assert_eq!(
-        pretty,
-        expected,
-        "{} differs; review and regenerate with FACT_UPDATE_GOLDEN=1",
-        path.display()
-    );
 }
 
 #[test]

@@ -98,7 +98,8 @@ impl Fixture {
 
     async fn query(&self, statement: &str) -> ToolResult {
         let statement = statement.replace("{s}", &self.prefix);
-        self.call("SQL.Query", json!({"statement": statement})).await
+        self.call("SQL.Query", json!({"statement": statement}))
+            .await
     }
 
     /// Everything the database holds: the SQLite file's bytes, or every row of every table of
@@ -215,7 +216,10 @@ async fn legitimate_queries_pass(fixture: &Fixture) {
     let total = fixture
         .query("WITH north AS (SELECT * FROM {s}revenue WHERE region = 'north') SELECT SUM(amount) AS total FROM north")
         .await;
-    assert_eq!(total.data.expect("rows")["rows"], json!([{"total": 175.75}]));
+    assert_eq!(
+        total.data.expect("rows")["rows"],
+        json!([{"total": 175.75}])
+    );
 }
 
 #[tokio::test]
@@ -280,7 +284,11 @@ async fn a_query_answers_columns_rows_and_counts() {
     );
     assert_eq!(data["row_count"], json!(3));
     assert_eq!(data["truncated"], json!(false));
-    assert!(data["execution_time_ms"].as_f64().is_some_and(|ms| ms >= 0.0));
+    assert!(
+        data["execution_time_ms"]
+            .as_f64()
+            .is_some_and(|ms| ms >= 0.0)
+    );
 }
 
 #[tokio::test]
@@ -296,7 +304,10 @@ async fn parameters_are_bound_never_spliced() {
             }),
         )
         .await;
-    assert_eq!(result.data.expect("rows")["rows"], json!([{"id": 1}, {"id": 3}]));
+    assert_eq!(
+        result.data.expect("rows")["rows"],
+        json!([{"id": 1}, {"id": 3}])
+    );
     assert!(fixture.snapshot().await == before);
 }
 
@@ -312,7 +323,10 @@ async fn postgres_parameters_are_bound() {
         fixture.prefix
     );
     let result = fixture
-        .call("SQL.Query", json!({"statement": statement, "params": ["south", 10]}))
+        .call(
+            "SQL.Query",
+            json!({"statement": statement, "params": ["south", 10]}),
+        )
         .await;
     assert_eq!(result.status_code, 200, "{result:?}");
     assert_eq!(result.data.expect("rows")["rows"], json!([{"name": "Zoë"}]));
@@ -394,10 +408,7 @@ async fn refusals_say_what_was_wrong() {
         .query("SELECT * FROM revenue; DROP TABLE revenue; --")
         .await;
     assert_eq!(result.status_code, 403);
-    assert_eq!(
-        result.metadata.error_type.as_deref(),
-        Some("SecurityError")
-    );
+    assert_eq!(result.metadata.error_type.as_deref(), Some("SecurityError"));
     assert_eq!(
         result.error.as_deref(),
         Some("expected exactly one statement, found 2 (SELECT, DROP)")
@@ -422,7 +433,9 @@ async fn refusals_say_what_was_wrong() {
 #[tokio::test]
 async fn table_info_describes_the_columns() {
     let fixture = Fixture::sqlite(SqlPolicy::default()).await;
-    let result = fixture.call("SQL.TableInfo", json!({"table": "revenue"})).await;
+    let result = fixture
+        .call("SQL.TableInfo", json!({"table": "revenue"}))
+        .await;
     assert_eq!(
         result.data.expect("a description"),
         json!({
@@ -442,7 +455,12 @@ async fn table_info_describes_the_columns() {
 async fn table_info_matches_names_against_the_schema_never_splices_them() {
     let fixture = Fixture::sqlite(SqlPolicy::default()).await;
     let before = fixture.snapshot().await;
-    for name in ["revenue; DROP TABLE revenue", "revenue') --", "../revenue", "nope"] {
+    for name in [
+        "revenue; DROP TABLE revenue",
+        "revenue') --",
+        "../revenue",
+        "nope",
+    ] {
         let result = fixture.call("SQL.TableInfo", json!({"table": name})).await;
         assert_eq!(result.status_code, 400, "{name}: {result:?}");
         assert_eq!(
@@ -453,8 +471,13 @@ async fn table_info_matches_names_against_the_schema_never_splices_them() {
         );
     }
     assert!(fixture.snapshot().await == before);
-    let upper = fixture.call("SQL.TableInfo", json!({"table": "REVENUE"})).await;
-    assert_eq!(upper.status_code, 200, "SQLite names ignore case: {upper:?}");
+    let upper = fixture
+        .call("SQL.TableInfo", json!({"table": "REVENUE"}))
+        .await;
+    assert_eq!(
+        upper.status_code, 200,
+        "SQLite names ignore case: {upper:?}"
+    );
 }
 
 #[tokio::test]
@@ -524,7 +547,11 @@ mod allowed_tables {
             assert_eq!(result.status_code, 403, "{statement}: {result:?}");
         }
         assert_eq!(
-            fixture.query("SELECT * FROM secrets").await.error.as_deref(),
+            fixture
+                .query("SELECT * FROM secrets")
+                .await
+                .error
+                .as_deref(),
             Some(
                 "table 'secrets' is not on the list of tables the SQL tools may read \
                  (FACT_SQL_ALLOWED_TABLES)"
@@ -547,18 +574,26 @@ mod allowed_tables {
             .filter_map(|table| table["table"].as_str().map(str::to_owned))
             .collect();
         assert_eq!(names, ["customers", "revenue"]);
-        let refused = fixture.call("SQL.TableInfo", json!({"table": "secrets"})).await;
+        let refused = fixture
+            .call("SQL.TableInfo", json!({"table": "secrets"}))
+            .await;
         assert_eq!(refused.status_code, 403, "{refused:?}");
-        let missing = fixture.call("SQL.TableInfo", json!({"table": "nope"})).await;
-        assert_eq!(missing.status_code, 403, "not listed, so refused whether or not it exists");
+        let missing = fixture
+            .call("SQL.TableInfo", json!({"table": "nope"}))
+            .await;
+        assert_eq!(
+            missing.status_code, 403,
+            "not listed, so refused whether or not it exists"
+        );
     }
 
     #[tokio::test]
     async fn postgres_catalogs_are_refused_with_a_list_set() {
-        let Some(fixture) = Fixture::postgres("postgres_catalogs_are_refused_with_a_list_set", |schema| {
-            SqlPolicy::default().allow_tables([format!("{schema}.revenue")])
-        })
-        .await
+        let Some(fixture) =
+            Fixture::postgres("postgres_catalogs_are_refused_with_a_list_set", |schema| {
+                SqlPolicy::default().allow_tables([format!("{schema}.revenue")])
+            })
+            .await
         else {
             return;
         };
@@ -572,8 +607,13 @@ mod allowed_tables {
             let result = fixture.query(statement).await;
             assert_eq!(result.status_code, 403, "{statement}: {result:?}");
         }
-        let listed = fixture.query("SELECT SUM(amount) AS total FROM {s}revenue").await;
-        assert_eq!(listed.data.expect("rows")["rows"], json!([{"total": 725.75}]));
+        let listed = fixture
+            .query("SELECT SUM(amount) AS total FROM {s}revenue")
+            .await;
+        assert_eq!(
+            listed.data.expect("rows")["rows"],
+            json!([{"total": 725.75}])
+        );
         fixture.drop_schema().await;
     }
 }

@@ -8,8 +8,8 @@ use serde_json::{Map, Number, Value};
 
 use crate::call::ToolCall;
 use crate::error::ToolError;
-use crate::policy::{SecurityPolicy, Validator};
 use crate::pipeline::validate::CompiledSchema;
+use crate::policy::{SecurityPolicy, Validator};
 use crate::registry::RegisteredTool;
 
 /// Enforces a [`SecurityPolicy`] and runs the registered [`Validator`]s.
@@ -137,9 +137,7 @@ impl Walk<'_> {
                     .string(key)
                     .and_then(|()| self.string_within(text, length))
                     .and_then(|()| self.total()),
-                None => self
-                    .string(key)
-                    .and_then(|()| self.value(value, depth + 1)),
+                None => self.string(key).and_then(|()| self.value(value, depth + 1)),
             };
             checked.map_err(|breach| breach.at(Segment::Key(key.clone())))?;
         }
@@ -362,7 +360,10 @@ mod tests {
         let refused = limits
             .check_limits(&arguments(json!({"other": long})), &schema)
             .expect_err("the policy's limit");
-        assert_eq!(refused.metadata().map(|m| m["limit"].clone()), Some(json!("max_string_length")));
+        assert_eq!(
+            refused.metadata().map(|m| m["limit"].clone()),
+            Some(json!("max_string_length"))
+        );
         assert!(
             limits
                 .check_limits(&arguments(json!({"text": [long]})), &schema)

@@ -79,7 +79,8 @@ pub async fn http_request(
     /// Request headers, name to value (the Host header is set from the URL and cannot be
     /// overridden)
     headers: Option<BTreeMap<String, String>>,
-    /// The request body, sent as is
+    /// The request body, sent as is (at most 1,000,000 characters)
+    #[schemars(length(max = 1000000))]
     body: Option<String>,
     /// Seconds to wait for the complete response, 1 to 60 (30 when absent)
     #[schemars(range(min = 1, max = 60))]
