@@ -191,3 +191,40 @@ async fn health_check_reports_healthy_and_counts_calls() {
     let wire = serde_json::to_value(&health).expect("serializes");
     assert_eq!(wire["status"], "healthy");
 }
+
+/// A greeting an application hands its tools.
+#[derive(Debug)]
+struct Greeting(&'static str);
+
+fn greeter(greeting: Option<Greeting>) -> ToolExecutor {
+    let tool = ToolDefinition::new(
+        "Demo.Greet",
+        "greets with the configured greeting",
+        json!({"type": "object"}),
+        |ctx, _args| async move {
+            let greeting = ctx.extension::<Greeting>().map_or("hello", |g| g.0);
+            Ok(json!(greeting))
+        },
+    );
+    let builder = ToolExecutor::builder()
+        .discover_linked_tools(false)
+        .register(tool);
+    let builder = match greeting {
+        Some(greeting) => builder.extension(greeting),
+        None => builder,
+    };
+    builder.build().expect("builds")
+}
+
+#[tokio::test]
+async fn each_executor_hands_its_tools_its_own_extensions() {
+    let french = greeter(Some(Greeting("bonjour")));
+    let german = greeter(Some(Greeting("hallo")));
+    let plain = greeter(None);
+    for (executor, expected) in [(&french, "bonjour"), (&german, "hallo"), (&plain, "hello")] {
+        let result = executor
+            .execute_tool_call(ToolCall::new("Demo.Greet", json!({})))
+            .await;
+        assert_eq!(result.data, Some(json!(expected)), "{result:?}");
+    }
+}
