@@ -535,6 +535,42 @@ async fn a_listing_over_the_entry_limit_is_truncated_and_says_so() {
     let data = data(&result);
     assert_eq!(data["count"], json!(2), "{data}");
     assert_eq!(data["truncated"], json!(true), "{data}");
+    assert_eq!(names(&result), ["a_dir", "b_dir"]);
+}
+
+#[tokio::test]
+async fn a_truncated_listing_keeps_the_entries_that_sort_first_whatever_the_disk_order() {
+    let tree = Tree::new();
+    for n in (0..50).rev() {
+        tree.write(&format!("many/f{n:02}.txt"), "x");
+    }
+    tree.write("many/zdir/inside.txt", "x");
+    let executor = ToolExecutor::builder()
+        .extension(tree.roots().max_list_entries(5))
+        .build()
+        .expect("the executor builds");
+    let result = list(&executor, json!({"directory_path": "many"})).await;
+    assert_eq!(
+        names(&result),
+        ["zdir", "f00.txt", "f01.txt", "f02.txt", "f03.txt"]
+    );
+    assert_eq!(data(&result)["truncated"], json!(true));
+    // Recursing, the first entries in listing order: a directory, then its own contents.
+    let result = list(
+        &executor,
+        json!({"directory_path": "many", "recursive": true}),
+    )
+    .await;
+    assert_eq!(
+        paths(&result),
+        [
+            "many/zdir",
+            "many/zdir/inside.txt",
+            "many/f00.txt",
+            "many/f01.txt",
+            "many/f02.txt"
+        ]
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! `FileSystem.ListDirectory`: the entries of a directory inside the roots, optionally
 //! recursive, never following symlinks.
 
+use std::collections::BinaryHeap;
+
 use cap_fs_ext::DirExt;
 use cap_std::fs::Dir;
 use fact_runtime::{ToolContext, ToolError, tool};
@@ -123,7 +125,34 @@ struct Walk<'a> {
     ctx: &'a ToolContext,
 }
 
-/// An entry read from a directory, before sorting.
+/// An entry read from a directory, ordered as listings are: directories first, then by name.
+struct Candidate {
+    key: (bool, String),
+    entry_type: EntryType,
+    entry: cap_std::fs::DirEntry,
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Candidate {}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
+/// An entry chosen for the listing, with its metadata.
 struct Found {
     name: String,
     entry_type: EntryType,
@@ -136,7 +165,10 @@ impl Walk<'_> {
     /// with `prefix`, recursing into real subdirectories while `depth < max_depth`.
     fn list(&mut self, dir: &Dir, prefix: &str, depth: u32) -> std::io::Result<()> {
         let budget = self.max_entries.saturating_sub(self.entries.len());
-        let mut found = Vec::new();
+        // The `budget` entries that sort first, whatever order the disk gives them in: a
+        // bounded max-heap whose top is the last of them, so memory stays within the budget
+        // however large the directory.
+        let mut kept: BinaryHeap<Candidate> = BinaryHeap::with_capacity(budget.min(1024) + 1);
         for entry in dir.entries()? {
             if self.ctx.is_cancelled() {
                 self.truncated = true;
@@ -155,25 +187,33 @@ impl Walk<'_> {
             if entry_type != EntryType::Directory && !self.wanted(&name) {
                 continue;
             }
-            if found.len() == budget {
-                self.truncated = true;
-                break;
+            let candidate = Candidate {
+                key: (entry_type != EntryType::Directory, name),
+                entry_type,
+                entry,
+            };
+            if kept.len() < budget {
+                kept.push(candidate);
+                continue;
             }
+            self.truncated = true;
+            if kept.peek().is_some_and(|last| candidate.key < last.key) {
+                kept.pop();
+                kept.push(candidate);
+            }
+        }
+        let found = kept.into_sorted_vec().into_iter().map(|candidate| {
             // DirEntry::metadata does not follow a symlink: the link's own metadata.
-            let meta = entry.metadata().ok();
-            found.push(Found {
+            let meta = candidate.entry.metadata().ok();
+            Found {
                 size: meta
                     .as_ref()
                     .filter(|m| m.is_file())
                     .map(cap_std::fs::Metadata::len),
                 modified: meta.as_ref().and_then(metadata::modified),
-                name,
-                entry_type,
-            });
-        }
-        found.sort_by(|a, b| {
-            (a.entry_type != EntryType::Directory, &a.name)
-                .cmp(&(b.entry_type != EntryType::Directory, &b.name))
+                name: candidate.key.1,
+                entry_type: candidate.entry_type,
+            }
         });
         for item in found {
             if self.entries.len() >= self.max_entries {
