@@ -649,26 +649,47 @@ async fn get_file_info_shows_the_target_of_a_symlink_inside_the_root() {
 #[tokio::test]
 async fn get_file_info_hides_where_an_escaping_symlink_points() {
     let tree = Tree::new();
+    // Broken before it escapes: judged broken, and its text still hidden.
+    tree.link("nope/../../../../etc/shadow", "broken_out");
     let executor = tree.executor();
-    for link in ["link_passwd", "link_secret", "link_abs_secret", "link_zero"] {
+    for link in [
+        "link_passwd",
+        "link_secret",
+        "link_abs_secret",
+        "link_zero",
+        "broken_out",
+    ] {
         let result = info(&executor, link).await;
         let data = data(&result);
         assert_eq!(data["type"], json!("symlink"), "{link}");
+        let resolves = if link == "broken_out" {
+            "broken"
+        } else {
+            "outside_root"
+        };
         assert_eq!(
             data["symlink"],
-            json!({"target": null, "resolves": "outside_root", "target_type": null}),
+            json!({"target": null, "resolves": resolves, "target_type": null}),
             "{link}"
         );
+        // Even the length of the target text is not told.
+        assert_eq!(data["size"], json!(null), "{link}");
         let shown = data.to_string();
         assert!(
             !shown.contains("passwd") || link == "link_passwd",
             "{shown}"
         );
         assert!(
-            !shown.contains("secret.txt") && !shown.contains("/dev"),
+            !shown.contains("secret.txt") && !shown.contains("/dev") && !shown.contains("shadow"),
             "{shown}"
         );
     }
+    let inside = info(&executor, "listing/link_to_b").await;
+    assert_eq!(
+        data(&inside)["symlink"],
+        json!({"target": "b_dir", "resolves": "inside_root", "target_type": "directory"})
+    );
+    assert_eq!(data(&inside)["size"], json!(5));
 }
 
 #[tokio::test]

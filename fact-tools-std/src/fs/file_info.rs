@@ -27,8 +27,9 @@ pub enum SymlinkResolution {
 /// What a symlink points to, as far as the sandbox lets the tools see.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct SymlinkInfo {
-    /// The link's text, relative to the link's directory; `null` when the link leads outside
-    /// the root, so that nothing about the host leaks.
+    /// The link's text, relative to the link's directory; `null` unless the link resolves to
+    /// an entry inside the root, so that nothing about the host leaks (a broken link may be
+    /// broken on its way out).
     pub target: Option<String>,
     /// Where the link leads.
     pub resolves: SymlinkResolution,
@@ -46,8 +47,9 @@ pub struct FileInfo {
     /// What the path names itself (a symlink is `symlink`; see `symlink` for its target).
     #[serde(rename = "type")]
     pub entry_type: EntryType,
-    /// The entry's own size in bytes (for a symlink, the length of its target text).
-    pub size: u64,
+    /// The entry's own size in bytes. For a symlink this is the length of its target text,
+    /// given only when the target is (`null` otherwise).
+    pub size: Option<u64>,
     /// Last modification (RFC 3339, UTC), where the file system records it.
     pub modified: Option<String>,
     /// Creation (RFC 3339, UTC), where the file system records it.
@@ -84,6 +86,10 @@ pub fn get_file_info(
     let entry_type = EntryType::of(meta.file_type());
     let symlink =
         (entry_type == EntryType::Symlink).then(|| symlink_info(resolved.dir, &resolved.relative));
+    let size = match &symlink {
+        Some(link) if link.target.is_none() => None,
+        _ => Some(meta.len()),
+    };
     let name = Path::new(&path)
         .file_name()
         .map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned());
@@ -95,7 +101,7 @@ pub fn get_file_info(
         extension,
         name,
         entry_type,
-        size: meta.len(),
+        size,
         modified: metadata::modified(&meta),
         created: metadata::timestamp(meta.created()),
         accessed: metadata::timestamp(meta.accessed()),
@@ -116,13 +122,14 @@ fn symlink_info(dir: &Dir, relative: &Path) -> SymlinkInfo {
         Err(e) if is_escape(&e) => (SymlinkResolution::OutsideRoot, None),
         Err(_) => (SymlinkResolution::Broken, None),
     };
-    // `read_link` refuses absolute targets itself; an escaping relative one is hidden here.
+    // Only a link that resolves inside the root shows its text: a broken one may have broken
+    // on its way out (`missing/../../../etc/shadow`), and `read_link` refuses absolute ones.
     let target = match resolves {
-        SymlinkResolution::OutsideRoot => None,
-        _ => dir
+        SymlinkResolution::InsideRoot => dir
             .read_link(relative)
             .ok()
             .map(|t| t.to_string_lossy().into_owned()),
+        SymlinkResolution::OutsideRoot | SymlinkResolution::Broken => None,
     };
     SymlinkInfo {
         target,

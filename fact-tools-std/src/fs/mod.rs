@@ -24,6 +24,10 @@
 //!   `..\..\secret` is one odd file name, not a way up.
 //! - A path holding a NUL byte, or an empty path, is a 400.
 //!
+//! What no path-based sandbox can see: a hard link inside a root to a file outside it, or a
+//! bind mount, is part of the root as far as the kernel is concerned. Do not give the tools a
+//! root in which an untrusted party can create hard links or mounts.
+//!
 //! `FileSystem.ReadFile` reads regular files only: devices, FIFOs and sockets are a 403. The
 //! type is checked before opening (following symlinks, inside the root only) and again on the
 //! opened handle; the open is non-blocking, so a FIFO swapped in between cannot hang the call.

@@ -73,8 +73,9 @@ impl NetworkPolicy {
     }
 
     /// The default policy plus the hosts of a comma-separated list, as in `ALLOWED_HOSTS`.
-    /// Blank entries are skipped; entries that are not a valid host (and `*`, which is not a
-    /// wildcard here) are skipped with a warning, so a typo never widens the policy.
+    /// Blank entries are skipped; entries that are not a valid host (a URL, `host:port`, or a
+    /// wildcard such as `*` or `*.example.com`: matching is exact) are skipped with a warning,
+    /// so a typo never widens the policy. An allowed host is allowed on every port.
     ///
     /// ```
     /// use fact_tools_std::web::NetworkPolicy;
@@ -101,7 +102,10 @@ impl NetworkPolicy {
             Some(normalized) => {
                 self.allowed_hosts.insert(normalized);
             }
-            None => tracing::warn!("ignoring allowed host {host:?}: not a host name or IP address"),
+            None => tracing::warn!(
+                "ignoring allowed host {host:?}: expected a host name or an IP address, without \
+                 scheme, port or wildcard (an allowed host is allowed on every port)"
+            ),
         }
         self
     }
@@ -218,7 +222,7 @@ fn normalize_entry(host: &str) -> Option<String> {
     match Host::parse(host).ok()? {
         Host::Domain(name) => {
             let name = name.trim_end_matches('.');
-            (!name.is_empty() && name != "*").then(|| name.to_owned())
+            (!name.is_empty() && !name.contains('*')).then(|| name.to_owned())
         }
         Host::Ipv4(ip) => Some(ip.to_string()),
         Host::Ipv6(ip) => Some(ip.to_string()),
@@ -243,9 +247,11 @@ pub enum Refusal {
         /// What kind of address it is.
         class: AddressClass,
     },
-    /// The host name resolved only to addresses that are neither public nor allowed.
+    /// The host name resolved only to addresses that are neither public nor allowed. The
+    /// message names the kind of address but not the address, so that a caller cannot map
+    /// internal names to internal addresses through refusals.
     #[error(
-        "refused: {host} resolves to {addr}, which is {class}; add the host to ALLOWED_HOSTS to allow it"
+        "refused: {host} resolves to {class}, not a public address; add the host to ALLOWED_HOSTS to allow it"
     )]
     Resolved {
         /// The host name.
@@ -288,6 +294,15 @@ mod tests {
                 "{s}"
             );
         }
+    }
+
+    #[test]
+    fn urls_ports_and_wildcards_in_the_allow_list_allow_nothing() {
+        let policy =
+            NetworkPolicy::from_allowed_hosts("*, *.example.com, localhost:8080, http://x.org");
+        assert_eq!(policy.allowed_hosts().count(), 0);
+        assert!(!policy.is_allowed_host("a.example.com"));
+        assert!(!policy.is_allowed_host("localhost"));
     }
 
     #[test]
