@@ -58,6 +58,8 @@ impl World {
             "INSERT INTO revenue VALUES (1, 'north', 100, 'Q1 & Q2'), (2, 'south', 250, 'update soon')".to_owned(),
             "CREATE TABLE vault (secret TEXT)".to_owned(),
             format!("INSERT INTO vault VALUES ('{SECRET}')"),
+            "CREATE TABLE kv (k TEXT, v TEXT)".to_owned(),
+            format!("INSERT INTO kv VALUES ('key', '{SECRET}')"),
         ] {
             sqlx::query(&sql).execute(&mut writer).await.expect("set-up");
         }
@@ -195,6 +197,29 @@ fn attacks(world: &World) -> Vec<(&'static str, Value)> {
         (
             "SQL.Query",
             json!({"statement": "SELECT * FROM revenue WHERE id = ? ; DELETE FROM revenue", "params": [1]}),
+        ),
+        // Found in review: SQLite reads `$1::b(')` as one parameter token that swallows the
+        // quote, so sqlparser and SQLite disagreed on where the statements were; and a CTE
+        // named with a Kelvin sign, which Unicode lower-cases to `k` but the databases do not.
+        (
+            "SQL.Query",
+            json!({"statement": "SELECT 1 AS a, $1::b(') ; SELECT v, 2 FROM kv ; SELECT 3, $2::d(')"}),
+        ),
+        (
+            "SQL.Query",
+            json!({"statement": "SELECT 1, $1::b(') , (SELECT v FROM kv) , $2::d(')"}),
+        ),
+        (
+            "SQL.Query",
+            json!({"statement": "SELECT 1; ATTACH DATABASE '/tmp/x.db' AS x"}),
+        ),
+        (
+            "SQL.Query",
+            json!({"statement": "WITH \u{212A}v AS (SELECT 1) SELECT * FROM kv"}),
+        ),
+        (
+            "SQL.Query",
+            json!({"statement": format!("SELECT 1{}", "+1".repeat(30_000))}),
         ),
         ("SQL.TableInfo", json!({"table": "vault"})),
         (

@@ -268,6 +268,11 @@ async fn sqlite_fetch(
         .set_progress_handler(SQLITE_PROGRESS_STEPS, move || {
             Instant::now() < deadline && !cancel.is_cancelled()
         });
+    // The connection was opened with query_only; it is asserted again before every
+    // statement, so that no earlier statement can have left it off.
+    sqlx::query("PRAGMA query_only = ON")
+        .execute(&mut *connection)
+        .await?;
     let statement = connection.prepare(sql).await?;
     let declared: Vec<String> = statement
         .columns()

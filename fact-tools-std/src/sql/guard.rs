@@ -11,8 +11,10 @@ use sqlparser::ast::{
 };
 use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::policy::SqlPolicy;
+use super::sqlite_text::{self, SqliteHazard};
 
 /// Which database a statement is for: parsing and name folding follow its rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +37,8 @@ impl SqlDialect {
     pub(crate) fn fold(self, ident: &Ident) -> String {
         match (self, ident.quote_style) {
             (Self::Postgres, Some(_)) => ident.value.clone(),
-            _ => ident.value.to_lowercase(),
+            // Both fold ASCII letters only: `\u{212A}v` (a Kelvin sign) is not `kv` to them.
+            _ => ident.value.to_ascii_lowercase(),
         }
     }
 }
@@ -46,6 +49,15 @@ pub enum Refusal {
     /// The statement does not parse.
     #[error("the statement is not valid SQL: {0}")]
     Syntax(String),
+    /// The statement is longer than [`MAX_STATEMENT_CHARS`].
+    #[error("the statement has {0} characters, more than the 100000 allowed")]
+    TooLong(usize),
+    /// The statement has more than [`MAX_STATEMENT_TOKENS`] tokens.
+    #[error(
+        "the statement has {0} tokens, more than the 4000 allowed; write it more simply (an IN \
+         list rather than a chain of ORs, say)"
+    )]
+    TooComplex(usize),
     /// Zero statements, or more than one.
     #[error("expected exactly one statement, found {0}")]
     StatementCount(String),
@@ -63,6 +75,10 @@ pub enum Refusal {
          only compute: aggregates, window, text, number, date and JSON functions)"
     )]
     Function(String),
+    /// A SQLite parameter other than `?` or `?NNN`: SQLite reads `$name(...)` and `$name::x`
+    /// as one token that can hide text from the parser check.
+    #[error("the parameter '{0}' is not allowed: write parameters as ? or ?NNN")]
+    Placeholder(String),
     /// A table not on the allow-list.
     #[error(
         "table '{0}' is not on the list of tables the SQL tools may read (FACT_SQL_ALLOWED_TABLES)"
@@ -71,9 +87,13 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// Whether the statement was bad input (400) rather than refused by policy (403).
-    pub fn is_syntax(&self) -> bool {
-        matches!(self, Self::Syntax(_))
+    /// Whether the statement was bad input (400: it does not parse, or is too long or too
+    /// complex to check) rather than refused by policy (403).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Self::Syntax(_) | Self::TooLong(_) | Self::TooComplex(_)
+        )
     }
 }
 
@@ -113,7 +133,62 @@ impl CheckedQuery {
 ///
 /// A [`Refusal`] saying what was wrong.
 pub fn check(sql: &str, dialect: SqlDialect, policy: &SqlPolicy) -> Result<CheckedQuery, Refusal> {
-    let statements = Parser::parse_sql(dialect.parser_dialect().as_ref(), sql)
+    let length = sql.chars().count();
+    if length > MAX_STATEMENT_CHARS {
+        return Err(Refusal::TooLong(length));
+    }
+    // A long chain of operators (`1+1+...+1`) parses into a tree as deep as the chain, which
+    // the walk and the drop then recurse through. The token limit bounds the depth, and on a
+    // thread of its own with a stack sized for it, the check can never overflow a caller's
+    // stack (an overflow aborts the process; no `catch_unwind` stops it).
+    let owned = (sql.to_owned(), policy.clone());
+    let checker = std::thread::Builder::new()
+        .name("fact-sql-check".to_owned())
+        .stack_size(CHECK_STACK_BYTES)
+        .spawn(move || check_on_this_thread(&owned.0, dialect, &owned.1));
+    match checker.map(std::thread::JoinHandle::join) {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(_panicked)) => Err(Refusal::Syntax(
+            "the statement could not be checked".to_owned(),
+        )),
+        Err(spawn) => Err(Refusal::Syntax(format!(
+            "the statement could not be checked: {spawn}"
+        ))),
+    }
+}
+
+/// The longest statement [`check`] accepts, in characters.
+pub const MAX_STATEMENT_CHARS: usize = 100_000;
+
+/// The most tokens (words, literals, operators; not spaces or comments) a statement may have.
+/// A chain of `n` operators parses into a tree `n` levels deep, which the walk and the drop
+/// recurse through; this bounds that depth to about 2,000 levels.
+pub const MAX_STATEMENT_TOKENS: usize = 4_000;
+
+/// The stack of the thread a statement is checked on: enough for the deepest tree a statement
+/// of [`MAX_STATEMENT_TOKENS`] can parse into, even in a debug build, where each level of the
+/// walk takes tens of kilobytes.
+const CHECK_STACK_BYTES: usize = 128 * 1024 * 1024;
+
+fn check_on_this_thread(
+    sql: &str,
+    dialect: SqlDialect,
+    policy: &SqlPolicy,
+) -> Result<CheckedQuery, Refusal> {
+    let parser_dialect = dialect.parser_dialect();
+    let tokens = Tokenizer::new(parser_dialect.as_ref(), sql)
+        .tokenize()
+        .map_err(|error| Refusal::Syntax(error.to_string()))?;
+    let counted = tokens
+        .iter()
+        .filter(|token| !matches!(token, Token::Whitespace(_)))
+        .count();
+    if counted > MAX_STATEMENT_TOKENS {
+        return Err(Refusal::TooComplex(counted));
+    }
+    let statements = Parser::new(parser_dialect.as_ref())
+        .with_tokens(tokens)
+        .parse_statements()
         .map_err(|error| Refusal::Syntax(error.to_string()))?;
     let statement = match statements.as_slice() {
         [statement] => statement,
@@ -127,6 +202,18 @@ pub fn check(sql: &str, dialect: SqlDialect, policy: &SqlPolicy) -> Result<Check
             )));
         }
     };
+    // What SQLite will run is judged as SQLite reads it too: the two can disagree.
+    if dialect == SqlDialect::Sqlite {
+        match sqlite_text::hazard(sql) {
+            Some(SqliteHazard::SecondStatement) => {
+                return Err(Refusal::StatementCount(
+                    "more than one, as SQLite reads the text".to_owned(),
+                ));
+            }
+            Some(SqliteHazard::NamedParameter(token)) => return Err(Refusal::Placeholder(token)),
+            None => {}
+        }
+    }
     if !matches!(statement, Statement::Query(_)) {
         return Err(Refusal::NotAQuery(keyword(statement)));
     }

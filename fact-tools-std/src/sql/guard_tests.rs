@@ -242,7 +242,7 @@ fn invalid_sql_is_a_syntax_error() {
     ] {
         for result in both(sql) {
             assert!(
-                result.as_ref().is_err_and(Refusal::is_syntax),
+                result.as_ref().is_err_and(Refusal::is_invalid_input),
                 "{sql}: {result:?}"
             );
         }
@@ -351,5 +351,69 @@ mod allowed_tables {
         ] {
             assert!(restricted(sql, SqlDialect::Postgres).is_ok(), "{sql}");
         }
+    }
+}
+
+#[test]
+fn text_sqlite_would_run_as_several_statements_is_refused() {
+    // sqlparser reads one query with a cast and a string; SQLite reads a Tcl-style parameter
+    // that swallows the quote, then two more statements.
+    let sql = "SELECT 1 AS a, $1::b(') ; SELECT token, 2 FROM secrets ; SELECT 3, $2::d(')";
+    assert_eq!(
+        sqlite(sql).expect_err("refused"),
+        Refusal::Placeholder("$1::b(')".to_owned())
+    );
+    // The same trick inside one statement would hide a table from the allow-list.
+    let sql = "SELECT 1, $1::b(') , (SELECT token FROM secrets) , $2::d(')";
+    assert!(matches!(sqlite(sql), Err(Refusal::Placeholder(_))));
+}
+
+#[test]
+fn sqlite_accepts_question_mark_parameters_only() {
+    assert!(sqlite("SELECT * FROM t WHERE a = ? AND b = ?2").is_ok());
+    for sql in ["SELECT :a", "SELECT @a", "SELECT $a"] {
+        assert!(matches!(sqlite(sql), Err(Refusal::Placeholder(_))), "{sql}");
+    }
+}
+
+#[test]
+fn the_longest_operator_chain_accepted_is_checked_without_overflowing() {
+    // 1,998 additions: 3,998 tokens, a tree 1,998 levels deep.
+    let chain = format!("SELECT 1{}", "+1".repeat(1_998));
+    assert!(postgres(&chain).is_ok());
+    let chain = format!("SELECT 1{}", " OR 1=1".repeat(999));
+    assert!(sqlite(&chain).is_ok());
+}
+
+#[test]
+fn a_statement_of_too_many_tokens_is_refused_before_it_is_parsed() {
+    // 20,000 characters of `+1`: a tree 10,000 levels deep, were it parsed.
+    let chain = format!("SELECT 1{}", "+1".repeat(9_995));
+    assert_eq!(
+        postgres(&chain).expect_err("too complex"),
+        Refusal::TooComplex(19_992)
+    );
+}
+
+#[test]
+fn a_statement_over_the_length_limit_is_refused() {
+    let long = format!("SELECT 1 -- {}", "x".repeat(100_000));
+    assert_eq!(
+        postgres(&long).expect_err("too long"),
+        Refusal::TooLong(100_012)
+    );
+}
+
+#[test]
+fn names_fold_as_the_databases_fold_them_ascii_only() {
+    let policy = SqlPolicy::default().allow_tables(["revenue"]);
+    // A Kelvin sign lower-cases to `k` in Unicode, but not in SQLite or PostgreSQL: the CTE
+    // named with it does not hide the real table `kv`.
+    let sql = "WITH \u{212A}v AS (SELECT 1) SELECT * FROM kv";
+    for dialect in [SqlDialect::Sqlite, SqlDialect::Postgres] {
+        assert_eq!(
+            check(sql, dialect, &policy).expect_err("refused"),
+            Refusal::Table("kv".to_owned())
+        );
     }
 }

@@ -34,13 +34,16 @@ mod guard;
 mod params;
 mod policy;
 mod query;
+mod sqlite_text;
 
 #[cfg(test)]
 mod layers_tests;
 
 pub use catalog::{ColumnInfo, MAX_SCHEMA_TABLES, SchemaInfo, TableInfo, schema_info, table_info};
 pub use database::{SqlDatabase, SqlError};
-pub use guard::{CheckedQuery, Refusal, SqlDialect, check};
+pub use guard::{
+    CheckedQuery, MAX_STATEMENT_CHARS, MAX_STATEMENT_TOKENS, Refusal, SqlDialect, check,
+};
 pub use policy::{ALLOWED_TABLES_VAR, DEFAULT_STATEMENT_TIMEOUT, SqlPolicy};
 pub use query::{DEFAULT_MAX_ROWS, MAX_ROWS_LIMIT, QueryColumn, QueryOutput, query};
 
@@ -63,7 +66,7 @@ async fn tool_database(ctx: &ToolContext) -> Result<SqlDatabase, ToolError> {
 impl From<SqlError> for ToolError {
     fn from(error: SqlError) -> Self {
         let kind = match &error {
-            SqlError::Refused(refusal) if refusal.is_syntax() => ErrorKind::Validation,
+            SqlError::Refused(refusal) if refusal.is_invalid_input() => ErrorKind::Validation,
             SqlError::Refused(_) | SqlError::ReadOnly(_) => ErrorKind::Security,
             SqlError::Timeout(_) => ErrorKind::Timeout,
             SqlError::Statement(_)

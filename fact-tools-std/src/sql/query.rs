@@ -52,7 +52,7 @@ pub struct QueryColumn {
 #[tool(name = "SQL.Query", timeout = 30)]
 pub async fn query(
     ctx: &ToolContext,
-    /// The SQL query, exactly one statement
+    /// The SQL query, exactly one statement (at most 100,000 characters and 4,000 tokens)
     #[schemars(length(min = 1, max = 100000))]
     statement: String,
     /// Values for the statement's placeholders, in order
