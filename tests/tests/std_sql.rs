@@ -388,6 +388,64 @@ async fn max_rows_caps_the_rows_and_says_so() {
 }
 
 #[tokio::test]
+async fn postgres_sends_no_more_rows_than_the_cap() {
+    let Some(fixture) = Fixture::postgres("postgres_sends_no_more_rows_than_the_cap", |_| {
+        SqlPolicy::default().statement_timeout(Duration::from_secs(3))
+    })
+    .await
+    else {
+        return;
+    };
+    // Endless: only a cap inside the statement lets it finish before the timeout.
+    let endless = fixture
+        .call(
+            "SQL.Query",
+            json!({"statement": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c;",
+                   "max_rows": 2}),
+        )
+        .await;
+    assert_eq!(endless.status_code, 200, "{endless:?}");
+    let data = endless.data.expect("rows");
+    assert_eq!(data["rows"], json!([{"x": 1}, {"x": 2}]));
+    assert_eq!(data["truncated"], json!(true));
+    // The query's own order and limit still hold inside the cap.
+    let ordered = fixture
+        .query("SELECT id FROM {s}revenue ORDER BY amount DESC LIMIT 3 -- the top three")
+        .await;
+    assert_eq!(
+        ordered.data.expect("rows")["rows"],
+        json!([{"id": 4}, {"id": 2}, {"id": 1}])
+    );
+    fixture.drop_schema().await;
+}
+
+#[tokio::test]
+async fn a_result_stops_at_the_policys_byte_cap() {
+    let fixture = Fixture::sqlite(SqlPolicy::default().max_result_bytes(100)).await;
+    let result = fixture
+        .call(
+            "SQL.Query",
+            json!({"statement": "SELECT id, region, note FROM revenue ORDER BY id", "max_rows": 1000}),
+        )
+        .await;
+    let data = result.data.expect("rows");
+    let kept = data["row_count"].as_u64().expect("a count");
+    assert!((1..4).contains(&kept), "{data}");
+    assert_eq!(data["truncated"], json!(true));
+    let huge = fixture
+        .query("SELECT printf('%.500c', 'x') AS big")
+        .await
+        .data
+        .expect("rows");
+    assert_eq!(
+        huge["rows"],
+        json!([]),
+        "a row larger than the cap is left out whole"
+    );
+    assert_eq!(huge["truncated"], json!(true));
+}
+
+#[tokio::test]
 async fn a_long_statement_is_a_504() {
     let fixture =
         Fixture::sqlite(SqlPolicy::default().statement_timeout(Duration::from_millis(200))).await;

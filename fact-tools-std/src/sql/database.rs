@@ -218,8 +218,22 @@ impl SqlDatabase {
         max_rows: usize,
         cancel: &CancellationToken,
     ) -> Result<Rows, SqlError> {
-        self.fetch_unchecked(query.sql(), params, max_rows, cancel)
-            .await
+        // PostgreSQL sends every row of a result unless told otherwise, and each must be read
+        // off the connection, so the cap is part of the statement there. SQLite stops when
+        // asked.
+        let limited;
+        let sql = match self.dialect() {
+            SqlDialect::Sqlite => query.sql(),
+            SqlDialect::Postgres => {
+                limited = format!(
+                    "SELECT * FROM (\n{}\n) AS fact_query LIMIT {}",
+                    query.body(),
+                    max_rows.saturating_add(1)
+                );
+                &limited
+            }
+        };
+        self.fetch_unchecked(sql, params, max_rows, cancel).await
     }
 
     /// Runs `sql` without layer one: only the connection's own read-only mode, the timeout and
@@ -233,12 +247,14 @@ impl SqlDatabase {
         cancel: &CancellationToken,
     ) -> Result<Rows, SqlError> {
         let timeout = self.inner.policy.timeout();
+        let cap = Cap {
+            rows: max_rows,
+            bytes: self.inner.policy.result_bytes(),
+        };
         let work = async {
             match &self.inner.pool {
-                Pool::Sqlite(pool) => {
-                    sqlite_fetch(pool, sql, params, max_rows, timeout, cancel).await
-                }
-                Pool::Postgres(pool) => postgres_fetch(pool, sql, params, max_rows).await,
+                Pool::Sqlite(pool) => sqlite_fetch(pool, sql, params, cap, timeout, cancel).await,
+                Pool::Postgres(pool) => postgres_fetch(pool, sql, params, cap).await,
             }
         };
         // The database enforces the timeout; this is the backstop should it not answer.
@@ -249,11 +265,76 @@ impl SqlDatabase {
     }
 }
 
+/// How much of a result is kept: at most `rows` rows, and no more rows once their values
+/// reach about `bytes` bytes of JSON.
+#[derive(Debug, Clone, Copy)]
+struct Cap {
+    rows: usize,
+    bytes: usize,
+}
+
+/// A result in the making, kept within its [`Cap`].
+struct Collected {
+    cap: Cap,
+    rows: Vec<Map<String, Value>>,
+    bytes: usize,
+    truncated: bool,
+}
+
+impl Collected {
+    fn new(cap: Cap) -> Self {
+        Self {
+            cap,
+            rows: Vec::new(),
+            bytes: 0,
+            truncated: false,
+        }
+    }
+
+    /// Whether there is room for another row; when there is not, the result is truncated.
+    fn has_room(&mut self) -> bool {
+        let room = self.rows.len() < self.cap.rows && self.bytes <= self.cap.bytes;
+        self.truncated |= !room;
+        room
+    }
+
+    /// Keeps a row, unless it would take the result past its byte cap.
+    fn push(&mut self, row: Map<String, Value>) {
+        let size: usize = row
+            .iter()
+            .map(|(name, value)| name.len() + json_size(value))
+            .sum();
+        if self.bytes + size > self.cap.bytes {
+            self.bytes = self.cap.bytes + 1;
+            self.truncated = true;
+            return;
+        }
+        self.bytes += size;
+        self.rows.push(row);
+    }
+}
+
+/// About how many bytes `value` takes as JSON.
+fn json_size(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 12,
+        Value::String(text) => text.len() + 2,
+        Value::Array(items) => items.iter().map(json_size).sum::<usize>() + 2,
+        Value::Object(map) => {
+            map.iter()
+                .map(|(k, v)| k.len() + 3 + json_size(v))
+                .sum::<usize>()
+                + 2
+        }
+    }
+}
+
 async fn sqlite_fetch(
     pool: &SqlitePool,
     sql: &str,
     params: &[Value],
-    max_rows: usize,
+    cap: Cap,
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<Rows, FetchError> {
@@ -280,25 +361,23 @@ async fn sqlite_fetch(
         .map(|column| column.type_info().name().to_owned())
         .collect();
     let names = unique_names(statement.columns().iter().map(|column| column.name()));
-    let mut rows = Vec::new();
-    let mut truncated = false;
+    let mut kept = Collected::new(cap);
     {
         let mut stream = bind_json!(statement.query(), params).fetch(&mut *connection);
         while let Some(row) = stream.try_next().await? {
-            if rows.len() == max_rows {
-                truncated = true;
+            if !kept.has_room() {
                 break;
             }
             let values = (0..names.len())
                 .map(|index| sqlite_value(&row, index))
                 .collect::<Result<Vec<_>, _>>()?;
-            rows.push(object(&names, values));
+            kept.push(object(&names, values));
         }
     }
     Ok(Rows {
         columns: names.into_iter().zip(declared).collect(),
-        rows,
-        truncated,
+        rows: kept.rows,
+        truncated: kept.truncated,
     })
 }
 
@@ -306,7 +385,7 @@ async fn postgres_fetch(
     pool: &PgPool,
     sql: &str,
     params: &[Value],
-    max_rows: usize,
+    cap: Cap,
 ) -> Result<Rows, FetchError> {
     let mut transaction = pool.begin_with("BEGIN READ ONLY").await?;
     let statement = transaction.prepare(sql).await?;
@@ -329,13 +408,11 @@ async fn postgres_fetch(
         _ => Vec::new(),
     };
     let query = bind_postgres(statement.query(), params, &types).map_err(FetchError::Ours)?;
-    let mut rows = Vec::new();
-    let mut truncated = false;
+    let mut kept = Collected::new(cap);
     {
         let mut stream = query.fetch(&mut *transaction);
         while let Some(row) = stream.try_next().await? {
-            if rows.len() == max_rows {
-                truncated = true;
+            if !kept.has_room() {
                 break;
             }
             let values = decoders
@@ -343,14 +420,14 @@ async fn postgres_fetch(
                 .enumerate()
                 .map(|(index, decoder)| decoder.decode(&row, index))
                 .collect::<Result<Vec<_>, _>>()?;
-            rows.push(object(&names, values));
+            kept.push(object(&names, values));
         }
     }
     transaction.rollback().await?;
     Ok(Rows {
         columns: names.into_iter().zip(column_types).collect(),
-        rows,
-        truncated,
+        rows: kept.rows,
+        truncated: kept.truncated,
     })
 }
 

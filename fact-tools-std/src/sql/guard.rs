@@ -11,7 +11,7 @@ use sqlparser::ast::{
 };
 use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use super::policy::SqlPolicy;
 use super::sqlite_text::{self, SqliteHazard};
@@ -101,6 +101,8 @@ impl Refusal {
 #[derive(Debug, Clone)]
 pub struct CheckedQuery {
     sql: String,
+    /// Where the query ends: before its terminating `;`, if it has one.
+    body_end: usize,
 }
 
 impl CheckedQuery {
@@ -109,6 +111,34 @@ impl CheckedQuery {
     pub fn sql(&self) -> &str {
         &self.sql
     }
+
+    /// The statement without its terminating `;` and whatever follows it (only comments and
+    /// more `;`, since it is exactly one statement), ready to be nested in another query.
+    pub fn body(&self) -> &str {
+        &self.sql[..self.body_end]
+    }
+}
+
+/// The byte offset of the first `;` token of `sql`, which `tokens` were read from.
+fn first_semicolon(sql: &str, tokens: &[TokenWithSpan]) -> Option<usize> {
+    let at = tokens
+        .iter()
+        .find(|token| token.token == Token::SemiColon)?
+        .span
+        .start;
+    let (mut line, mut column) = (1, 1);
+    for (offset, ch) in sql.char_indices() {
+        if (line, column) == (at.line, at.column) {
+            return (ch == ';').then_some(offset);
+        }
+        if ch == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    None
 }
 
 /// Parses `sql` for `dialect` and checks that it only reads, calling only allowed functions on
@@ -177,17 +207,18 @@ fn check_on_this_thread(
 ) -> Result<CheckedQuery, Refusal> {
     let parser_dialect = dialect.parser_dialect();
     let tokens = Tokenizer::new(parser_dialect.as_ref(), sql)
-        .tokenize()
+        .tokenize_with_location()
         .map_err(|error| Refusal::Syntax(error.to_string()))?;
     let counted = tokens
         .iter()
-        .filter(|token| !matches!(token, Token::Whitespace(_)))
+        .filter(|token| !matches!(token.token, Token::Whitespace(_)))
         .count();
     if counted > MAX_STATEMENT_TOKENS {
         return Err(Refusal::TooComplex(counted));
     }
+    let body_end = first_semicolon(sql, &tokens).unwrap_or(sql.len());
     let statements = Parser::new(parser_dialect.as_ref())
-        .with_tokens(tokens)
+        .with_tokens_with_locations(tokens)
         .parse_statements()
         .map_err(|error| Refusal::Syntax(error.to_string()))?;
     let statement = match statements.as_slice() {
@@ -228,6 +259,7 @@ fn check_on_this_thread(
         ControlFlow::Break(refusal) => Err(refusal),
         ControlFlow::Continue(()) => Ok(CheckedQuery {
             sql: sql.to_owned(),
+            body_end,
         }),
     }
 }

@@ -417,3 +417,16 @@ fn names_fold_as_the_databases_fold_them_ascii_only() {
         );
     }
 }
+
+#[test]
+fn the_body_stops_before_the_terminating_semicolon() {
+    for (sql, body) in [
+        ("SELECT 1", "SELECT 1"),
+        ("SELECT ';' AS a; -- done", "SELECT ';' AS a"),
+        ("SELECT 1 -- no ; here\n;", "SELECT 1 -- no ; here\n"),
+        ("SELECT 'é;' AS a\n  ;;", "SELECT 'é;' AS a\n  "),
+    ] {
+        let checked = postgres(sql).expect("a query");
+        assert_eq!(checked.body(), body, "{sql}");
+    }
+}

@@ -44,7 +44,9 @@ pub use database::{SqlDatabase, SqlError};
 pub use guard::{
     CheckedQuery, MAX_STATEMENT_CHARS, MAX_STATEMENT_TOKENS, Refusal, SqlDialect, check,
 };
-pub use policy::{ALLOWED_TABLES_VAR, DEFAULT_STATEMENT_TIMEOUT, SqlPolicy};
+pub use policy::{
+    ALLOWED_TABLES_VAR, DEFAULT_MAX_RESULT_BYTES, DEFAULT_STATEMENT_TIMEOUT, SqlPolicy,
+};
 pub use query::{DEFAULT_MAX_ROWS, MAX_ROWS_LIMIT, QueryColumn, QueryOutput, query};
 
 use fact_runtime::{ErrorKind, ToolContext, ToolError};

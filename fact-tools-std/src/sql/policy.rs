@@ -11,6 +11,9 @@ pub const ALLOWED_TABLES_VAR: &str = "FACT_SQL_ALLOWED_TABLES";
 /// How long one statement may run unless the policy says otherwise.
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many bytes of JSON one result may hold unless the policy says otherwise.
+pub const DEFAULT_MAX_RESULT_BYTES: usize = 8 * 1024 * 1024;
+
 /// What the SQL tools may read, and for how long.
 ///
 /// With no allow-list of tables (the default) a query may read any table or view the database
@@ -39,6 +42,7 @@ pub struct SqlPolicy {
     allowed_tables: Option<HashSet<String>>,
     extra_functions: HashSet<String>,
     statement_timeout: Duration,
+    max_result_bytes: usize,
 }
 
 impl Default for SqlPolicy {
@@ -47,6 +51,7 @@ impl Default for SqlPolicy {
             allowed_tables: None,
             extra_functions: HashSet::new(),
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            max_result_bytes: DEFAULT_MAX_RESULT_BYTES,
         }
     }
 }
@@ -94,6 +99,19 @@ impl SqlPolicy {
     pub fn statement_timeout(mut self, timeout: Duration) -> Self {
         self.statement_timeout = timeout;
         self
+    }
+
+    /// Stops reading rows once a result holds about `bytes` bytes of JSON (default 8 MiB);
+    /// the result then says it was truncated. One row is never split.
+    #[must_use]
+    pub fn max_result_bytes(mut self, bytes: usize) -> Self {
+        self.max_result_bytes = bytes;
+        self
+    }
+
+    /// The byte cap of one result.
+    pub fn result_bytes(&self) -> usize {
+        self.max_result_bytes
     }
 
     /// The statement timeout.

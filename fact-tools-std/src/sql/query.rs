@@ -29,7 +29,8 @@ pub struct QueryOutput {
     pub rows: Vec<Map<String, Value>>,
     /// How many rows `rows` holds.
     pub row_count: usize,
-    /// Whether the query had more rows than `max_rows` (the rest were not read).
+    /// Whether rows were left out: the query had more than `max_rows`, or more than the
+    /// policy's result size (8 MiB of JSON by default). The rest were not read.
     pub truncated: bool,
     /// How long the query took, in milliseconds.
     pub execution_time_ms: f64,
