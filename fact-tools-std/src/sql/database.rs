@@ -482,6 +482,11 @@ fn redact(url: &str) -> String {
             let _ = parsed.set_password(Some("****"));
             parsed.to_string()
         }
-        _ => url.to_owned(),
+        Ok(_) => url.to_owned(),
+        // What does not parse cannot be shown safely: it may hold a password.
+        Err(_) => format!(
+            "(a {} URL that does not parse, not shown)",
+            url.split_once(':').map_or("database", |(scheme, _)| scheme)
+        ),
     }
 }

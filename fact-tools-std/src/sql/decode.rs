@@ -3,10 +3,12 @@
 
 use base64::Engine as _;
 use serde_json::{Map, Number, Value};
+
+use super::pg_time;
 use sqlx::postgres::types::PgInterval;
-use sqlx::postgres::{PgRow, PgTypeInfo, PgTypeKind};
+use sqlx::postgres::{PgRow, PgTypeInfo, PgTypeKind, PgValueFormat};
 use sqlx::sqlite::SqliteRow;
-use sqlx::types::{Decimal, Json, chrono, uuid::Uuid};
+use sqlx::types::{Json, uuid::Uuid};
 use sqlx::{Row as _, TypeInfo as _, ValueRef as _};
 
 /// How a PostgreSQL column is turned into JSON, chosen once per column from its type.
@@ -79,23 +81,19 @@ impl PgDecoder {
             Self::Int8 => Value::from(row.try_get::<i64, _>(index)?),
             Self::Float4 => float(f64::from(row.try_get::<f32, _>(index)?)),
             Self::Float8 => float(row.try_get::<f64, _>(index)?),
-            Self::Numeric => numeric(row.try_get::<Decimal, _>(index)?),
+            Self::Numeric => numeric(&raw_text(row, index, pg_time::numeric)?),
             // Enums arrive as their label; text types as text.
             Self::Text => Value::String(row.try_get_unchecked::<String, _>(index)?),
             Self::Uuid => Value::String(row.try_get::<Uuid, _>(index)?.to_string()),
             Self::Json => row.try_get::<Json<Value>, _>(index)?.0,
-            Self::Date => Value::String(row.try_get::<chrono::NaiveDate, _>(index)?.to_string()),
-            Self::Time => Value::String(row.try_get::<chrono::NaiveTime, _>(index)?.to_string()),
-            Self::Timestamp => Value::String(
-                row.try_get::<chrono::NaiveDateTime, _>(index)?
-                    .format("%Y-%m-%dT%H:%M:%S%.f")
-                    .to_string(),
-            ),
-            Self::Timestamptz => Value::String(
-                row.try_get::<chrono::DateTime<chrono::Utc>, _>(index)?
-                    .format("%Y-%m-%dT%H:%M:%S%.fZ")
-                    .to_string(),
-            ),
+            Self::Date => Value::String(raw_text(row, index, pg_time::date)?),
+            Self::Time => Value::String(raw_text(row, index, pg_time::time)?),
+            Self::Timestamp => Value::String(raw_text(row, index, |bytes| {
+                pg_time::timestamp(bytes, false)
+            })?),
+            Self::Timestamptz => Value::String(raw_text(row, index, |bytes| {
+                pg_time::timestamp(bytes, true)
+            })?),
             Self::Bytes => bytes(&row.try_get::<Vec<u8>, _>(index)?),
             Self::Interval => interval(&row.try_get::<PgInterval, _>(index)?),
             Self::TextArray => Value::from(row.try_get::<Vec<Option<String>>, _>(index)?),
@@ -133,16 +131,45 @@ fn float(value: f64) -> Value {
     Number::from_f64(value).map_or_else(|| Value::String(value.to_string()), Value::Number)
 }
 
-/// A NUMERIC as a JSON number when a double holds it exactly, else as its decimal string, so
-/// that no digit is silently lost.
-fn numeric(value: Decimal) -> Value {
-    let text = value.normalize().to_string();
-    if let Ok(integer) = text.parse::<i64>() {
+/// Column `index` as text: as PostgreSQL sent it in text format, or decoded from binary by
+/// `decode`.
+fn raw_text(
+    row: &PgRow,
+    index: usize,
+    decode: impl Fn(&[u8]) -> Option<String>,
+) -> Result<String, sqlx::Error> {
+    let raw = row.try_get_raw(index)?;
+    let decoded = match raw.format() {
+        PgValueFormat::Text => raw.as_str().ok().map(str::to_owned),
+        PgValueFormat::Binary => raw.as_bytes().ok().and_then(decode),
+    };
+    decoded.ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: index.to_string(),
+        source: "a value PostgreSQL sent in an unexpected form".into(),
+    })
+}
+
+/// A NUMERIC's exact text as a JSON number when the double nearest to it prints back as the
+/// same digits, else as the string itself, so that no digit is silently lost (`NaN` and the
+/// infinities stay strings).
+fn numeric(text: &str) -> Value {
+    let normalized = match text.split_once('.') {
+        Some((whole, fraction)) => {
+            let fraction = fraction.trim_end_matches('0');
+            if fraction.is_empty() {
+                whole.to_owned()
+            } else {
+                format!("{whole}.{fraction}")
+            }
+        }
+        None => text.to_owned(),
+    };
+    if let Ok(integer) = normalized.parse::<i64>() {
         return Value::from(integer);
     }
-    match text.parse::<f64>() {
-        Ok(double) if double.is_finite() && double.to_string() == text => float(double),
-        _ => Value::String(text),
+    match normalized.parse::<f64>() {
+        Ok(double) if double.is_finite() && double.to_string() == normalized => float(double),
+        _ => Value::String(text.to_owned()),
     }
 }
 
@@ -239,15 +266,14 @@ mod tests {
 
     #[test]
     fn numerics_stay_exact() {
+        assert_eq!(numeric("12.50"), Value::from(12.5));
+        assert_eq!(numeric("42.000"), Value::from(42));
         assert_eq!(
-            numeric("12.50".parse().expect("decimal")),
-            Value::from(12.5)
-        );
-        assert_eq!(numeric("42".parse().expect("decimal")), Value::from(42));
-        assert_eq!(
-            numeric("12345678901234567890.123456789".parse().expect("decimal")),
+            numeric("12345678901234567890.123456789"),
             Value::from("12345678901234567890.123456789")
         );
+        assert_eq!(numeric("NaN"), Value::from("NaN"));
+        assert_eq!(numeric("-0.5"), Value::from(-0.5));
     }
 
     #[test]

@@ -254,6 +254,7 @@ pub(crate) const SAFE_FUNCTIONS: &[&str] = &[
     "jsonb_path_query",
     "jsonb_path_exists",
     // arrays and sets
+    "array",
     "array_length",
     "array_position",
     "array_positions",

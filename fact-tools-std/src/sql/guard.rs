@@ -380,6 +380,22 @@ fn check_body(body: &SetExpr) -> ControlFlow<Refusal> {
     }
 }
 
+/// Refuses PostgreSQL's object-identifier types (`regclass`, `regrole`, `regproc`, ...),
+/// whose casts turn names into catalog lookups and back.
+fn catalog_cast(data_type: &sqlparser::ast::DataType) -> ControlFlow<Refusal> {
+    if data_type
+        .to_string()
+        .to_ascii_lowercase()
+        .starts_with("reg")
+    {
+        ControlFlow::Break(Refusal::Forbidden(
+            "a cast to an object-identifier type (regclass, regrole, ...) with an allow-list of tables",
+        ))
+    } else {
+        ControlFlow::Continue(())
+    }
+}
+
 impl Visitor for Guard<'_> {
     type Break = Refusal;
 
@@ -483,8 +499,18 @@ impl Visitor for Guard<'_> {
     }
 
     fn pre_visit_expr(&mut self, expr: &sqlparser::ast::Expr) -> ControlFlow<Refusal> {
-        if let sqlparser::ast::Expr::Function(function) = expr {
-            self.check_function(&function.name)?;
+        use sqlparser::ast::Expr;
+        match expr {
+            Expr::Function(function) => self.check_function(&function.name)?,
+            // `'secrets'::regclass` and `oid::regclass` read the catalog by another road: with
+            // an allow-list of tables, no cast to an object-identifier type.
+            Expr::Cast { data_type, .. } if self.policy.restricts_tables() => {
+                catalog_cast(data_type)?;
+            }
+            Expr::TypedString(typed) if self.policy.restricts_tables() => {
+                catalog_cast(&typed.data_type)?;
+            }
+            _ => {}
         }
         ControlFlow::Continue(())
     }

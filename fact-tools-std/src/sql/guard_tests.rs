@@ -430,3 +430,37 @@ fn the_body_stops_before_the_terminating_semicolon() {
         assert_eq!(checked.body(), body, "{sql}");
     }
 }
+
+#[test]
+fn with_an_allow_list_casts_to_catalog_types_are_refused() {
+    let policy = SqlPolicy::default().allow_tables(["revenue"]);
+    for sql in [
+        "SELECT g::oid::regclass::text FROM generate_series(1, 10) AS g",
+        "SELECT 'secrets'::regclass",
+        "SELECT CAST(10 AS regrole)",
+        "SELECT regclass 'secrets'",
+    ] {
+        assert!(
+            matches!(
+                check(sql, SqlDialect::Postgres, &policy),
+                Err(Refusal::Forbidden(_))
+            ),
+            "{sql}"
+        );
+    }
+    // Without a list everything may be read, the catalog included.
+    assert!(postgres("SELECT 'revenue'::regclass").is_ok());
+    assert!(
+        check(
+            "SELECT amount::text FROM revenue",
+            SqlDialect::Postgres,
+            &policy
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn array_subqueries_are_allowed() {
+    assert!(postgres("SELECT ARRAY(SELECT region FROM revenue) AS regions").is_ok());
+}

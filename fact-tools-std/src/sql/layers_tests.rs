@@ -344,6 +344,26 @@ async fn postgres_values_become_json_by_type() {
             "t": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "u": 3
         })
     );
+    // Values at the edges of PostgreSQL's ranges, which chrono and rust_decimal cannot hold.
+    let edges = unchecked(
+        &db,
+        "SELECT 'infinity'::timestamp AS a, '-infinity'::timestamptz AS b, \
+         '-infinity'::date AS c, '5874897-12-31'::date AS d, '294276-12-31 23:59:59'::timestamp AS e, \
+         12345678901234567890123456789012::numeric AS f, 1e100::numeric AS g, \
+         'NaN'::numeric AS h, '24:00:00'::time AS i, 1e-10::numeric AS j, \
+         '0044-03-15 BC'::date AS k",
+    )
+    .await
+    .expect("runs");
+    assert_eq!(
+        Value::Object(edges.rows[0].clone()),
+        json!({
+            "a": "infinity", "b": "-infinity", "c": "-infinity", "d": "5874897-12-31",
+            "e": "294276-12-31T23:59:59", "f": "12345678901234567890123456789012",
+            "g": 1e100,
+            "h": "NaN", "i": "24:00:00", "j": 1e-10, "k": "-0043-03-15"
+        })
+    );
     let unsupported = unchecked(&db, "SELECT '10.0.0.1'::inet AS address").await;
     assert_eq!(
         unsupported.map(|_| ()).map_err(|e| e.to_string()),
@@ -353,4 +373,17 @@ async fn postgres_values_become_json_by_type() {
                 .to_owned()
         )
     );
+}
+
+#[tokio::test]
+async fn a_url_that_does_not_parse_is_never_echoed() {
+    let error = SqlDatabase::connect(
+        "postgres://postgres:Sup3rSecret@127.0.0.1:99999/fact_test",
+        SqlPolicy::default(),
+    )
+    .await
+    .expect_err("no such port");
+    let message = error.to_string();
+    assert!(!message.contains("Sup3rSecret"), "{message}");
+    assert!(message.contains("not shown"), "{message}");
 }

@@ -32,6 +32,7 @@ mod decode;
 mod functions;
 mod guard;
 mod params;
+mod pg_time;
 mod policy;
 mod query;
 mod sqlite_text;

@@ -24,7 +24,7 @@ pub struct QueryOutput {
     /// value has its own key in a row.
     pub columns: Vec<QueryColumn>,
     /// The rows, each an object keyed by column name. Integers and floats are numbers, a
-    /// NUMERIC is a number when a double holds it exactly (else its decimal string), dates and
+    /// NUMERIC is a number when a double reproduces its digits (else its decimal string), dates and
     /// times are ISO 8601 strings, JSON columns are JSON, binary values are base64 strings.
     pub rows: Vec<Map<String, Value>>,
     /// How many rows `rows` holds.
