@@ -12,12 +12,18 @@
 //!    whose body is only SELECT, VALUES or set operations of them: no `INTO`, no locking
 //!    clause, no data-modifying CTE, no `EXPLAIN`, and only functions known to only compute.
 //!    With an allow-list of tables ([`SqlPolicy::allow_tables`], `FACT_SQL_ALLOWED_TABLES`),
-//!    every table it names must be on the list.
-//! 2. **The connection** cannot write: SQLite is opened read-only with `PRAGMA query_only`;
-//!    PostgreSQL sessions default to read-only transactions and every statement runs in a
-//!    `BEGIN READ ONLY` transaction that is rolled back.
-//! 3. **Every statement** stops at the policy's timeout (enforced by the database) and returns
-//!    at most `max_rows` rows (default 100, at most 1000); the rest are never read.
+//!    every table it names must be on the list. On SQLite the text is also read as SQLite's
+//!    own tokenizer reads it, since the two can disagree: a second statement, or a `$name`
+//!    parameter (whose Tcl syntax can swallow quotes), is refused; write parameters as `?`.
+//!    A statement has at most 100,000 characters and 4,000 tokens.
+//! 2. **The connection** cannot write: SQLite is opened read-only with `PRAGMA query_only`,
+//!    asserted again before every statement; PostgreSQL sessions default to read-only
+//!    transactions and every statement runs in a `BEGIN READ ONLY` transaction that is rolled
+//!    back.
+//! 3. **Every statement** stops at the policy's timeout (enforced by the database: PostgreSQL's
+//!    `statement_timeout`, SQLite's progress handler) and returns at most `max_rows` rows
+//!    (default 100, at most 1000) and about 8 MiB of JSON; on PostgreSQL the row cap is part
+//!    of the statement, so the rest are never sent.
 //!
 //! A write refused by layer two is a 403 (`SecurityError`), like a refusal by layer one; a
 //! statement that does not parse is a 400; a timeout is a 504.
