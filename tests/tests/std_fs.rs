@@ -218,6 +218,21 @@ async fn an_escape_is_a_security_error_naming_the_path() {
 }
 
 #[tokio::test]
+async fn a_file_named_with_a_trailing_slash_is_not_read() {
+    let tree = Tree::new();
+    for path in ["notes.txt/", "notes.txt/."] {
+        let result = read(&tree.executor(), json!({"file_path": path})).await;
+        assert_refused(&result, 400, path);
+    }
+    let listing = list(&tree.executor(), json!({"directory_path": "listing/"})).await;
+    assert_eq!(
+        data(&listing)["count"],
+        json!(5),
+        "a directory with a trailing slash lists"
+    );
+}
+
+#[tokio::test]
 async fn an_absolute_path_outside_the_roots_is_refused_as_outside() {
     let tree = Tree::new();
     let result = read(&tree.executor(), json!({"file_path": "/etc/passwd"})).await;

@@ -256,17 +256,22 @@ pub(crate) struct Resolved<'a> {
     pub(crate) path: &'a str,
 }
 
-/// `path` without leading `.` components, or `.` when nothing is left.
+/// `path` without leading `.` components, or `.` when nothing is left. A trailing `/` (or
+/// `/.`) is kept as a final `.`, so that `notes.txt/` still names a directory, as the kernel
+/// reads it, and is no file.
 fn relative_or_dot(path: &Path) -> PathBuf {
-    let rest: PathBuf = path
+    let mut rest: PathBuf = path
         .components()
         .skip_while(|c| matches!(c, Component::CurDir))
         .collect();
     if rest.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        rest
+        return PathBuf::from(".");
     }
+    let text = path.as_os_str().as_encoded_bytes();
+    if text.ends_with(b"/") || text.ends_with(b"/.") {
+        rest.push(".");
+    }
+    rest
 }
 
 fn open_root(path: &Path) -> Result<Root, FileRootsError> {
