@@ -378,6 +378,64 @@ async fn redirect_to_a_refused_address_is_refused_at_the_hop() {
         let result = get_url(&executor, &server.url(&format!("/redirect?to={target}"))).await;
         assert_eq!(result.status_code, 403, "{target}: {result:?}");
         assert!(error(&result).contains(names), "{target}: {result:?}");
+        // Whether refused by its URL or by what its name resolves to, the refusal says it
+        // happened at a redirect.
+        assert!(
+            error(&result).contains("(at a redirect "),
+            "{target}: {result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn redirects_change_the_method_as_browsers_do() {
+    let server = Server::start().await;
+    let executor = allowing_loopback();
+    for (status, method, body) in [
+        (301, "GET", ""),
+        (302, "GET", ""),
+        (303, "GET", ""),
+        (307, "POST", "payload"),
+        (308, "POST", "payload"),
+    ] {
+        let url = server.url(&format!("/redirect?status={status}&to=/echo"));
+        let result = call(
+            &executor,
+            "Web.HTTPRequest",
+            json!({"url": url, "method": "POST", "body": "payload"}),
+        )
+        .await;
+        let echoed = &data(&result)["body"];
+        assert_eq!(echoed["method"], json!(method), "{status}: {result:?}");
+        assert_eq!(echoed["body"], json!(body), "{status}: {result:?}");
+    }
+}
+
+#[tokio::test]
+async fn credentials_do_not_follow_a_redirect_to_another_host() {
+    let server = Server::start().await;
+    let policy = NetworkPolicy::default()
+        .allow_host("a.test")
+        .allow_host("b.test");
+    let executor = executor_with(resolving_to_loopback(policy, &["a.test", "b.test"]));
+    let port = server.port;
+    for (to, kept) in [
+        (format!("http://a.test:{port}/echo"), true),
+        (format!("http://b.test:{port}/echo"), false),
+    ] {
+        let url = format!("http://a.test:{port}/redirect?to={to}");
+        let result = call(
+            &executor,
+            "Web.HTTPRequest",
+            json!({"url": url, "headers": {"Authorization": "Bearer secret"}}),
+        )
+        .await;
+        let expected = if kept {
+            json!("Bearer secret")
+        } else {
+            json!(null)
+        };
+        assert_eq!(data(&result)["body"]["authorization"], expected, "{to}");
     }
 }
 

@@ -7,8 +7,8 @@
 //!   literals (which never reach a resolver);
 //! - a custom DNS resolver hands the connector only the permitted addresses of a host name, so
 //!   `localhost`, or a name whose DNS an attacker controls, cannot lead to a private address;
-//! - a custom redirect policy repeats the URL check on every hop and stops after
-//!   [`MAX_REDIRECTS`].
+//! - redirects are followed here, not by reqwest, so that every hop is checked like the first
+//!   URL, and a refusal at a hop says so; at most [`MAX_REDIRECTS`].
 //!
 //! Proxies are disabled, so the address checked is the address connected to. A refusal travels
 //! through reqwest's error as a typed [`Refusal`] and is found again by downcasting, so the
@@ -19,6 +19,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use fact_runtime::{ToolContext, ToolError};
 use futures::future::BoxFuture;
@@ -77,24 +78,6 @@ impl Resolve for PolicyResolver {
     }
 }
 
-/// A redirect chain longer than [`MAX_REDIRECTS`].
-#[derive(Debug, thiserror::Error)]
-#[error("stopped after {MAX_REDIRECTS} redirects")]
-struct TooManyRedirects;
-
-fn checked_redirects(policy: Arc<NetworkPolicy>) -> redirect::Policy {
-    redirect::Policy::custom(move |attempt| {
-        // `previous` holds the original URL and every hop followed so far.
-        if attempt.previous().len() > MAX_REDIRECTS {
-            return attempt.error(TooManyRedirects);
-        }
-        match policy.check_url(attempt.url()) {
-            Ok(()) => attempt.follow(),
-            Err(refusal) => attempt.error(refusal),
-        }
-    })
-}
-
 /// Why building an [`HttpClient`] failed (the TLS backend could not start).
 #[derive(Debug, thiserror::Error)]
 #[error("could not build the HTTP client: {0}")]
@@ -129,11 +112,8 @@ pub struct HttpClient {
 #[derive(Debug)]
 struct Inner {
     policy: Arc<NetworkPolicy>,
-    /// Follows redirects, checking each hop.
-    following: reqwest::Client,
-    /// Never follows a redirect: reqwest fixes the redirect policy per client, so the
-    /// `follow_redirects = false` case needs a client of its own.
-    direct: reqwest::Client,
+    /// The one pooled client; it never follows a redirect itself ([`HttpClient::send`] does).
+    client: reqwest::Client,
 }
 
 impl HttpClient {
@@ -195,22 +175,16 @@ impl HttpClient {
             policy: Arc::clone(&policy),
             lookup: Arc::new(lookup),
         });
-        let build = |redirects: redirect::Policy| {
-            reqwest::Client::builder()
-                .no_proxy()
-                .dns_resolver(Arc::clone(&resolver))
-                .redirect(redirects)
-                // The previous URL is nobody's business at the next hop.
-                .referer(false)
-                .user_agent(concat!("fact-tools-std/", env!("CARGO_PKG_VERSION")))
-                .build()
-        };
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .dns_resolver(resolver)
+            .redirect(redirect::Policy::none())
+            // The previous URL is nobody's business at the next hop.
+            .referer(false)
+            .user_agent(concat!("fact-tools-std/", env!("CARGO_PKG_VERSION")))
+            .build()?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                following: build(checked_redirects(Arc::clone(&policy)))?,
-                direct: build(redirect::Policy::none())?,
-                policy,
-            }),
+            inner: Arc::new(Inner { policy, client }),
         })
     }
 
@@ -242,20 +216,95 @@ impl HttpClient {
         Ok(url)
     }
 
-    /// A request to a URL that passed [`checked_url`](Self::checked_url).
-    pub(crate) fn request(
+    /// Sends `request` (whose URL passed [`checked_url`](Self::checked_url)) and, when
+    /// `follow` is set, its redirects: each hop's URL is checked like the first and its host
+    /// resolved through the policy, a 301, 302 or 303 turns into a GET without body (HEAD
+    /// stays HEAD), a 307 or 308 repeats the method and body, and credentials are dropped when
+    /// the host changes. The whole chain, and the response body read after it, has `timeout`.
+    /// A redirect to another scheme, or without a usable `Location`, is answered as is.
+    pub(crate) async fn send(
         &self,
-        method: reqwest::Method,
-        url: Url,
-        follow_redirects: bool,
-    ) -> reqwest::RequestBuilder {
-        let client = if follow_redirects {
-            &self.inner.following
-        } else {
-            &self.inner.direct
-        };
-        client.request(method, url)
+        mut request: Outgoing,
+        follow: bool,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, Failure> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut hops = 0;
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let mut builder = self
+                .inner
+                .client
+                .request(request.method.clone(), request.url.clone())
+                .headers(request.headers.clone())
+                .timeout(remaining);
+            if let Some(body) = &request.body {
+                builder = builder.body(body.clone());
+            }
+            let at_hop = |failure: Failure| match failure {
+                Failure::Refused(message) if hops > 0 => {
+                    Failure::Refused(format!("{message} (at a redirect to {})", request.url))
+                }
+                other => other,
+            };
+            let response = builder
+                .send()
+                .await
+                .map_err(|err| at_hop(Failure::of(&err)))?;
+            let status = response.status();
+            if !follow || !status.is_redirection() {
+                return Ok(response);
+            }
+            let Some(next) = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|location| location.to_str().ok())
+                .and_then(|location| request.url.join(location).ok())
+                .filter(|next| matches!(next.scheme(), "http" | "https"))
+            else {
+                return Ok(response);
+            };
+            hops += 1;
+            if hops > MAX_REDIRECTS {
+                return Err(Failure::Failed(format!(
+                    "stopped after {MAX_REDIRECTS} redirects (last at {})",
+                    request.url
+                )));
+            }
+            self.policy().check_url(&next).map_err(|refusal| {
+                Failure::Refused(format!("{refusal} (at a redirect from {})", request.url))
+            })?;
+            let see_other =
+                matches!(status.as_u16(), 301..=303) && request.method != reqwest::Method::HEAD;
+            if see_other {
+                request.method = reqwest::Method::GET;
+                request.body = None;
+                request.headers.remove(reqwest::header::CONTENT_TYPE);
+                request.headers.remove(reqwest::header::CONTENT_LENGTH);
+            }
+            if next.host_str() != request.url.host_str()
+                || next.port_or_known_default() != request.url.port_or_known_default()
+            {
+                for sensitive in [
+                    reqwest::header::AUTHORIZATION,
+                    reqwest::header::COOKIE,
+                    reqwest::header::PROXY_AUTHORIZATION,
+                ] {
+                    request.headers.remove(sensitive);
+                }
+            }
+            request.url = next;
+        }
     }
+}
+
+/// A request as a tool makes it: sent, and re-sent along redirects, by [`HttpClient::send`].
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    pub(crate) method: reqwest::Method,
+    pub(crate) url: Url,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: Option<String>,
 }
 
 /// What went wrong with a request, as the tools report it.
@@ -274,10 +323,7 @@ impl Failure {
         let mut source: Option<&(dyn StdError + 'static)> = Some(err);
         while let Some(cause) = source {
             if let Some(refusal) = cause.downcast_ref::<Refusal>() {
-                return Self::Refused(match err.is_redirect().then(|| err.url()).flatten() {
-                    Some(from) => format!("{refusal} (at a redirect from {from})"),
-                    None => refusal.to_string(),
-                });
+                return Self::Refused(refusal.to_string());
             }
             source = cause.source();
         }

@@ -7,7 +7,7 @@ use reqwest::header;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::client::{Failure, HttpClient};
+use super::client::{Failure, HttpClient, Outgoing};
 
 /// The timeout of a health check when the caller gives none, in seconds.
 pub const DEFAULT_HEALTH_TIMEOUT_SECS: u64 = 10;
@@ -55,17 +55,21 @@ pub async fn url_health(
     let url = client.checked_url(&url)?;
 
     let started = Instant::now();
+    let request = Outgoing {
+        method: reqwest::Method::GET,
+        url: url.clone(),
+        headers: reqwest::header::HeaderMap::new(),
+        body: None,
+    };
     let sent = client
-        .request(reqwest::Method::GET, url.clone(), true)
-        .timeout(Duration::from_secs(timeout))
-        .send()
+        .send(request, true, Duration::from_secs(timeout))
         .await;
     let response_time_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let response = match sent {
         Ok(response) => response,
-        Err(err) => {
-            let error = match Failure::of(&err) {
+        Err(failure) => {
+            let error = match failure {
                 Failure::Refused(message) => return Err(ToolError::security(message)),
                 Failure::TimedOut => format!("no response within the {timeout} s timeout"),
                 Failure::Failed(message) => message,

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::client::{Failure, HttpClient, read_capped};
+use super::client::{Failure, HttpClient, Outgoing, read_capped};
 
 /// The timeout of a request when the caller gives none, in seconds.
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
@@ -101,20 +101,22 @@ pub async fn http_request(
     let headers = request_headers(headers.unwrap_or_default())?;
     let method = method.unwrap_or_default();
 
-    let mut request = client
-        .request(method.into(), url.clone(), follow_redirects.unwrap_or(true))
-        .headers(headers)
-        .timeout(std::time::Duration::from_secs(timeout));
-    if let Some(body) = body {
-        request = request.body(body);
-    }
-
+    let request = Outgoing {
+        method: method.into(),
+        url: url.clone(),
+        headers,
+        body,
+    };
+    let timeout_secs = timeout;
+    let timeout = std::time::Duration::from_secs(timeout);
     let started = Instant::now();
-    let failure = |err: reqwest::Error| Failure::of(&err).into_tool_error(&url, timeout);
-    let mut response = request.send().await.map_err(failure)?;
+    let mut response = client
+        .send(request, follow_redirects.unwrap_or(true), timeout)
+        .await
+        .map_err(|failure| failure.into_tool_error(&url, timeout_secs))?;
     let (bytes, truncated) = read_capped(&mut response, client.policy().body_limit())
         .await
-        .map_err(failure)?;
+        .map_err(|err| Failure::of(&err).into_tool_error(&url, timeout_secs))?;
     let response_time_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let content_type = response

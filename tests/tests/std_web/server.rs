@@ -30,7 +30,7 @@ impl Server {
             .route("/json", get(json_greeting))
             .route("/text", get(|| async { "plain text" }))
             .route("/echo", any(echo))
-            .route("/redirect", get(redirect))
+            .route("/redirect", any(redirect))
             .route(
                 "/loop",
                 get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/loop")]) }),
@@ -72,12 +72,19 @@ async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: String) -> Jso
         "body": body,
         "x_test": header("x-test"),
         "host": header("host"),
+        "authorization": header("authorization"),
     }))
 }
 
+/// Redirects to `to` with `status` (302 unless given).
 async fn redirect(Query(params): Query<HashMap<String, String>>) -> impl IntoResponse {
     let to = params.get("to").cloned().unwrap_or_default();
-    (StatusCode::FOUND, [(header::LOCATION, to)])
+    let status = params
+        .get("status")
+        .and_then(|status| status.parse::<u16>().ok())
+        .and_then(|status| StatusCode::from_u16(status).ok())
+        .unwrap_or(StatusCode::FOUND);
+    (status, [(header::LOCATION, to)])
 }
 
 async fn slow() -> &'static str {
