@@ -10,8 +10,8 @@ use sqlx::any::AnyPoolOptions;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://fact.db";
 
 /// `DATABASE_URL`, or [`DEFAULT_DATABASE_URL`] when it is not set: where the stores that
-/// persist connect by default.
-pub(crate) fn database_url() -> String {
+/// persist (and the standard SQL tools) connect by default.
+pub fn database_url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned())
 }
 

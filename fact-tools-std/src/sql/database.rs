@@ -183,9 +183,7 @@ impl SqlDatabase {
     ///
     /// As [`connect`](Self::connect).
     pub async fn from_env() -> Result<Self, SqlError> {
-        let url = std::env::var("DATABASE_URL")
-            .unwrap_or_else(|_| fact_runtime::DEFAULT_DATABASE_URL.to_owned());
-        Self::connect(&url, SqlPolicy::from_env()).await
+        Self::connect(&fact_runtime::database_url(), SqlPolicy::from_env()).await
     }
 
     /// Which database this is.
