@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use futures::{FutureExt as _, StreamExt as _};
 use serde::Serialize;
 use serde_json::Value;
+use tracing::Instrument as _;
 
 use crate::audit::{AuditError, AuditLog, AuditRecord};
 use crate::auth::AuthorizationManager;
@@ -17,6 +18,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::definition::ToolDefinition;
 use crate::error::{BuildError, ErrorKind, ToolError};
 use crate::extensions::Extensions;
+use crate::metrics::MetricsCollector;
 use crate::pipeline::authorize::Authorizer;
 use crate::pipeline::execute::{LocalRunner, stage_panicked};
 use crate::pipeline::policy::PolicyCheck;
@@ -261,7 +263,7 @@ impl ToolExecutorBuilder {
                 rate_limiter,
                 router: Router::default(),
                 local: LocalRunner::new(self.extensions),
-                recorder: Recorder::default(),
+                recorder: Recorder::new(self.clock),
                 audit: self.audit,
                 max_concurrency: self.max_concurrency,
                 started: Instant::now(),
@@ -321,7 +323,20 @@ impl ToolExecutor {
     /// log's queue is full, this waits for room rather than drop the record. A call whose
     /// future is dropped before it is answered is recorded too, as cancelled
     /// ([`AuditRecord::CANCELLED_STATUS`]).
-    pub async fn execute_tool_call(&self, mut call: ToolCall) -> ToolResult {
+    pub async fn execute_tool_call(&self, call: ToolCall) -> ToolResult {
+        // One span per call: what it was and how it ended, never its arguments or token.
+        let span = tracing::info_span!(
+            "tool_call",
+            call_id = %call.call_id,
+            tool = %call.tool_name,
+            status = tracing::field::Empty,
+            error_type = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        self.answer(call).instrument(span).await
+    }
+
+    async fn answer(&self, mut call: ToolCall) -> ToolResult {
         let started = Instant::now();
         let mut audited = AuditedCall::open(self.inner.audit.as_ref(), &call, started);
         let outcome = AssertUnwindSafe(self.run(&mut call, &mut audited.method))
@@ -329,11 +344,19 @@ impl ToolExecutor {
             .await
             .unwrap_or_else(|payload| Err(stage_panicked(&call.tool_name, payload.as_ref())));
         let elapsed = started.elapsed();
+        let user = call.user_id.take();
         let result = match outcome {
             Ok(data) => ToolResult::success(call.call_id, call.tool_name, data, elapsed),
             Err(error) => ToolResult::failure(call.call_id, call.tool_name, error, elapsed),
         };
-        self.inner.recorder.record(&result);
+        self.inner.recorder.record(&result, user.as_deref());
+        let span = tracing::Span::current();
+        span.record("status", result.status_code);
+        if let Some(error_type) = &result.metadata.error_type {
+            span.record("error_type", error_type.as_ref());
+        }
+        span.record("duration_ms", result.execution_time_ms);
+        tracing::debug!(tool = %result.tool_name, "tool call finished");
         audited.close(&result).await;
         result
     }
@@ -388,6 +411,12 @@ impl ToolExecutor {
             .buffered(self.inner.max_concurrency)
             .collect()
             .await
+    }
+
+    /// Windowed figures of every call this executor answered: totals, error rates and times for
+    /// the whole system, one tool or one user.
+    pub fn metrics(&self) -> &MetricsCollector {
+        self.inner.recorder.collector()
     }
 
     /// Every tool, sorted by name.

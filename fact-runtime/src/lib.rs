@@ -7,6 +7,8 @@ extern crate self as fact_runtime;
 pub mod audit;
 pub mod auth;
 mod call;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod clock;
 mod context;
 mod db;
@@ -14,12 +16,15 @@ mod definition;
 mod error;
 mod executor;
 mod extensions;
+pub mod metrics;
 mod pipeline;
 mod policy;
 mod rate_limit;
 mod registry;
 mod result;
 mod schema;
+#[cfg(feature = "server")]
+pub mod server;
 
 #[doc(hidden)]
 pub mod __private;

@@ -125,16 +125,20 @@ impl ToolResult {
 
 impl ResultMetadata {
     fn now(kind: Option<ErrorKind>, retry_after_ms: Option<u64>) -> Self {
-        let timestamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
         Self {
             error_type: kind.map(|k| Cow::Borrowed(k.error_type())),
-            timestamp,
+            timestamp: unix_now(),
             retry_after_ms,
             extra: Map::new(),
         }
     }
+}
+
+/// Seconds since the Unix epoch, as results carry them.
+pub(crate) fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn millis(elapsed: Duration) -> f64 {

@@ -5,29 +5,55 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::audit::{AuditLog, AuditRecord};
 use crate::call::ToolCall;
+use crate::clock::SharedClock;
+use crate::error::ErrorKind;
+use crate::metrics::{self, CallOutcome, MetricsCollector, UNREGISTERED_TOOL};
 use crate::result::ToolResult;
 
-/// Counts calls and failures and emits one `tracing` event per call (call id, tool, status,
-/// duration; never arguments). Prometheus metrics and the audit log attach here.
-#[derive(Debug, Default)]
+/// Accounts for every answered call: totals for the health check, the windowed
+/// [`MetricsCollector`] (with the user), and the Prometheus series (without it).
+#[derive(Debug)]
 pub(crate) struct Recorder {
     executions: AtomicU64,
     failures: AtomicU64,
+    collector: MetricsCollector,
 }
 
 impl Recorder {
-    pub(crate) fn record(&self, result: &ToolResult) {
+    pub(crate) fn new(clock: SharedClock) -> Self {
+        Self {
+            executions: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            collector: MetricsCollector::new(clock),
+        }
+    }
+
+    /// Records `result`, the answer to a call made by `user`.
+    pub(crate) fn record(&self, result: &ToolResult, user: Option<&str>) {
         self.executions.fetch_add(1, Ordering::Relaxed);
         if !result.success {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
-        tracing::debug!(
-            call_id = %result.call_id,
-            tool = %result.tool_name,
-            status = result.status_code,
-            duration_ms = result.execution_time_ms,
-            "tool call finished"
-        );
+        // The name of a tool that does not exist is the caller's to choose: keep it out of
+        // every key.
+        let not_found =
+            result.metadata.error_type.as_deref() == Some(ErrorKind::ToolNotFound.error_type());
+        let tool = if not_found {
+            UNREGISTERED_TOOL
+        } else {
+            result.tool_name.as_str()
+        };
+        self.collector.record(&CallOutcome {
+            call_id: &result.call_id,
+            tool,
+            user,
+            success: result.success,
+            status_code: result.status_code,
+            error_type: result.metadata.error_type.as_deref(),
+            error: result.error.as_deref(),
+            duration_ms: result.execution_time_ms,
+        });
+        metrics::emit(tool, result);
     }
 
     /// Calls recorded so far, and how many of them failed.
@@ -36,6 +62,11 @@ impl Recorder {
             self.executions.load(Ordering::Relaxed),
             self.failures.load(Ordering::Relaxed),
         )
+    }
+
+    /// The windowed figures of every call recorded.
+    pub(crate) fn collector(&self) -> &MetricsCollector {
+        &self.collector
     }
 }
 

@@ -1,0 +1,304 @@
+//! The `fact` command line (feature `cli`): `serve`, `tools` and `call` over the tools linked
+//! into a binary, so that any crate of tools becomes a server and a test bench with one line:
+//!
+//! ```no_run
+//! use fact_runtime::tool;
+//!
+//! /// Adds two numbers.
+//! #[tool(name = "MyApp.Add")]
+//! fn add(a: f64, b: f64) -> f64 {
+//!     a + b
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     fact_runtime::cli::run()
+//! }
+//! ```
+//!
+//! ```text
+//! $ my-tools call MyApp.Add --args '{"a": 2, "b": 3}'
+//! {"call_id": "…", "tool_name": "MyApp.Add", "success": true, "data": 5.0, "status_code": 200, …}
+//! ```
+//!
+//! Exit codes: 0 success; 1 the call failed (its `ToolResult` is still printed); 2 a bad command
+//! line (including `--args` that is not JSON); 3 the program could not start (configuration,
+//! address, audit database).
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
+use serde_json::Value;
+
+use crate::audit::{AuditConfig, AuditLog, SqlAuditSink};
+use crate::auth::AuthorizationManager;
+use crate::call::ToolCall;
+use crate::executor::{ToolExecutor, ToolExecutorBuilder};
+use crate::schema::ToolFormat;
+use crate::server::{Server, ServerConfig, environment_summary};
+
+/// Exit code of a call that failed.
+pub const EXIT_CALL_FAILED: u8 = 1;
+/// Exit code of a bad command line.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code of a program that could not start.
+pub const EXIT_STARTUP: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fact",
+    version,
+    about = "Serve, list and call the tools linked into this program",
+    long_about = "Serve, list and call the tools linked into this program.\n\n\
+        Every call runs through FACT's pipeline: schema and security validation, authorization, \
+        rate limiting, execution with a timeout, metrics and the audit log.",
+    after_help = "Examples:\n  \
+        FACT_API_KEYS=$(openssl rand -hex 16):ada fact serve --addr 127.0.0.1:8080\n  \
+        fact tools --format openai\n  \
+        fact call MyApp.Add --args '{\"a\": 2, \"b\": 3}' --user ada\n\n\
+        The audit log goes to DATABASE_URL (default sqlite://fact.db). RUST_LOG filters logs \
+        (DEBUG=true shows one line per call). `fact serve --help` lists the server's variables."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the tools over HTTP until SIGTERM or Ctrl-C
+    #[command(after_help = "Environment:\n  \
+        FACT_API_KEYS            key:user,... (keys of 16+ characters; each call runs as its key's user)\n  \
+        FACT_API_KEYS_FILE       a file of key:user lines\n  \
+        FACT_ALLOW_ANONYMOUS     true to serve without keys (trusted networks only)\n  \
+        FACT_METRICS_PUBLIC      true to serve /metrics without a key\n  \
+        FACT_MAX_BODY_BYTES      largest request body (default 2 MiB)\n  \
+        FACT_REQUEST_TIMEOUT_SECS longest request (default 60)\n  \
+        FACT_MAX_BATCH_CALLS     most calls per batch (default 100)\n  \
+        DATABASE_URL             audit log database (default sqlite://fact.db)\n\n\
+        Endpoints: GET /health, GET /metrics, GET /v1/tools[?format=], GET /v1/tools/{name}, \
+        POST /v1/tools/execute, POST /v1/tools/execute/batch")]
+    Serve {
+        /// Address to listen on [default: FACT_ADDR, else 127.0.0.1:8080]
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<std::net::SocketAddr>,
+    },
+    /// Print every tool's schema as a JSON array
+    Tools {
+        /// Schema format
+        #[arg(long, value_enum, default_value_t = Format::Native)]
+        format: Format,
+    },
+    /// Run one call and print its ToolResult as JSON; exits 1 when the call failed
+    Call {
+        /// The tool's name (`Toolkit.Tool`, or its exported name `Toolkit_Tool`)
+        name: String,
+        /// The arguments, a JSON object
+        #[arg(long, value_name = "JSON", default_value = "{}")]
+        args: String,
+        /// The user the call runs as
+        #[arg(long, value_name = "ID")]
+        user: Option<String>,
+        /// The session the call belongs to
+        #[arg(long, value_name = "ID")]
+        session: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Native,
+    Openai,
+    Anthropic,
+    Mcp,
+}
+
+impl From<Format> for ToolFormat {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Native => Self::Native,
+            Format::Openai => Self::OpenAi,
+            Format::Anthropic => Self::Anthropic,
+            Format::Mcp => Self::Mcp,
+        }
+    }
+}
+
+/// Runs the command line of this process over every linked tool, with the audit log on
+/// `DATABASE_URL` and OAuth2 authorization when `OAUTH_*` is set.
+pub fn run() -> ExitCode {
+    run_with(|builder| builder)
+}
+
+/// As [`run`], with `configure` applied to the executor's builder first (policies, quotas,
+/// extensions, tools registered at run time).
+pub fn run_with(
+    configure: impl FnOnce(ToolExecutorBuilder) -> ToolExecutorBuilder + Send + 'static,
+) -> ExitCode {
+    let cli = match parse_command_line() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Help and version print to stdout and succeed; mistakes print to stderr.
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("fact: cannot start the async runtime: {error}");
+            return ExitCode::from(EXIT_STARTUP);
+        }
+    };
+    runtime.block_on(execute(cli.command, configure))
+}
+
+/// The command line, with usage lines naming this binary as it was invoked.
+fn parse_command_line() -> Result<Cli, clap::Error> {
+    let mut command = Cli::command();
+    let invoked = std::env::args_os().next().and_then(|arg0| {
+        std::path::Path::new(&arg0)
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+    });
+    if let Some(name) = invoked {
+        command = command.bin_name(name);
+    }
+    let matches = command.try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
+async fn execute(
+    command: Command,
+    configure: impl FnOnce(ToolExecutorBuilder) -> ToolExecutorBuilder,
+) -> ExitCode {
+    match command {
+        Command::Serve { addr } => {
+            super::server::init_logging();
+            serve(addr, configure).await
+        }
+        Command::Tools { format } => {
+            let executor = match configure(ToolExecutor::builder()).build() {
+                Ok(executor) => executor,
+                Err(error) => return startup_failed(&error),
+            };
+            print_json(&executor.export_tools(format.into()));
+            ExitCode::SUCCESS
+        }
+        Command::Call {
+            name,
+            args,
+            user,
+            session,
+        } => {
+            let arguments: Value = match serde_json::from_str(&args) {
+                Ok(arguments) => arguments,
+                Err(error) => {
+                    eprintln!("fact: --args is not JSON: {error}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            let executor = match executor(configure).await {
+                Ok(executor) => executor,
+                Err(message) => return startup_failed(&message),
+            };
+            let mut call = ToolCall::new(name, arguments);
+            call.user_id = user;
+            call.session_id = session;
+            let result = executor.execute_tool_call(call).await;
+            let flushed = executor.shutdown().await;
+            print_json(&result);
+            if let Err(error) = flushed {
+                eprintln!("fact: the audit record could not be written: {error}");
+                return ExitCode::from(EXIT_STARTUP);
+            }
+            if result.success {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_CALL_FAILED)
+            }
+        }
+    }
+}
+
+async fn serve(
+    addr: Option<std::net::SocketAddr>,
+    configure: impl FnOnce(ToolExecutorBuilder) -> ToolExecutorBuilder,
+) -> ExitCode {
+    for (name, value) in environment_summary() {
+        tracing::info!(target: "fact::config", "{name}={value}");
+    }
+    let mut config = match ServerConfig::from_env() {
+        Ok(config) => config,
+        Err(error) => return startup_failed(&error),
+    };
+    if let Some(addr) = addr {
+        config = config.addr(addr);
+    }
+    let executor = match executor(configure).await {
+        Ok(executor) => executor,
+        Err(message) => return startup_failed(&message),
+    };
+    tracing::info!(tools = executor.available_tools().len(), "tools registered");
+    let bound = match Server::new(executor, config) {
+        Ok(server) => server.bind().await,
+        Err(error) => Err(error),
+    };
+    let bound = match bound {
+        Ok(bound) => bound,
+        Err(error) => return startup_failed(&error),
+    };
+    match bound.run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "the server stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The executor every command that runs calls uses: the linked tools, `configure`, the audit
+/// log on `DATABASE_URL`, and authorization when `OAUTH_*` is configured.
+async fn executor(
+    configure: impl FnOnce(ToolExecutorBuilder) -> ToolExecutorBuilder,
+) -> Result<ToolExecutor, String> {
+    let mut builder = ToolExecutor::builder();
+    match AuthorizationManager::from_env() {
+        Ok(Some(manager)) => builder = builder.authorization(manager),
+        Ok(None) => {}
+        Err(error) => return Err(format!("OAuth configuration: {error}")),
+    }
+    let sink = SqlAuditSink::from_env()
+        .await
+        .map_err(|error| format!("audit log: {error}"))?;
+    let log = AuditLog::start(std::sync::Arc::new(sink), AuditConfig::default())
+        .map_err(|error| format!("audit log: {error}"))?;
+    configure(builder.audit(log))
+        .build()
+        .map_err(|error| error.to_string())
+}
+
+fn startup_failed(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("fact: {error}");
+    ExitCode::from(EXIT_STARTUP)
+}
+
+/// Prints `value` as pretty JSON on standard output. A reader that went away (`| head`) is not
+/// an error worth a panic.
+fn print_json(value: &impl serde::Serialize) {
+    use std::io::Write as _;
+    let printed = serde_json::to_string_pretty(value)
+        .map_err(std::io::Error::from)
+        .and_then(|text| writeln!(std::io::stdout().lock(), "{text}"));
+    if let Err(error) = printed {
+        if error.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("fact: cannot print the result: {error}");
+        }
+    }
+}

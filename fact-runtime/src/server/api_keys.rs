@@ -1,0 +1,321 @@
+//! [`ApiKeys`]: who may call the server, and as which user.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+
+/// The environment variable holding `key:user` pairs, comma-separated.
+pub const API_KEYS_ENV: &str = "FACT_API_KEYS";
+/// The environment variable naming a file of `key:user` lines.
+pub const API_KEYS_FILE_ENV: &str = "FACT_API_KEYS_FILE";
+/// The shortest key accepted: shorter keys are guessable.
+pub const MIN_KEY_LENGTH: usize = 16;
+
+/// The API keys a server accepts (`Authorization: Bearer <key>`), each mapped to the user id
+/// its calls run as. The user of a call is always its key's: a request cannot name another.
+///
+/// Only SHA-256 digests of the keys are kept, and a presented key is compared with every one
+/// of them in constant time, so neither the memory of the process nor the time of a refusal
+/// tells anything about a key. `Debug` shows the users, never the keys.
+///
+/// ```
+/// use fact_runtime::server::ApiKeys;
+///
+/// let keys = ApiKeys::parse("k3y-for-ada-0123456789:ada, k3y-for-bob-0123456789:bob")?;
+/// assert_eq!(keys.authenticate("k3y-for-bob-0123456789"), Some("bob"));
+/// assert_eq!(keys.authenticate("k3y-for-bob-012345678"), None);
+/// assert!(ApiKeys::parse("short:ada").is_err());
+/// # Ok::<(), fact_runtime::server::ApiKeyError>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct ApiKeys {
+    entries: Arc<[KeyEntry]>,
+}
+
+struct KeyEntry {
+    digest: [u8; 32],
+    user: Arc<str>,
+}
+
+/// Why a set of API keys was refused. Messages name the entry by position and user, never by
+/// key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiKeyError {
+    /// An entry is not `key:user`, or its key or user is malformed.
+    #[error("API key entry {entry} in {source_name}: {problem}")]
+    Malformed {
+        /// Where the entries came from (`FACT_API_KEYS`, a file path).
+        source_name: String,
+        /// The 1-based position of the entry.
+        entry: usize,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The same key appears twice.
+    #[error("API key entry {entry} in {source_name} repeats an earlier key")]
+    Duplicate {
+        /// Where the entries came from.
+        source_name: String,
+        /// The 1-based position of the repeat.
+        entry: usize,
+    },
+    /// The keys file could not be read.
+    #[error("cannot read the API keys file {path}: {problem}")]
+    File {
+        /// The file's path.
+        path: String,
+        /// The I/O error.
+        problem: String,
+    },
+}
+
+impl ApiKeys {
+    /// No keys: every request to a protected endpoint is refused.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads `key:user` entries separated by commas or new lines. Blank entries and lines
+    /// starting with `#` are skipped. Keys are at least [`MIN_KEY_LENGTH`] characters of
+    /// visible ASCII other than `,` and `:`; users are non-empty, of letters, digits and
+    /// `._@-`.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiKeyError`] naming the first bad entry.
+    pub fn parse(spec: &str) -> Result<Self, ApiKeyError> {
+        Self::new().with_entries(spec, "the API keys")
+    }
+
+    /// Reads the file at `path` as [`parse`](Self::parse) reads a string.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiKeyError::File`] when it cannot be read, else as [`parse`](Self::parse).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ApiKeyError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|error| ApiKeyError::File {
+            path: path.display().to_string(),
+            problem: error.to_string(),
+        })?;
+        Self::new().with_entries(&text, &path.display().to_string())
+    }
+
+    /// The keys of `FACT_API_KEYS` and of the file named by `FACT_API_KEYS_FILE`, together.
+    /// Neither set gives no keys.
+    ///
+    /// # Errors
+    ///
+    /// As [`parse`](Self::parse) and [`from_file`](Self::from_file); a key in both is a
+    /// duplicate.
+    pub fn from_env() -> Result<Self, ApiKeyError> {
+        let mut keys = Self::new();
+        if let Ok(spec) = std::env::var(API_KEYS_ENV) {
+            keys = keys.with_entries(&spec, API_KEYS_ENV)?;
+        }
+        if let Some(path) = std::env::var_os(API_KEYS_FILE_ENV) {
+            let path = Path::new(&path);
+            let text = std::fs::read_to_string(path).map_err(|error| ApiKeyError::File {
+                path: path.display().to_string(),
+                problem: error.to_string(),
+            })?;
+            keys = keys.with_entries(&text, &path.display().to_string())?;
+        }
+        Ok(keys)
+    }
+
+    /// These keys plus `key` for `user`.
+    ///
+    /// # Errors
+    ///
+    /// As [`parse`](Self::parse), for a malformed or repeated key.
+    pub fn with_key(self, key: &str, user: &str) -> Result<Self, ApiKeyError> {
+        self.with_entries(&format!("{key}:{user}"), "the given key")
+    }
+
+    fn with_entries(self, spec: &str, source_name: &str) -> Result<Self, ApiKeyError> {
+        let mut entries: Vec<KeyEntry> = self
+            .entries
+            .iter()
+            .map(|entry| KeyEntry {
+                digest: entry.digest,
+                user: Arc::clone(&entry.user),
+            })
+            .collect();
+        let items = spec
+            .split([',', '\n'])
+            .map(str::trim)
+            .filter(|item| !item.is_empty() && !item.starts_with('#'));
+        for (index, item) in items.enumerate() {
+            let entry = index + 1;
+            let malformed = |problem: &str| ApiKeyError::Malformed {
+                source_name: source_name.to_owned(),
+                entry,
+                problem: problem.to_owned(),
+            };
+            let (key, user) = item
+                .rsplit_once(':')
+                .ok_or_else(|| malformed("expected 'key:user'"))?;
+            let (key, user) = (key.trim(), user.trim());
+            check_key(key).map_err(|problem| malformed(&problem))?;
+            check_user(user).map_err(|problem| malformed(&problem))?;
+            let digest = digest(key);
+            if entries.iter().any(|known| known.digest == digest) {
+                return Err(ApiKeyError::Duplicate {
+                    source_name: source_name.to_owned(),
+                    entry,
+                });
+            }
+            entries.push(KeyEntry {
+                digest,
+                user: Arc::from(user),
+            });
+        }
+        Ok(Self {
+            entries: entries.into(),
+        })
+    }
+
+    /// The user of `presented`, when it is one of the keys. Every key is compared, in constant
+    /// time, whatever matches.
+    pub fn authenticate(&self, presented: &str) -> Option<&str> {
+        let presented = digest(presented);
+        let mut found = None;
+        for entry in self.entries.iter() {
+            if bool::from(entry.digest.ct_eq(&presented)) {
+                found = Some(&*entry.user);
+            }
+        }
+        found
+    }
+
+    /// How many keys there are.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The users the keys belong to, in order, repeats kept.
+    pub fn users(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|entry| &*entry.user)
+    }
+}
+
+impl fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeys")
+            .field("users", &self.users().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+fn check_key(key: &str) -> Result<(), String> {
+    if key.chars().count() < MIN_KEY_LENGTH {
+        return Err(format!(
+            "the key is shorter than {MIN_KEY_LENGTH} characters"
+        ));
+    }
+    if !key
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b',' && b != b':')
+    {
+        return Err("the key must be visible ASCII without ',' or ':'".to_owned());
+    }
+    Ok(())
+}
+
+fn check_user(user: &str) -> Result<(), String> {
+    if user.is_empty() {
+        return Err("the user id is empty".to_owned());
+    }
+    if user.len() > 128 {
+        return Err("the user id is longer than 128 characters".to_owned());
+    }
+    if !user
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'))
+    {
+        return Err(format!(
+            "user id '{user}' may hold only letters, digits and '._@-'"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ADA: &str = "ada-key-0123456789abcdef";
+    const BOB: &str = "bob-key-0123456789abcdef";
+
+    #[test]
+    fn each_key_maps_to_its_user() {
+        let keys = ApiKeys::parse(&format!("{ADA}:ada,{BOB}:bob")).expect("valid keys");
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys.authenticate(ADA), Some("ada"));
+        assert_eq!(keys.authenticate(BOB), Some("bob"));
+    }
+
+    #[test]
+    fn unknown_empty_and_prefix_keys_are_refused() {
+        let keys = ApiKeys::parse(&format!("{ADA}:ada")).expect("valid keys");
+        assert_eq!(keys.authenticate(""), None);
+        assert_eq!(keys.authenticate(&ADA[..ADA.len() - 1]), None);
+        assert_eq!(keys.authenticate(&format!("{ADA}x")), None);
+        assert_eq!(ApiKeys::new().authenticate(ADA), None);
+    }
+
+    #[test]
+    fn files_take_one_entry_per_line_with_comments() {
+        let keys = ApiKeys::parse(&format!("# operators\n{ADA}:ada\n\n  {BOB}:bob  \n"))
+            .expect("valid keys");
+        assert_eq!(keys.users().collect::<Vec<_>>(), ["ada", "bob"]);
+    }
+
+    #[test]
+    fn malformed_entries_are_named_by_position_without_the_key() {
+        let cases = [
+            (format!("{ADA}:ada,nokeyhere"), 2, "expected 'key:user'"),
+            ("short:ada".to_owned(), 1, "shorter than 16"),
+            (format!("{ADA}:"), 1, "user id is empty"),
+            (format!("{ADA}:a d a"), 1, "may hold only"),
+            (format!("{ADA} x:ada"), 1, "visible ASCII"),
+        ];
+        for (spec, entry, problem) in cases {
+            let error = ApiKeys::parse(&spec).expect_err("refused");
+            let message = error.to_string();
+            assert!(message.contains(&format!("entry {entry}")), "{message}");
+            assert!(message.contains(problem), "{message}");
+            assert!(!message.contains(ADA), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_repeated_key_is_refused() {
+        let error = ApiKeys::parse(&format!("{ADA}:ada,{ADA}:bob"))
+            .map(|_| ())
+            .expect_err("refused");
+        assert!(matches!(error, ApiKeyError::Duplicate { entry: 2, .. }));
+    }
+
+    #[test]
+    fn debug_shows_users_not_keys() {
+        let keys = ApiKeys::parse(&format!("{ADA}:ada")).expect("valid keys");
+        let debug = format!("{keys:?}");
+        assert!(debug.contains("ada"), "{debug}");
+        assert!(!debug.contains(ADA), "{debug}");
+    }
+}

@@ -1,0 +1,310 @@
+//! [`ServerConfig`]: where the server listens, who may call it, and its limits.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::api_keys::{API_KEYS_ENV, API_KEYS_FILE_ENV, ApiKeys};
+use super::error::ServerError;
+
+/// The address served when `FACT_ADDR` is not set: loopback, so that a server started by hand
+/// is not reachable from the network by surprise.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+/// Default cap on a request body: the security policy's 1 MiB of arguments, plus room for a
+/// batch's envelopes.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// Default time a request may take, tool included.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default cap on the calls of one batch request.
+pub const DEFAULT_MAX_BATCH_CALLS: usize = 100;
+
+/// How a [`Server`](super::Server) listens and what it lets through.
+///
+/// [`from_env`](Self::from_env) reads, besides the API keys (`FACT_API_KEYS`,
+/// `FACT_API_KEYS_FILE`):
+///
+/// | variable | meaning | default |
+/// | --- | --- | --- |
+/// | `FACT_ADDR` | address to listen on | `127.0.0.1:8080` |
+/// | `FACT_METRICS_PUBLIC` | `true`: `GET /metrics` needs no key | `false` |
+/// | `FACT_ALLOW_ANONYMOUS` | `true`: serve without keys, calls have no user | `false` |
+/// | `FACT_MAX_BODY_BYTES` | largest request body | 2 MiB |
+/// | `FACT_REQUEST_TIMEOUT_SECS` | longest request, tool included | 60 |
+/// | `FACT_MAX_BATCH_CALLS` | most calls in one batch | 100 |
+///
+/// ```
+/// use fact_runtime::server::{ApiKeys, ServerConfig};
+///
+/// let config = ServerConfig::default()
+///     .addr("127.0.0.1:0".parse()?)
+///     .api_keys(ApiKeys::parse("an-api-key-of-enough-length:ada")?)
+///     .metrics_public(true);
+/// assert_eq!(config.api_keys_ref().len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub(crate) addr: SocketAddr,
+    pub(crate) api_keys: ApiKeys,
+    pub(crate) allow_anonymous: bool,
+    pub(crate) metrics_public: bool,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_batch_calls: usize,
+}
+
+impl Default for ServerConfig {
+    /// Loopback on 8080, no keys (so every protected request is refused until some are given),
+    /// `/metrics` behind a key, and the default limits.
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            api_keys: ApiKeys::new(),
+            allow_anonymous: false,
+            metrics_public: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_batch_calls: DEFAULT_MAX_BATCH_CALLS,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Reads the configuration from the environment (see the table above).
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Config`] naming the variable whose value cannot be read, or the keys'
+    /// error.
+    pub fn from_env() -> Result<Self, ServerError> {
+        let defaults = Self::default();
+        Ok(Self {
+            addr: env_parsed("FACT_ADDR", defaults.addr)?,
+            api_keys: ApiKeys::from_env()?,
+            allow_anonymous: env_bool("FACT_ALLOW_ANONYMOUS", false)?,
+            metrics_public: env_bool("FACT_METRICS_PUBLIC", false)?,
+            max_body_bytes: env_parsed("FACT_MAX_BODY_BYTES", defaults.max_body_bytes)?,
+            request_timeout: Duration::from_secs(env_parsed(
+                "FACT_REQUEST_TIMEOUT_SECS",
+                defaults.request_timeout.as_secs(),
+            )?),
+            max_batch_calls: env_parsed("FACT_MAX_BATCH_CALLS", defaults.max_batch_calls)?,
+        })
+    }
+
+    /// The address to listen on; port 0 picks a free one
+    /// ([`BoundServer::local_addr`](super::BoundServer::local_addr) tells which).
+    #[must_use]
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// The keys callers present, each mapped to its user.
+    #[must_use]
+    pub fn api_keys(mut self, keys: ApiKeys) -> Self {
+        self.api_keys = keys;
+        self
+    }
+
+    /// The keys callers present.
+    pub fn api_keys_ref(&self) -> &ApiKeys {
+        &self.api_keys
+    }
+
+    /// Serve without keys: every caller is anonymous (calls have no user). For a server that
+    /// only local, trusted programs reach; [`Server::new`](super::Server::new) refuses to start
+    /// with neither keys nor this.
+    #[must_use]
+    pub fn allow_anonymous(mut self, allow: bool) -> Self {
+        self.allow_anonymous = allow;
+        self
+    }
+
+    /// Whether `GET /metrics` is open to callers without a key (default `false`). The series
+    /// carry tool names and counts, never users or arguments.
+    #[must_use]
+    pub fn metrics_public(mut self, public: bool) -> Self {
+        self.metrics_public = public;
+        self
+    }
+
+    /// The largest request body accepted; a larger one is refused with 413.
+    #[must_use]
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// How long a request may take, tool included; a slower one is answered 504 and its call
+    /// cancelled (its audit record says so).
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The most calls one batch request may hold; more is a 400.
+    #[must_use]
+    pub fn max_batch_calls(mut self, calls: usize) -> Self {
+        self.max_batch_calls = calls;
+        self
+    }
+
+    /// Checks that the server can start: keys or an explicit anonymous mode, and limits that
+    /// let something through.
+    pub(crate) fn validate(&self) -> Result<(), ServerError> {
+        if self.api_keys.is_empty() && !self.allow_anonymous {
+            return Err(ServerError::NoApiKeys);
+        }
+        let zero = [
+            ("FACT_MAX_BODY_BYTES", self.max_body_bytes == 0),
+            ("FACT_REQUEST_TIMEOUT_SECS", self.request_timeout.is_zero()),
+            ("FACT_MAX_BATCH_CALLS", self.max_batch_calls == 0),
+        ];
+        match zero.into_iter().find(|(_, is_zero)| *is_zero) {
+            Some((name, _)) => Err(ServerError::Config {
+                name,
+                problem: "must be greater than zero".to_owned(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The variables FACT reads, the seed's and its own, each with its value as safe to print:
+/// secrets show only whether they are set, URLs lose their password, API keys show only their
+/// users.
+pub fn environment_summary() -> Vec<(&'static str, String)> {
+    const SECRETS: &[&str] = &["ARCADE_API_KEY", "OAUTH_CLIENT_SECRET", "SECRET_KEY"];
+    const URLS: &[&str] = &["ARCADE_BASE_URL", "DATABASE_URL", "OAUTH_REDIRECT_URI"];
+    const PLAIN: &[&str] = &[
+        "OAUTH_CLIENT_ID",
+        "ALLOWED_HOSTS",
+        "FACT_FS_ROOTS",
+        "FACT_SQL_ALLOWED_TABLES",
+        "FACT_ADDR",
+        "FACT_METRICS_PUBLIC",
+        "FACT_ALLOW_ANONYMOUS",
+        "FACT_MAX_BODY_BYTES",
+        "FACT_REQUEST_TIMEOUT_SECS",
+        "FACT_MAX_BATCH_CALLS",
+        API_KEYS_FILE_ENV,
+        "RUST_LOG",
+    ];
+    let mut summary = Vec::new();
+    for &name in SECRETS {
+        let shown = std::env::var_os(name).map_or("(unset)", |_| "(set, hidden)");
+        summary.push((name, shown.to_owned()));
+    }
+    for &name in URLS {
+        let shown = std::env::var(name).map_or_else(|_| "(unset)".to_owned(), |v| mask_url(&v));
+        summary.push((name, shown));
+    }
+    let keys = match ApiKeys::from_env() {
+        Ok(keys) if keys.is_empty() => "(none)".to_owned(),
+        Ok(keys) => format!(
+            "{} key(s) for {}",
+            keys.len(),
+            keys.users().collect::<Vec<_>>().join(", ")
+        ),
+        Err(_) => "(invalid)".to_owned(),
+    };
+    summary.push((API_KEYS_ENV, keys));
+    for &name in PLAIN {
+        let shown = std::env::var(name).unwrap_or_else(|_| "(unset)".to_owned());
+        summary.push((name, shown));
+    }
+    summary
+}
+
+/// `url` with any password replaced by `****`; text that is not a URL is not shown, in case it
+/// holds a secret in a shape not recognised.
+fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(set, not a URL)".to_owned();
+    };
+    // The last `@` ends the credentials even when a raw `/` or `@` sits in the password.
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:****@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn env_parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ServerError>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(value) => value.trim().parse().map_err(|error| ServerError::Config {
+            name,
+            problem: format!("'{value}' is not valid: {error}"),
+        }),
+        Err(_) => Ok(default),
+    }
+}
+
+fn env_bool(name: &'static str, default: bool) -> Result<bool, ServerError> {
+    match std::env::var(name) {
+        Ok(value) => match value.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" | "" => Ok(false),
+            _ => Err(ServerError::Config {
+                name,
+                problem: format!("'{value}' is not a boolean (true/false, 1/0, yes/no, on/off)"),
+            }),
+        },
+        Err(_) => Ok(default),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_passwords_are_masked() {
+        assert_eq!(
+            mask_url("postgres://fact:s3cret@db:5432/fact?sslmode=require"),
+            "postgres://fact:****@db:5432/fact?sslmode=require"
+        );
+        assert_eq!(mask_url("sqlite://fact.db"), "sqlite://fact.db");
+        assert_eq!(mask_url("s3cret-without-scheme"), "(set, not a URL)");
+        assert_eq!(
+            mask_url("postgres://fact:p@ss@db/fact"),
+            "postgres://fact:****@db/fact"
+        );
+        assert_eq!(
+            mask_url("postgres://fact:pa/ss@db/fact"),
+            "postgres://fact:****@db/fact"
+        );
+    }
+
+    #[test]
+    fn a_server_needs_keys_or_explicit_anonymity() {
+        assert!(matches!(
+            ServerConfig::default().validate(),
+            Err(ServerError::NoApiKeys)
+        ));
+        assert!(
+            ServerConfig::default()
+                .allow_anonymous(true)
+                .validate()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn zero_limits_are_refused_by_name() {
+        let config = ServerConfig::default()
+            .allow_anonymous(true)
+            .max_batch_calls(0);
+        let error = config.validate().map(|()| "").expect_err("refused");
+        assert!(
+            error.to_string().contains("FACT_MAX_BATCH_CALLS"),
+            "{error}"
+        );
+    }
+}

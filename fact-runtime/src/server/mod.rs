@@ -1,0 +1,188 @@
+//! The HTTP server (feature `server`): FACT's tools for LLM applications over HTTP.
+//!
+//! | endpoint | answer | key |
+//! | --- | --- | --- |
+//! | `GET /health` | `{"status": "healthy"\|"unhealthy", "executor": {...}, "arcade": {...}, "timestamp": ...}`, 200 or 503 | no |
+//! | `GET /metrics` | Prometheus text | unless [`ServerConfig::metrics_public`] |
+//! | `GET /v1/tools?format=native\|openai\|anthropic\|mcp` | every tool's schema | yes |
+//! | `GET /v1/tools/{name}?format=...` | one tool's schema, 404 if none | yes |
+//! | `POST /v1/tools/execute` | `{"tool_name", "input", "session_id"?}` → the [`ToolResult`](crate::ToolResult), HTTP status = its `status_code` | yes |
+//! | `POST /v1/tools/execute/batch` | `{"calls": [...]}` → 200 `{"results": [...]}` in input order | yes |
+//!
+//! Callers present `Authorization: Bearer <key>`; each key belongs to a user ([`ApiKeys`]) and
+//! every call runs as that user. A missing or unknown key is a 401 before the body is read.
+//! Refusals by the HTTP layer (401, 404, 405, 413, 400 for a malformed body, 504 for a request
+//! past its timeout) have the shape of a failed `ToolResult`:
+//! `{"success": false, "error": "...", "status_code": ..., "metadata": {"error_type": ...}}`.
+//!
+//! ```no_run
+//! use fact_runtime::server::{Server, ServerConfig};
+//! use fact_runtime::ToolExecutor;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let executor = ToolExecutor::builder().build()?;
+//! let server = Server::new(executor, ServerConfig::from_env()?)?.bind().await?;
+//! println!("serving on {}", server.local_addr());
+//! server.run().await?; // until SIGTERM or Ctrl-C; in-flight calls finish, the audit log is flushed
+//! # Ok(())
+//! # }
+//! ```
+
+mod api_keys;
+mod config;
+mod error;
+mod logging;
+mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use api_keys::{API_KEYS_ENV, API_KEYS_FILE_ENV, ApiKeyError, ApiKeys, MIN_KEY_LENGTH};
+pub use config::{
+    DEFAULT_ADDR, DEFAULT_MAX_BATCH_CALLS, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT,
+    ServerConfig, environment_summary,
+};
+pub use error::ServerError;
+pub use logging::init_logging;
+
+use crate::executor::ToolExecutor;
+use crate::metrics::PrometheusExporter;
+
+/// A server over one [`ToolExecutor`], configured but not yet listening.
+#[derive(Debug)]
+pub struct Server {
+    executor: ToolExecutor,
+    config: ServerConfig,
+    router: Router,
+}
+
+impl Server {
+    /// Prepares the routes and installs the process's Prometheus exporter.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::NoApiKeys`] with neither keys nor anonymous mode, a limit of zero, or an
+    /// exporter that cannot be installed.
+    pub fn new(executor: ToolExecutor, config: ServerConfig) -> Result<Self, ServerError> {
+        config.validate()?;
+        let state = Arc::new(routes::AppState {
+            executor: executor.clone(),
+            exporter: PrometheusExporter::install()?,
+            keys: config.api_keys.clone(),
+            allow_anonymous: config.allow_anonymous,
+            max_batch_calls: config.max_batch_calls,
+        });
+        let router = routes::router(state, &config);
+        Ok(Self {
+            executor,
+            config,
+            router,
+        })
+    }
+
+    /// The routes, to serve yourself or to nest in a larger application.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Binds the configured address.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Bind`] when the address cannot be bound.
+    pub async fn bind(self) -> Result<BoundServer, ServerError> {
+        let addr = self.config.addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        Ok(BoundServer {
+            listener,
+            local_addr,
+            router: self.router,
+            executor: self.executor,
+        })
+    }
+}
+
+/// A server listening on its address; [`run`](Self::run) serves until asked to stop.
+#[derive(Debug)]
+pub struct BoundServer {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+    executor: ToolExecutor,
+}
+
+impl BoundServer {
+    /// The address actually bound (the port chosen, when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then stops gracefully (see [`run_until`](Self::run_until)).
+    ///
+    /// # Errors
+    ///
+    /// As [`run_until`](Self::run_until).
+    pub async fn run(self) -> Result<(), ServerError> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections, lets every request
+    /// in flight finish (each within the request timeout), and flushes the executor's audit
+    /// log.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Serve`] when serving fails, [`ServerError::Audit`] when the audit log
+    /// cannot be flushed.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        tracing::info!(addr = %self.local_addr, "serving");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: no new connections, finishing calls in flight");
+            })
+            .await
+            .map_err(ServerError::Serve)?;
+        self.executor.shutdown().await?;
+        tracing::info!("stopped; audit log flushed");
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM, the signal orchestrators send to stop a
+/// process. Should a handler fail to install, that signal is simply not awaited.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
