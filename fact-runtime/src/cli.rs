@@ -55,6 +55,8 @@ pub const EXIT_STARTUP: u8 = 3;
         FACT_API_KEYS=$(openssl rand -hex 16):ada fact serve --addr 127.0.0.1:8080\n  \
         fact tools --format openai\n  \
         fact call MyApp.Add --args '{\"a\": 2, \"b\": 3}' --user ada\n\n\
+        Exit codes: 0 success, 1 the call failed (its result is still printed), 2 a bad command \
+        line, 3 the program could not start.\n\n\
         The audit log goes to DATABASE_URL (default sqlite://fact.db). RUST_LOG filters logs \
         (DEBUG=true shows one line per call). `fact serve --help` lists the server's variables."
 )]
@@ -204,8 +206,8 @@ async fn execute(
                     return ExitCode::from(EXIT_USAGE);
                 }
             };
-            let executor = match executor(configure).await {
-                Ok(executor) => executor,
+            let (executor, sink) = match executor(configure).await {
+                Ok(built) => built,
                 Err(message) => return startup_failed(&message),
             };
             let mut call = ToolCall::new(name, arguments);
@@ -213,6 +215,7 @@ async fn execute(
             call.session_id = session;
             let result = executor.execute_tool_call(call).await;
             let flushed = executor.shutdown().await;
+            sink.close().await;
             print_json(&result);
             if let Err(error) = flushed {
                 eprintln!("fact: the audit record could not be written: {error}");
@@ -241,8 +244,12 @@ async fn serve(
     if let Some(addr) = addr {
         config = config.addr(addr);
     }
-    let executor = match executor(configure).await {
-        Ok(executor) => executor,
+    // Refuse a server that could not serve before anything is opened or created.
+    if let Err(error) = config.validate() {
+        return startup_failed(&error);
+    }
+    let (executor, sink) = match executor(configure).await {
+        Ok(built) => built,
         Err(message) => return startup_failed(&message),
     };
     tracing::info!(tools = executor.available_tools().len(), "tools registered");
@@ -254,7 +261,9 @@ async fn serve(
         Ok(bound) => bound,
         Err(error) => return startup_failed(&error),
     };
-    match bound.run().await {
+    let served = bound.run().await;
+    sink.close().await;
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "the server stopped with an error");
@@ -264,24 +273,29 @@ async fn serve(
 }
 
 /// The executor every command that runs calls uses: the linked tools, `configure`, the audit
-/// log on `DATABASE_URL`, and authorization when `OAUTH_*` is configured.
+/// log on `DATABASE_URL`, and authorization when `OAUTH_*` is configured. The audit sink is
+/// returned too, to be closed once the executor has shut down (SQLite then folds its
+/// write-ahead log back into the file).
 async fn executor(
     configure: impl FnOnce(ToolExecutorBuilder) -> ToolExecutorBuilder,
-) -> Result<ToolExecutor, String> {
+) -> Result<(ToolExecutor, std::sync::Arc<SqlAuditSink>), String> {
     let mut builder = ToolExecutor::builder();
     match AuthorizationManager::from_env() {
         Ok(Some(manager)) => builder = builder.authorization(manager),
         Ok(None) => {}
         Err(error) => return Err(format!("OAuth configuration: {error}")),
     }
-    let sink = SqlAuditSink::from_env()
-        .await
+    let sink = std::sync::Arc::new(
+        SqlAuditSink::from_env()
+            .await
+            .map_err(|error| format!("audit log: {error}"))?,
+    );
+    let log = AuditLog::start(sink.clone(), AuditConfig::default())
         .map_err(|error| format!("audit log: {error}"))?;
-    let log = AuditLog::start(std::sync::Arc::new(sink), AuditConfig::default())
-        .map_err(|error| format!("audit log: {error}"))?;
-    configure(builder.audit(log))
+    let executor = configure(builder.audit(log))
         .build()
-        .map_err(|error| error.to_string())
+        .map_err(|error| error.to_string())?;
+    Ok((executor, sink))
 }
 
 fn startup_failed(error: &dyn std::fmt::Display) -> ExitCode {
@@ -296,9 +310,9 @@ fn print_json(value: &impl serde::Serialize) {
     let printed = serde_json::to_string_pretty(value)
         .map_err(std::io::Error::from)
         .and_then(|text| writeln!(std::io::stdout().lock(), "{text}"));
-    if let Err(error) = printed {
-        if error.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("fact: cannot print the result: {error}");
-        }
+    if let Err(error) = printed
+        && error.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("fact: cannot print the result: {error}");
     }
 }

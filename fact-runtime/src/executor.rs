@@ -195,7 +195,8 @@ impl ToolExecutorBuilder {
         self
     }
 
-    /// The clock that rate windows read (default [`SystemClock`]); tests pass a
+    /// The clock that rate windows and the [`MetricsCollector`]'s minutes read (default
+    /// [`SystemClock`]); tests pass a
     /// [`ManualClock`](crate::ManualClock).
     #[must_use]
     pub fn clock(mut self, clock: SharedClock) -> Self {
@@ -255,6 +256,7 @@ impl ToolExecutorBuilder {
         let rate_limiter = RateLimiter::new(rate_limits, registry.tools(), &self.clock)
             .map_err(BuildError::InvalidConfig)?;
         let policy = PolicyCheck::new(self.policy, self.validators, tool_validators);
+        let recorder = Recorder::new(self.clock, registry.len());
         Ok(ToolExecutor {
             inner: Arc::new(Inner {
                 registry,
@@ -263,7 +265,7 @@ impl ToolExecutorBuilder {
                 rate_limiter,
                 router: Router::default(),
                 local: LocalRunner::new(self.extensions),
-                recorder: Recorder::new(self.clock),
+                recorder,
                 audit: self.audit,
                 max_concurrency: self.max_concurrency,
                 started: Instant::now(),

@@ -7,7 +7,7 @@ use crate::audit::{AuditLog, AuditRecord};
 use crate::call::ToolCall;
 use crate::clock::SharedClock;
 use crate::error::ErrorKind;
-use crate::metrics::{self, CallOutcome, MetricsCollector, UNREGISTERED_TOOL};
+use crate::metrics::{self, CallOutcome, CollectorLimits, MetricsCollector, UNREGISTERED_TOOL};
 use crate::result::ToolResult;
 
 /// Accounts for every answered call: totals for the health check, the windowed
@@ -20,11 +20,15 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    pub(crate) fn new(clock: SharedClock) -> Self {
+    /// A recorder for an executor of `tools` tools: each of them, and the one
+    /// [`UNREGISTERED_TOOL`], gets figures of its own however many there are.
+    pub(crate) fn new(clock: SharedClock, tools: usize) -> Self {
+        let limits = CollectorLimits::default();
+        let limits = limits.max_tools(limits.tools().max(tools + 1));
         Self {
             executions: AtomicU64::new(0),
             failures: AtomicU64::new(0),
-            collector: MetricsCollector::new(clock),
+            collector: MetricsCollector::with_limits(clock, limits),
         }
     }
 

@@ -1,5 +1,7 @@
 //! Where the spans and events of a server or CLI go.
 
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::EnvFilter;
 
 /// Sends logs to standard error, filtered by `RUST_LOG` (`fact_runtime=debug`, `warn`, ...).
@@ -15,6 +17,7 @@ pub fn init_logging() {
     // An error means a subscriber is already installed: the program's choice wins.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -148,14 +148,16 @@ impl BoundServer {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         tracing::info!(addr = %self.local_addr, "serving");
-        axum::serve(self.listener, self.router)
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down: no new connections, finishing calls in flight");
             })
-            .await
-            .map_err(ServerError::Serve)?;
-        self.executor.shutdown().await?;
+            .await;
+        // Flushed whether serving ended well or not: the records of answered calls are kept.
+        let flushed = self.executor.shutdown().await;
+        served.map_err(ServerError::Serve)?;
+        flushed?;
         tracing::info!("stopped; audit log flushed");
         Ok(())
     }

@@ -1,0 +1,278 @@
+//! `POST /v1/tools/execute` of the calculator over loopback HTTP, under load from `wrk` (a
+//! second process), beside a bare axum handler that answers the same JSON without any pipeline:
+//! the limit of this stack (hyper, axum, loopback TCP) on this machine. The figure that matters
+//! is FACT's throughput as a share of the bare handler's, and its p99 latency.
+//!
+//! ```text
+//! apt-get install -y wrk
+//! cargo bench -p fact-tests --bench server
+//! ```
+//!
+//! Targets, measured in alternation, each for `FACT_BENCH_SECONDS` (default 10) with
+//! `FACT_BENCH_CONNECTIONS` (default 32) connections, `FACT_BENCH_ROUNDS` (default 3) times:
+//! - `bare`: axum, reads the body, returns the precomputed answer;
+//! - `json`: axum, parses the body as JSON and writes a `ToolResult` (no pipeline): the cost of
+//!   the JSON round trip on this stack;
+//! - `executor`: axum, parses the body and answers `execute_tool_call`'s result, with no API
+//!   key, middleware or error shapes;
+//! - `fact`: the FACT server as `fact serve` runs it (API key, Prometheus metrics, the
+//!   windowed collector, one span per call), without the audit log;
+//! - `fact+audit`: the same with the audit log writing every call to a SQLite file.
+//!
+//! `FACT_BENCH_TARGETS=bare,fact` measures only the targets named.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::{Json, Router};
+use fact_runtime::audit::{AuditConfig, AuditLog, SqlAuditSink};
+use fact_runtime::server::{ApiKeys, Server, ServerConfig};
+use fact_runtime::{ToolCall, ToolExecutor};
+use fact_tests::scratch::TempDb;
+// Links the calculator.
+use fact_examples as _;
+use serde_json::{Value, json};
+
+const KEY: &str = "bench-key-0123456789abcdef";
+const BODY: &str =
+    r#"{"tool_name":"MyApp.Calculator","input":{"operation":"multiply","a":6,"b":7}}"#;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One wrk run's figures.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn main() {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("server bench skipped: wrk is not installed (apt-get install -y wrk)");
+        return;
+    }
+    let seconds = env_or("FACT_BENCH_SECONDS", 10);
+    let connections = env_or("FACT_BENCH_CONNECTIONS", 32);
+    let rounds = env_or("FACT_BENCH_ROUNDS", 3);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(env_or("FACT_BENCH_WORKERS", 2) as usize)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let audit_db = TempDb::new("bench-server-audit");
+    let mut targets = runtime.block_on(start_targets(&audit_db));
+    // `FACT_BENCH_TARGETS=bare,fact` measures only those (to profile one, say).
+    if let Ok(only) = std::env::var("FACT_BENCH_TARGETS") {
+        let only: Vec<&str> = only.split(',').map(str::trim).collect();
+        targets.retain(|(name, _)| only.contains(name));
+    }
+
+    let script = std::env::temp_dir().join(format!("fact-bench-{}.lua", std::process::id()));
+    let mut file = std::fs::File::create(&script).expect("script");
+    write!(
+        file,
+        "wrk.method = \"POST\"\nwrk.body = '{BODY}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {KEY}\"\n"
+    )
+    .expect("script written");
+
+    let mut runs: Vec<(&str, Vec<Run>)> = targets
+        .iter()
+        .map(|(name, _)| (*name, Vec::new()))
+        .collect();
+    for round in 1..=rounds {
+        for (index, (name, addr)) in targets.iter().enumerate() {
+            let run = wrk(*addr, &script, seconds, connections);
+            eprintln!(
+                "round {round} {name:>10}: {:>9.0} req/s  p50 {:.3} ms  p99 {:.3} ms",
+                run.requests_per_second, run.p50_ms, run.p99_ms
+            );
+            runs[index].1.push(run);
+        }
+    }
+    let _ = std::fs::remove_file(&script);
+
+    let mean =
+        |runs: &[Run], f: fn(&Run) -> f64| runs.iter().map(f).sum::<f64>() / runs.len() as f64;
+    let bare = runs
+        .iter()
+        .find(|(name, _)| *name == "bare")
+        .map_or(f64::NAN, |(_, runs)| mean(runs, |r| r.requests_per_second));
+    println!("\n| target | req/s (mean of {rounds}) | share of bare | p50 ms | p99 ms |");
+    println!("| --- | --- | --- | --- | --- |");
+    for (name, runs) in &runs {
+        let rps = mean(runs, |r| r.requests_per_second);
+        println!(
+            "| {name} | {rps:.0} | {:.0}% | {:.3} | {:.3} |",
+            100.0 * rps / bare,
+            mean(runs, |r| r.p50_ms),
+            mean(runs, |r| r.p99_ms),
+        );
+    }
+    println!(
+        "\n{seconds} s per run, {connections} connections, wrk -t1, {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    drop(runtime);
+}
+
+/// Starts the three servers on loopback and returns their names and addresses, `bare` first.
+async fn start_targets(audit_db: &TempDb) -> Vec<(&'static str, SocketAddr)> {
+    let plain = ToolExecutor::builder().build().expect("registry builds");
+    // The bare handler answers exactly what FACT answers (a fresh call id aside).
+    let answer = plain
+        .execute_tool_call(ToolCall::new(
+            "MyApp.Calculator",
+            json!({"operation": "multiply", "a": 6, "b": 7}),
+        ))
+        .await;
+    assert_eq!(answer.status_code, 200, "{answer:?}");
+    let answer = Bytes::from(serde_json::to_vec(&answer).expect("serializes"));
+    let bare = Router::new().route(
+        "/v1/tools/execute",
+        post(move |_body: Bytes| {
+            let answer = answer.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], answer).into_response() }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let bare_addr = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, bare).await });
+
+    let sink = Arc::new(
+        SqlAuditSink::connect(&audit_db.url())
+            .await
+            .expect("sqlite"),
+    );
+    let log = AuditLog::start(sink, AuditConfig::default()).expect("audit log");
+    let audited = ToolExecutor::builder()
+        .audit(log)
+        .build()
+        .expect("registry builds");
+
+    // What parsing the request and writing a ToolResult cost on this stack, with no pipeline.
+    let template = plain
+        .execute_tool_call(ToolCall::new(
+            "MyApp.Calculator",
+            json!({"operation": "multiply", "a": 6, "b": 7}),
+        ))
+        .await;
+    let json_only = Router::new().route(
+        "/v1/tools/execute",
+        post(move |Json(body): Json<Value>| {
+            let mut result = template.clone();
+            async move {
+                result.tool_name = body["tool_name"].as_str().unwrap_or_default().to_owned();
+                Json(result)
+            }
+        }),
+    );
+    // The executor behind the thinnest handler: no API key, middleware or error shapes.
+    let executor = plain.clone();
+    let executor_only = Router::new().route(
+        "/v1/tools/execute",
+        post(move |Json(body): Json<Value>| {
+            let executor = executor.clone();
+            async move {
+                let name = body["tool_name"].as_str().unwrap_or_default();
+                let call = ToolCall::new(name, body["input"].clone());
+                Json(executor.execute_tool_call(call).await)
+            }
+        }),
+    );
+    let mut targets = vec![("bare", bare_addr)];
+    for (name, router) in [("json", json_only), ("executor", executor_only)] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        targets.push((name, listener.local_addr().expect("address")));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+    }
+    for (name, executor) in [("fact", plain), ("fact+audit", audited)] {
+        if std::env::var("FACT_BENCH_TARGETS")
+            .is_ok_and(|only| !only.split(',').any(|t| t.trim() == name))
+        {
+            continue;
+        }
+        let config = ServerConfig::default()
+            .addr("127.0.0.1:0".parse().expect("address"))
+            .api_keys(ApiKeys::parse(&format!("{KEY}:bench")).expect("key"));
+        let bound = Server::new(executor, config)
+            .expect("server")
+            .bind()
+            .await
+            .expect("bind");
+        targets.push((name, bound.local_addr()));
+        tokio::spawn(bound.run_until(std::future::pending()));
+    }
+    targets
+}
+
+/// Runs wrk against `addr` and reads its figures; every answer must have been a 2xx.
+fn wrk(addr: SocketAddr, script: &std::path::Path, seconds: u64, connections: u64) -> Run {
+    let output = Command::new("wrk")
+        .args([
+            "-t1",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--latency",
+            "-s",
+        ])
+        .arg(script)
+        .arg(format!("http://{addr}/v1/tools/execute"))
+        .output()
+        .expect("wrk runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "wrk failed: {text}");
+    assert!(
+        !text.contains("Non-2xx"),
+        "some answers were not 2xx:\n{text}"
+    );
+    let field = |prefix: &str| -> Option<&str> {
+        text.lines()
+            .map(str::trim)
+            .find_map(|line| line.strip_prefix(prefix))
+            .map(str::trim)
+    };
+    let requests_per_second = field("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in:\n{text}"));
+    let latency = |percentile: &str| {
+        field(percentile)
+            .and_then(millis)
+            .unwrap_or_else(|| panic!("no {percentile} latency in:\n{text}"))
+    };
+    Run {
+        requests_per_second,
+        p50_ms: latency("50%"),
+        p99_ms: latency("99%"),
+    }
+}
+
+/// wrk's `1.23ms`, `456.00us`, `1.01s` in milliseconds.
+fn millis(value: &str) -> Option<f64> {
+    let (number, scale) = if let Some(n) = value.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = value.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = value.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        return None;
+    };
+    number.parse::<f64>().ok().map(|n| n * scale)
+}
