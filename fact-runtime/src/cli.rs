@@ -199,6 +199,9 @@ async fn execute(
             user,
             session,
         } => {
+            // Warnings only by default: standard output is the result's JSON, logs go to
+            // standard error.
+            super::server::init_logging_at("warn");
             let arguments: Value = match serde_json::from_str(&args) {
                 Ok(arguments) => arguments,
                 Err(error) => {

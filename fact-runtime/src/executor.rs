@@ -256,7 +256,10 @@ impl ToolExecutorBuilder {
         let rate_limiter = RateLimiter::new(rate_limits, registry.tools(), &self.clock)
             .map_err(BuildError::InvalidConfig)?;
         let policy = PolicyCheck::new(self.policy, self.validators, tool_validators);
-        let recorder = Recorder::new(self.clock, registry.len());
+        let recorder = Recorder::new(
+            self.clock,
+            registry.tools().map(|tool| tool.info.name.as_str()),
+        );
         Ok(ToolExecutor {
             inner: Arc::new(Inner {
                 registry,

@@ -2,6 +2,7 @@
 //! links the tools by naming this crate, as a user links a crate of tools.
 
 pub mod audit_sinks;
+pub mod captured_log;
 pub mod fixtures;
 pub mod golden;
 pub mod grants;

@@ -13,11 +13,11 @@ use fact_runtime::auth::{
 };
 use fact_runtime::{ManualClock, ToolCall, ToolDefinition, ToolExecutor, ToolResult};
 use fact_tests::audit_sinks::MemorySink;
+use fact_tests::captured_log::CapturedLog;
 use fact_tests::oauth_provider::{OAuthProvider, ProviderSettings};
 use fact_tests::scratch::{TempDb, unique};
 use serde_json::{Value, json};
 use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 const START: Duration = Duration::from_secs(1_700_000_000);
@@ -234,35 +234,6 @@ async fn full_flow_hands_the_token_to_the_tool_through_its_context_only() {
             .expect("json")
             .contains(&token)
     );
-}
-
-/// Everything written to it: the log of one test.
-#[derive(Debug, Clone, Default)]
-struct CapturedLog(Arc<Mutex<Vec<u8>>>);
-
-impl CapturedLog {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("log")).into_owned()
-    }
-}
-
-impl std::io::Write for CapturedLog {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl MakeWriter<'_> for CapturedLog {
-    type Writer = Self;
-
-    fn make_writer(&self) -> Self {
-        self.clone()
-    }
 }
 
 #[tokio::test]

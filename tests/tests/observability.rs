@@ -1,46 +1,15 @@
 //! What the executor's record stage leaves behind for an operator: one `tracing` span per call
 //! (filtered like any other), and the windowed figures of `executor.metrics()`, per user too.
 
-use std::sync::{Arc, Mutex};
-
 use fact_runtime::{ToolCall, ToolExecutor};
+use fact_tests::captured_log::CapturedLog;
 use fact_tests::fixtures;
 // The one line that keeps a crate of tools linked when nothing else names it.
 use fact_examples as _;
 use serde_json::json;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
-
-/// Everything a subscriber writes, kept in memory.
-#[derive(Debug, Clone, Default)]
-struct CapturedLog(Arc<Mutex<Vec<u8>>>);
-
-impl CapturedLog {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("log")).into_owned()
-    }
-}
-
-impl std::io::Write for CapturedLog {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl MakeWriter<'_> for CapturedLog {
-    type Writer = Self;
-
-    fn make_writer(&self) -> Self {
-        self.clone()
-    }
-}
 
 /// Runs two calls (one succeeds, one is refused) with a subscriber filtered by `directives`,
 /// as `RUST_LOG` would be, and returns what it logged.

@@ -9,8 +9,9 @@
 //! calls by outcome. No series is ever labelled by user.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
-use metrics::{Label, counter, histogram};
+use metrics::{Label, SharedString, counter, histogram};
 
 use crate::result::ToolResult;
 
@@ -31,17 +32,16 @@ pub const DURATION_BUCKETS_SECONDS: &[f64] = &[
 ];
 
 /// Records `result` (answered for `tool`, already bounded to a registered name or
-/// [`UNREGISTERED_TOOL`]) in whatever recorder the process installed; without one this costs a
-/// few atomic loads.
-pub(crate) fn emit(tool: &str, result: &ToolResult) {
-    let tool: Cow<'static, str> = Cow::Owned(tool.to_owned());
+/// [`UNREGISTERED_TOOL`]) in whatever recorder the process installed. The tool label is shared,
+/// never copied.
+pub(crate) fn emit(tool: &Arc<str>, result: &ToolResult) {
+    let tool = SharedString::from(Arc::clone(tool));
     counter!(EXECUTIONS_TOTAL, "tool" => tool.clone()).increment(1);
     if !result.success {
         counter!(EXECUTION_FAILURES_TOTAL, "tool" => tool.clone()).increment(1);
     }
-    let error_type = match &result.metadata.error_type {
-        Some(Cow::Borrowed(kind)) => Cow::Borrowed(*kind),
-        Some(Cow::Owned(kind)) => Cow::Owned(kind.clone()),
+    let error_type: Cow<'static, str> = match &result.metadata.error_type {
+        Some(kind) => kind.clone(),
         None => Cow::Borrowed("none"),
     };
     let labels = [

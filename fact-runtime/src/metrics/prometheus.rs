@@ -27,6 +27,7 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// use fact_runtime::{tool, ToolCall, ToolExecutor};
 /// use serde_json::json;
 ///
+/// /// Echoes a text.
 /// #[tool(name = "Doc.Echo")]
 /// fn echo(text: String) -> String {
 ///     text

@@ -1,5 +1,7 @@
 //! The record stage: account for every call, accepted or refused.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -17,18 +19,27 @@ pub(crate) struct Recorder {
     executions: AtomicU64,
     failures: AtomicU64,
     collector: MetricsCollector,
+    /// Each registered tool's name as a shared label, so that no call copies it.
+    labels: HashMap<String, Arc<str>>,
+    unregistered: Arc<str>,
 }
 
 impl Recorder {
-    /// A recorder for an executor of `tools` tools: each of them, and the one
+    /// A recorder for an executor of the tools named `tools`: each of them, and the one
     /// [`UNREGISTERED_TOOL`], gets figures of its own however many there are.
-    pub(crate) fn new(clock: SharedClock, tools: usize) -> Self {
+    pub(crate) fn new<'a>(clock: SharedClock, tools: impl IntoIterator<Item = &'a str>) -> Self {
+        let labels: HashMap<String, Arc<str>> = tools
+            .into_iter()
+            .map(|name| (name.to_owned(), Arc::from(name)))
+            .collect();
         let limits = CollectorLimits::default();
-        let limits = limits.max_tools(limits.tools().max(tools + 1));
+        let limits = limits.max_tools(limits.tools().max(labels.len() + 1));
         Self {
             executions: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             collector: MetricsCollector::with_limits(clock, limits),
+            labels,
+            unregistered: Arc::from(UNREGISTERED_TOOL),
         }
     }
 
@@ -42,14 +53,13 @@ impl Recorder {
         // every key.
         let not_found =
             result.metadata.error_type.as_deref() == Some(ErrorKind::ToolNotFound.error_type());
-        let tool = if not_found {
-            UNREGISTERED_TOOL
-        } else {
-            result.tool_name.as_str()
+        let tool = match self.labels.get(result.tool_name.as_str()) {
+            Some(label) if !not_found => label,
+            _ => &self.unregistered,
         };
         self.collector.record(&CallOutcome {
             call_id: &result.call_id,
-            tool,
+            tool: tool.as_ref(),
             user,
             success: result.success,
             status_code: result.status_code,

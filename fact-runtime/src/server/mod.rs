@@ -48,6 +48,7 @@ pub use config::{
 };
 pub use error::ServerError;
 pub use logging::init_logging;
+pub(crate) use logging::init_logging_at;
 
 use crate::executor::ToolExecutor;
 use crate::metrics::PrometheusExporter;
