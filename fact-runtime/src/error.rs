@@ -31,6 +31,18 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub(crate) const ALL: [ErrorKind; 8] = [
+        Self::ToolNotFound,
+        Self::Validation,
+        Self::Unauthorized,
+        Self::Security,
+        Self::RateLimit,
+        Self::Execution,
+        Self::Arcade,
+        Self::Timeout,
+    ];
+
     /// The HTTP-style status code of this kind.
     pub const fn status_code(self) -> u16 {
         match self {

@@ -338,10 +338,10 @@ impl ToolExecutor {
             error_type = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
-        self.answer(call).instrument(span).await
+        self.answer(call, span.clone()).instrument(span).await
     }
 
-    async fn answer(&self, mut call: ToolCall) -> ToolResult {
+    async fn answer(&self, mut call: ToolCall, span: tracing::Span) -> ToolResult {
         let started = Instant::now();
         let mut audited = AuditedCall::open(self.inner.audit.as_ref(), &call, started);
         let outcome = AssertUnwindSafe(self.run(&mut call, &mut audited.method))
@@ -355,7 +355,6 @@ impl ToolExecutor {
             Err(error) => ToolResult::failure(call.call_id, call.tool_name, error, elapsed),
         };
         self.inner.recorder.record(&result, user.as_deref());
-        let span = tracing::Span::current();
         span.record("status", result.status_code);
         if let Some(error_type) = &result.metadata.error_type {
             span.record("error_type", error_type.as_ref());

@@ -108,18 +108,9 @@ impl ToolResult {
     /// The [`ErrorKind`] of a failed result, read back from `metadata.error_type`.
     pub fn error_kind(&self) -> Option<ErrorKind> {
         let error_type = self.metadata.error_type.as_deref()?;
-        [
-            ErrorKind::ToolNotFound,
-            ErrorKind::Validation,
-            ErrorKind::Unauthorized,
-            ErrorKind::Security,
-            ErrorKind::RateLimit,
-            ErrorKind::Execution,
-            ErrorKind::Arcade,
-            ErrorKind::Timeout,
-        ]
-        .into_iter()
-        .find(|kind| kind.error_type() == error_type)
+        ErrorKind::ALL
+            .into_iter()
+            .find(|kind| kind.error_type() == error_type)
     }
 }
 

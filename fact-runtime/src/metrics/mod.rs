@@ -12,7 +12,7 @@ mod names;
 mod prometheus;
 
 pub use collector::*;
-pub(crate) use names::emit;
+pub(crate) use names::ToolSeries;
 pub use names::{
     DURATION_BUCKETS_SECONDS, EXECUTION_DURATION_SECONDS, EXECUTION_FAILURES_TOTAL,
     EXECUTIONS_TOTAL, UNREGISTERED_TOOL,

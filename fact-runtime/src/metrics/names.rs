@@ -11,8 +11,9 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use metrics::{Label, SharedString, counter, histogram};
+use metrics::{Key, Label, Level, Metadata, SharedString};
 
+use crate::error::ErrorKind;
 use crate::result::ToolResult;
 
 /// Every call, accepted or refused; label `tool`.
@@ -31,41 +32,79 @@ pub const DURATION_BUCKETS_SECONDS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
 
-/// Records `result` (answered for `tool`, already bounded to a registered name or
-/// [`UNREGISTERED_TOOL`]) in whatever recorder the process installed. The tool label is shared,
-/// never copied.
-pub(crate) fn emit(tool: &Arc<str>, result: &ToolResult) {
-    let tool = SharedString::from(Arc::clone(tool));
-    counter!(EXECUTIONS_TOTAL, "tool" => tool.clone()).increment(1);
-    if !result.success {
-        counter!(EXECUTION_FAILURES_TOTAL, "tool" => tool.clone()).increment(1);
-    }
-    let error_type: Cow<'static, str> = match &result.metadata.error_type {
-        Some(kind) => kind.clone(),
-        None => Cow::Borrowed("none"),
-    };
-    let labels = [
-        Label::new("tool", tool),
-        Label::new("status", status_label(result.status_code)),
-        Label::new("error_type", error_type),
-    ];
-    histogram!(EXECUTION_DURATION_SECONDS, labels.iter()).record(result.execution_time_ms / 1000.0);
+/// Where the series' registrations say they come from.
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// The Prometheus keys of one tool (a registered one, or [`UNREGISTERED_TOOL`]), built once so
+/// that recording a call allocates nothing: its two counters, and its duration histogram for
+/// each outcome the pipeline answers with (success, then each [`ErrorKind`]).
+#[derive(Debug)]
+pub(crate) struct ToolSeries {
+    executions: Key,
+    failures: Key,
+    durations: Vec<(u16, &'static str, Key)>,
 }
 
-/// The status code as a label value, without allocating for the codes the pipeline answers.
-fn status_label(code: u16) -> Cow<'static, str> {
-    let known = match code {
-        200 => "200",
-        400 => "400",
-        401 => "401",
-        403 => "403",
-        404 => "404",
-        429 => "429",
-        499 => "499",
-        500 => "500",
-        502 => "502",
-        504 => "504",
-        other => return Cow::Owned(other.to_string()),
-    };
-    Cow::Borrowed(known)
+impl ToolSeries {
+    pub(crate) fn new(tool: &Arc<str>) -> Self {
+        let label = || Label::new("tool", SharedString::from(Arc::clone(tool)));
+        let outcomes = std::iter::once((200, "none")).chain(
+            ErrorKind::ALL
+                .into_iter()
+                .map(|kind| (kind.status_code(), kind.error_type())),
+        );
+        Self {
+            executions: Key::from_parts(EXECUTIONS_TOTAL, vec![label()]),
+            failures: Key::from_parts(EXECUTION_FAILURES_TOTAL, vec![label()]),
+            durations: outcomes
+                .map(|(status, error_type)| {
+                    let key = duration_key(label(), status, Cow::Borrowed(error_type));
+                    (status, error_type, key)
+                })
+                .collect(),
+        }
+    }
+
+    /// Records `result` in whatever recorder the process installed.
+    pub(crate) fn emit(&self, result: &ToolResult) {
+        let error_type = result.metadata.error_type.as_deref().unwrap_or("none");
+        let seconds = result.execution_time_ms / 1000.0;
+        metrics::with_recorder(|recorder| {
+            recorder
+                .register_counter(&self.executions, &METADATA)
+                .increment(1);
+            if !result.success {
+                recorder
+                    .register_counter(&self.failures, &METADATA)
+                    .increment(1);
+            }
+            let known = self
+                .durations
+                .iter()
+                .find(|(status, kind, _)| *status == result.status_code && *kind == error_type);
+            match known {
+                Some((_, _, key)) => recorder.register_histogram(key, &METADATA).record(seconds),
+                // An outcome the pipeline does not produce today: keyed on the spot.
+                None => {
+                    let tool = self.executions.labels().next().cloned();
+                    let key = duration_key(
+                        tool.unwrap_or_else(|| Label::new("tool", UNREGISTERED_TOOL)),
+                        result.status_code,
+                        Cow::Owned(error_type.to_owned()),
+                    );
+                    recorder.register_histogram(&key, &METADATA).record(seconds);
+                }
+            }
+        });
+    }
+}
+
+fn duration_key(tool: Label, status: u16, error_type: Cow<'static, str>) -> Key {
+    let labels = vec![
+        tool,
+        Label::new("status", Cow::<'static, str>::Owned(status.to_string())),
+        Label::new("error_type", error_type),
+    ];
+    Key::from_parts(EXECUTION_DURATION_SECONDS, labels)
 }

@@ -9,7 +9,9 @@ use crate::audit::{AuditLog, AuditRecord};
 use crate::call::ToolCall;
 use crate::clock::SharedClock;
 use crate::error::ErrorKind;
-use crate::metrics::{self, CallOutcome, CollectorLimits, MetricsCollector, UNREGISTERED_TOOL};
+use crate::metrics::{
+    CallOutcome, CollectorLimits, MetricsCollector, ToolSeries, UNREGISTERED_TOOL,
+};
 use crate::result::ToolResult;
 
 /// Accounts for every answered call: totals for the health check, the windowed
@@ -19,27 +21,27 @@ pub(crate) struct Recorder {
     executions: AtomicU64,
     failures: AtomicU64,
     collector: MetricsCollector,
-    /// Each registered tool's name as a shared label, so that no call copies it.
-    labels: HashMap<String, Arc<str>>,
-    unregistered: Arc<str>,
+    /// Each registered tool's Prometheus series, keyed once, so that no call allocates them.
+    series: HashMap<String, ToolSeries>,
+    unregistered: ToolSeries,
 }
 
 impl Recorder {
     /// A recorder for an executor of the tools named `tools`: each of them, and the one
     /// [`UNREGISTERED_TOOL`], gets figures of its own however many there are.
     pub(crate) fn new<'a>(clock: SharedClock, tools: impl IntoIterator<Item = &'a str>) -> Self {
-        let labels: HashMap<String, Arc<str>> = tools
+        let series: HashMap<String, ToolSeries> = tools
             .into_iter()
-            .map(|name| (name.to_owned(), Arc::from(name)))
+            .map(|name| (name.to_owned(), ToolSeries::new(&Arc::from(name))))
             .collect();
         let limits = CollectorLimits::default();
-        let limits = limits.max_tools(limits.tools().max(labels.len() + 1));
+        let limits = limits.max_tools(limits.tools().max(series.len() + 1));
         Self {
             executions: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             collector: MetricsCollector::with_limits(clock, limits),
-            labels,
-            unregistered: Arc::from(UNREGISTERED_TOOL),
+            series,
+            unregistered: ToolSeries::new(&Arc::from(UNREGISTERED_TOOL)),
         }
     }
 
@@ -53,13 +55,13 @@ impl Recorder {
         // every key.
         let not_found =
             result.metadata.error_type.as_deref() == Some(ErrorKind::ToolNotFound.error_type());
-        let tool = match self.labels.get(result.tool_name.as_str()) {
-            Some(label) if !not_found => label,
-            _ => &self.unregistered,
+        let (tool, series) = match self.series.get_key_value(result.tool_name.as_str()) {
+            Some((name, series)) if !not_found => (name.as_str(), series),
+            _ => (UNREGISTERED_TOOL, &self.unregistered),
         };
         self.collector.record(&CallOutcome {
             call_id: &result.call_id,
-            tool: tool.as_ref(),
+            tool,
             user,
             success: result.success,
             status_code: result.status_code,
@@ -67,7 +69,7 @@ impl Recorder {
             error: result.error.as_deref(),
             duration_ms: result.execution_time_ms,
         });
-        metrics::emit(tool, result);
+        series.emit(result);
     }
 
     /// Calls recorded so far, and how many of them failed.
