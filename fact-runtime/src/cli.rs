@@ -76,6 +76,9 @@ enum Command {
         FACT_MAX_BODY_BYTES      largest request body (default 2 MiB)\n  \
         FACT_REQUEST_TIMEOUT_SECS longest request (default 60)\n  \
         FACT_MAX_BATCH_CALLS     most calls per batch (default 100)\n  \
+        FACT_MAX_CONNECTIONS     open connections at once (default 1024)\n  \
+        FACT_HEADER_READ_TIMEOUT_SECS time to send request headers (default 10)\n  \
+        FACT_SHUTDOWN_GRACE_SECS time calls in flight get at shutdown (default 25)\n  \
         DATABASE_URL             audit log database (default sqlite://fact.db)\n\n\
         Endpoints: GET /health, GET /metrics, GET /v1/tools[?format=], GET /v1/tools/{name}, \
         POST /v1/tools/execute, POST /v1/tools/execute/batch")]

@@ -277,6 +277,16 @@ impl ToolExecutorBuilder {
     }
 }
 
+/// Whether `name` could name a tool, as registered (`Toolkit.Tool`) or exported
+/// (`Toolkit_Tool`): at most 64 letters, digits, `_` and `.`.
+fn plausible_tool_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+}
+
 /// Keys `by_tool` by each tool's registered name, since a builder option may name a tool by
 /// its exported name (`MyApp_Calculator`) too; `merge` joins two entries for one tool.
 fn by_registered_name<T>(
@@ -329,11 +339,17 @@ impl ToolExecutor {
     /// future is dropped before it is answered is recorded too, as cancelled
     /// ([`AuditRecord::CANCELLED_STATUS`]).
     pub async fn execute_tool_call(&self, call: ToolCall) -> ToolResult {
-        // One span per call: what it was and how it ended, never its arguments or token.
+        // One span per call: what it was and how it ended, never its arguments or token. A name
+        // no tool could have is the caller's text: it stays out of the log.
+        let tool = if plausible_tool_name(&call.tool_name) {
+            call.tool_name.as_str()
+        } else {
+            "(not a tool name)"
+        };
         let span = tracing::info_span!(
             "tool_call",
             call_id = %call.call_id,
-            tool = %call.tool_name,
+            tool = %tool,
             status = tracing::field::Empty,
             error_type = tracing::field::Empty,
             duration_ms = tracing::field::Empty,

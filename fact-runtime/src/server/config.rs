@@ -16,6 +16,14 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default cap on the calls of one batch request.
 pub const DEFAULT_MAX_BATCH_CALLS: usize = 100;
+/// Default time a client has to send a request's headers, so that a connection that trickles
+/// them (or sends nothing) cannot hold a slot.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default cap on open connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default time calls in flight get to finish at shutdown: within Kubernetes' default 30 s
+/// termination grace, with room left to flush the audit log.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 
 /// How a [`Server`](super::Server) listens and what it lets through.
 ///
@@ -30,6 +38,9 @@ pub const DEFAULT_MAX_BATCH_CALLS: usize = 100;
 /// | `FACT_MAX_BODY_BYTES` | largest request body | 2 MiB |
 /// | `FACT_REQUEST_TIMEOUT_SECS` | longest request, tool included | 60 |
 /// | `FACT_MAX_BATCH_CALLS` | most calls in one batch | 100 |
+/// | `FACT_HEADER_READ_TIMEOUT_SECS` | time to send a request's headers | 10 |
+/// | `FACT_MAX_CONNECTIONS` | open connections at once | 1024 |
+/// | `FACT_SHUTDOWN_GRACE_SECS` | time calls in flight get at shutdown | 25 |
 ///
 /// ```
 /// use fact_runtime::server::{ApiKeys, ServerConfig};
@@ -50,6 +61,9 @@ pub struct ServerConfig {
     pub(crate) max_body_bytes: usize,
     pub(crate) request_timeout: Duration,
     pub(crate) max_batch_calls: usize,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) max_connections: usize,
+    pub(crate) shutdown_grace: Duration,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +78,9 @@ impl Default for ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_batch_calls: DEFAULT_MAX_BATCH_CALLS,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
 }
@@ -88,6 +105,15 @@ impl ServerConfig {
                 defaults.request_timeout.as_secs(),
             )?),
             max_batch_calls: env_parsed("FACT_MAX_BATCH_CALLS", defaults.max_batch_calls)?,
+            header_read_timeout: Duration::from_secs(env_parsed(
+                "FACT_HEADER_READ_TIMEOUT_SECS",
+                defaults.header_read_timeout.as_secs(),
+            )?),
+            max_connections: env_parsed("FACT_MAX_CONNECTIONS", defaults.max_connections)?,
+            shutdown_grace: Duration::from_secs(env_parsed(
+                "FACT_SHUTDOWN_GRACE_SECS",
+                defaults.shutdown_grace.as_secs(),
+            )?),
         })
     }
 
@@ -150,16 +176,50 @@ impl ServerConfig {
         self
     }
 
+    /// How long a client has to send a request's headers; a slower one is disconnected.
+    #[must_use]
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// How many connections may be open at once; further clients wait in the listen backlog.
+    #[must_use]
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections;
+        self
+    }
+
+    /// How long calls in flight get to finish once shutdown begins; the audit log is flushed
+    /// after that whether or not they have.
+    #[must_use]
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
     /// Checks that the server can start: keys or an explicit anonymous mode, and limits that
     /// let something through.
     pub(crate) fn validate(&self) -> Result<(), ServerError> {
         if self.api_keys.is_empty() && !self.allow_anonymous {
             return Err(ServerError::NoApiKeys);
         }
+        if !self.api_keys.is_empty() && self.allow_anonymous {
+            // Keys would then be optional: a caller without one gets in anyway.
+            return Err(ServerError::Config {
+                name: "FACT_ALLOW_ANONYMOUS",
+                problem: "cannot be true while API keys are configured (keys would become optional); unset one of them".to_owned(),
+            });
+        }
         let zero = [
             ("FACT_MAX_BODY_BYTES", self.max_body_bytes == 0),
             ("FACT_REQUEST_TIMEOUT_SECS", self.request_timeout.is_zero()),
             ("FACT_MAX_BATCH_CALLS", self.max_batch_calls == 0),
+            (
+                "FACT_HEADER_READ_TIMEOUT_SECS",
+                self.header_read_timeout.is_zero(),
+            ),
+            ("FACT_MAX_CONNECTIONS", self.max_connections == 0),
         ];
         match zero.into_iter().find(|(_, is_zero)| *is_zero) {
             Some((name, _)) => Err(ServerError::Config {
@@ -188,6 +248,9 @@ pub fn environment_summary() -> Vec<(&'static str, String)> {
         "FACT_MAX_BODY_BYTES",
         "FACT_REQUEST_TIMEOUT_SECS",
         "FACT_MAX_BATCH_CALLS",
+        "FACT_HEADER_READ_TIMEOUT_SECS",
+        "FACT_MAX_CONNECTIONS",
+        "FACT_SHUTDOWN_GRACE_SECS",
         API_KEYS_FILE_ENV,
         "RUST_LOG",
     ];
@@ -217,20 +280,32 @@ pub fn environment_summary() -> Vec<(&'static str, String)> {
     summary
 }
 
-/// `url` with any password replaced by `****`; text that is not a URL is not shown, in case it
-/// holds a secret in a shape not recognised.
+/// `url` as safe to print: credentials (user and password, since a token may sit in either)
+/// become `****`, and so does every query value (`?password=...`, `?api_key=...`); the
+/// fragment is dropped. Text that is not a URL is not shown, in case it holds a secret in a
+/// shape not recognised.
 fn mask_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Ok(mut parsed) = url::Url::parse(url) else {
         return "(set, not a URL)".to_owned();
     };
-    // The last `@` ends the credentials even when a raw `/` or `@` sits in the password.
-    match rest.rsplit_once('@') {
-        Some((userinfo, host)) if userinfo.contains(':') => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            format!("{scheme}://{user}:****@{host}")
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        let masked = parsed.set_username("****").is_ok() && parsed.set_password(None).is_ok();
+        if !masked {
+            return "(set, not shown)".to_owned();
         }
-        _ => url.to_owned(),
     }
+    if parsed.query().is_some() {
+        let keys: Vec<String> = parsed
+            .query_pairs()
+            .map(|(key, _)| key.into_owned())
+            .collect();
+        parsed
+            .query_pairs_mut()
+            .clear()
+            .extend_pairs(keys.iter().map(|key| (key.as_str(), "****")));
+    }
+    parsed.set_fragment(None);
+    parsed.to_string()
 }
 
 fn env_parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ServerError>
@@ -265,21 +340,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn url_passwords_are_masked() {
-        assert_eq!(
-            mask_url("postgres://fact:s3cret@db:5432/fact?sslmode=require"),
-            "postgres://fact:****@db:5432/fact?sslmode=require"
-        );
-        assert_eq!(mask_url("sqlite://fact.db"), "sqlite://fact.db");
-        assert_eq!(mask_url("s3cret-without-scheme"), "(set, not a URL)");
-        assert_eq!(
-            mask_url("postgres://fact:p@ss@db/fact"),
-            "postgres://fact:****@db/fact"
-        );
-        assert_eq!(
-            mask_url("postgres://fact:pa/ss@db/fact"),
-            "postgres://fact:****@db/fact"
-        );
+    fn url_credentials_and_query_values_are_masked() {
+        let cases = [
+            (
+                "postgres://fact:s3cret@db:5432/fact?sslmode=require",
+                "postgres://****@db:5432/fact?sslmode=****",
+            ),
+            ("sqlite://fact.db", "sqlite://fact.db"),
+            ("postgres://fact:p%40ss@db/fact", "postgres://****@db/fact"),
+            (
+                "postgres://fact@db/fact?password=PGSECRET",
+                "postgres://****@db/fact?password=****",
+            ),
+            (
+                "https://ghp_TOKEN@arcade.example/v1?api_key=SEKRIT#frag",
+                "https://****@arcade.example/v1?api_key=****",
+            ),
+            ("s3cret-without-scheme", "(set, not a URL)"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(mask_url(url), shown, "{url}");
+        }
     }
 
     #[test]

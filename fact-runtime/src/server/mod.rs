@@ -10,7 +10,12 @@
 //! | `POST /v1/tools/execute/batch` | `{"calls": [...]}` → 200 `{"results": [...]}` in input order | yes |
 //!
 //! Callers present `Authorization: Bearer <key>`; each key belongs to a user ([`ApiKeys`]) and
-//! every call runs as that user. A missing or unknown key is a 401 before the body is read.
+//! every call runs as that user. A missing or unknown key is a 401 before the body is read or a
+//! route matched: without a key, every path but the open ones answers the same.
+//!
+//! Connections: at most [`ServerConfig::max_connections`] at once, each with
+//! [`ServerConfig::header_read_timeout`] to send its headers; at shutdown, calls in flight get
+//! [`ServerConfig::shutdown_grace`] to finish before the audit log is flushed anyway.
 //! Refusals by the HTTP layer (401, 404, 405, 413, 400 for a malformed body, 504 for a request
 //! past its timeout) have the shape of a failed `ToolResult`:
 //! `{"success": false, "error": "...", "status_code": ..., "metadata": {"error_type": ...}}`.
@@ -30,6 +35,7 @@
 
 mod api_keys;
 mod config;
+mod connections;
 mod error;
 mod logging;
 mod routes;
@@ -43,11 +49,13 @@ use tokio::net::TcpListener;
 
 pub use api_keys::{API_KEYS_ENV, API_KEYS_FILE_ENV, ApiKeyError, ApiKeys, MIN_KEY_LENGTH};
 pub use config::{
-    DEFAULT_ADDR, DEFAULT_MAX_BATCH_CALLS, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT,
-    ServerConfig, environment_summary,
+    DEFAULT_ADDR, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_BATCH_CALLS, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, ServerConfig,
+    environment_summary,
 };
 pub use error::ServerError;
 pub use logging::init_logging;
+#[cfg(feature = "cli")]
 pub(crate) use logging::init_logging_at;
 
 use crate::executor::ToolExecutor;
@@ -75,6 +83,7 @@ impl Server {
             exporter: PrometheusExporter::install()?,
             keys: config.api_keys.clone(),
             allow_anonymous: config.allow_anonymous,
+            metrics_public: config.metrics_public,
             max_batch_calls: config.max_batch_calls,
         });
         let router = routes::router(state, &config);
@@ -108,6 +117,11 @@ impl Server {
             local_addr,
             router: self.router,
             executor: self.executor,
+            limits: connections::ConnectionLimits {
+                header_read_timeout: self.config.header_read_timeout,
+                max_connections: self.config.max_connections,
+                shutdown_grace: self.config.shutdown_grace,
+            },
         })
     }
 }
@@ -119,6 +133,7 @@ pub struct BoundServer {
     local_addr: SocketAddr,
     router: Router,
     executor: ToolExecutor,
+    limits: connections::ConnectionLimits,
 }
 
 impl BoundServer {
@@ -136,25 +151,23 @@ impl BoundServer {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `shutdown` completes, then stops accepting connections, lets every request
-    /// in flight finish (each within the request timeout), and flushes the executor's audit
-    /// log.
+    /// Serves until `shutdown` completes, then stops accepting connections, lets the requests
+    /// in flight finish (for at most the shutdown grace period), and flushes the executor's
+    /// audit log.
     ///
     /// # Errors
     ///
-    /// [`ServerError::Serve`] when serving fails, [`ServerError::Audit`] when the audit log
-    /// cannot be flushed.
+    /// [`ServerError::Audit`] when the audit log cannot be flushed.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         tracing::info!(addr = %self.local_addr, "serving");
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: no new connections, finishing calls in flight");
-            })
-            .await;
+        let served = connections::serve(self.listener, self.router, self.limits, async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, finishing calls in flight");
+        })
+        .await;
         // Flushed whether serving ended well or not: the records of answered calls are kept.
         let flushed = self.executor.shutdown().await;
         served.map_err(ServerError::Serve)?;

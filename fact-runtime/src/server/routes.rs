@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tower::ServiceBuilder;
 
 use super::api_keys::ApiKeys;
 use super::config::ServerConfig;
@@ -31,6 +32,7 @@ pub(crate) struct AppState {
     pub(crate) exporter: PrometheusExporter,
     pub(crate) keys: ApiKeys,
     pub(crate) allow_anonymous: bool,
+    pub(crate) metrics_public: bool,
     pub(crate) max_batch_calls: usize,
 }
 
@@ -38,33 +40,54 @@ pub(crate) struct AppState {
 #[derive(Debug, Clone)]
 struct Caller(Option<Arc<str>>);
 
-/// The routes, behind the body limit and the request timeout; all but `/health` (and
-/// `/metrics` when public) behind an API key.
+/// The routes, behind the request timeout, the API key (every path but `/health`, and
+/// `/metrics` when public: unknown paths too, so that nothing about the routes is told to a
+/// caller without a key), the declared length and the body limit.
 pub(crate) fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
-    let mut protected = Router::new()
+    let routes = Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/v1/tools", get(list_tools))
         .route("/v1/tools/{name}", get(tool_info))
         .route("/v1/tools/execute", post(execute))
-        .route("/v1/tools/execute/batch", post(execute_batch));
-    let mut open = Router::new().route("/health", get(health));
-    if config.metrics_public {
-        open = open.route("/metrics", get(metrics));
-    } else {
-        protected = protected.route("/metrics", get(metrics));
-    }
-    let protected = protected.route_layer(middleware::from_fn_with_state(
-        Arc::clone(&state),
-        authenticate,
-    ));
-    let timeout = config.request_timeout;
-    open.merge(protected)
+        .route("/v1/tools/execute/batch", post(execute_batch))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .with_state(Arc::clone(&state));
+    let timeout = config.request_timeout;
+    let max_body_bytes = config.max_body_bytes;
+    // Around the whole router (not per route), outermost first: every request, routed or not,
+    // passes the timeout, then the key, then the length check.
+    let guarded = ServiceBuilder::new()
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             within(timeout, request, next)
         }))
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(state, authenticate))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            declared_length_within(max_body_bytes, request, next)
+        }))
+        .service(routes);
+    Router::new().fallback_service(guarded)
+}
+
+/// Refuses at once, with 413, a request whose `Content-Length` already says it is too large,
+/// instead of waiting for a body it will not read.
+async fn declared_length_within(max_bytes: usize, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > max_bytes as u64 => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "InvalidRequestError",
+            "the request body is larger than the server accepts",
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 /// Answers 504 when the request takes longer than `timeout`; the call it was running is
@@ -82,12 +105,17 @@ async fn within(timeout: Duration, request: Request, next: Next) -> Response {
 }
 
 /// Lets the request through with its [`Caller`] when it presents a known key (or none in
-/// anonymous mode); otherwise 401, before the body is read or any tool looked at.
+/// anonymous mode), or when its path is open; otherwise 401, before the body is read, a route
+/// matched or any tool looked at.
 async fn authenticate(
     State(state): State<Arc<AppState>>,
     mut request: Request,
     next: Next,
 ) -> Response {
+    let path = request.uri().path();
+    if path == "/health" || (path == "/metrics" && state.metrics_public) {
+        return next.run(request).await;
+    }
     let caller = match bearer_key(request.headers()) {
         Ok(Some(key)) => match state.keys.authenticate(key) {
             Some(user) => Caller(Some(Arc::from(user))),
@@ -108,9 +136,13 @@ async fn authenticate(
 
 /// The key of an `Authorization: Bearer <key>` header, `None` without the header.
 fn bearer_key(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    if values.next().is_some() {
+        return Err("send one Authorization header, not several");
+    }
     let value = value
         .to_str()
         .map_err(|_| "the Authorization header is not visible ASCII")?;
@@ -211,12 +243,40 @@ struct BatchRequest {
     calls: Vec<CallRequest>,
 }
 
+/// The longest `session_id` a request may carry.
+const MAX_SESSION_ID_LENGTH: usize = 128;
+/// The longest tool name (DESIGN.md).
+const MAX_TOOL_NAME_LENGTH: usize = 64;
+
 impl CallRequest {
-    fn into_call(self, caller: &Caller) -> ToolCall {
+    /// The call this request asks for, as `caller`. Names and session ids that no tool or
+    /// session could have are refused here, before they reach the audit log or the logs.
+    fn into_call(self, caller: &Caller) -> Result<ToolCall, ApiError> {
+        let plausible_name = !self.tool_name.is_empty()
+            && self.tool_name.len() <= MAX_TOOL_NAME_LENGTH
+            && self
+                .tool_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+        if !plausible_name {
+            return Err(ApiError::bad_request(format!(
+                "'tool_name' is not a tool name: expected 'Toolkit.Tool' (letters, digits, '_' and '.', at most {MAX_TOOL_NAME_LENGTH} characters)"
+            )));
+        }
+        if let Some(session) = &self.session_id {
+            let plausible_session = !session.is_empty()
+                && session.len() <= MAX_SESSION_ID_LENGTH
+                && session.bytes().all(|b| b.is_ascii_graphic());
+            if !plausible_session {
+                return Err(ApiError::bad_request(format!(
+                    "'session_id' must be 1 to {MAX_SESSION_ID_LENGTH} visible ASCII characters"
+                )));
+            }
+        }
         let mut call = ToolCall::new(self.tool_name, self.input);
         call.user_id = caller.0.as_deref().map(str::to_owned);
         call.session_id = self.session_id;
-        call
+        Ok(call)
     }
 }
 
@@ -250,7 +310,7 @@ async fn execute(
     )?;
     let result = state
         .executor
-        .execute_tool_call(request.into_call(&caller))
+        .execute_tool_call(request.into_call(&caller)?)
         .await;
     Ok(result_response(result))
 }
@@ -277,7 +337,7 @@ async fn execute_batch(
         .calls
         .into_iter()
         .map(|call| call.into_call(&caller))
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     let results = state.executor.execute_tool_calls(calls).await;
     Ok(Json(json!({ "results": results })))
 }

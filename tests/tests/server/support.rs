@@ -1,0 +1,175 @@
+//! What the server tests share: a server on loopback with a client, its answers, and a tool
+//! that waits until released.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fact_runtime::server::{ApiKeys, Server, ServerConfig, ServerError};
+use fact_runtime::{ToolDefinition, ToolExecutor, ToolExecutorBuilder};
+use fact_tests::fixtures;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+pub(crate) const ADA_KEY: &str = "ada-key-0123456789abcdef";
+pub(crate) const BOB_KEY: &str = "bob-key-0123456789abcdef";
+
+/// A tool that says when it has started and then waits until released.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Gate {
+    pub(crate) entered: Arc<Notify>,
+    pub(crate) release: Arc<Notify>,
+    pub(crate) runs: Arc<AtomicUsize>,
+}
+
+impl Gate {
+    pub(crate) fn tool(&self) -> ToolDefinition {
+        let gate = self.clone();
+        ToolDefinition::new(
+            "Test.Gate",
+            "Waits until released",
+            json!({"type": "object"}),
+            move |_ctx, _args| {
+                let gate = gate.clone();
+                async move {
+                    gate.runs.fetch_add(1, Ordering::SeqCst);
+                    gate.entered.notify_one();
+                    gate.release.notified().await;
+                    Ok(json!("released"))
+                }
+            },
+        )
+    }
+}
+
+/// The fixtures, the calculator, a gate, and a tool that blocks a blocking-pool thread until
+/// released (for the health check's 503).
+pub(crate) fn builder(gate: &Gate) -> ToolExecutorBuilder {
+    let _ = fixtures::TOOL_NAMES;
+    ToolExecutor::builder().register(gate.tool())
+}
+
+pub(crate) fn keys() -> ApiKeys {
+    ApiKeys::parse(&format!("{ADA_KEY}:ada,{BOB_KEY}:bob")).expect("valid keys")
+}
+
+pub(crate) fn config() -> ServerConfig {
+    ServerConfig::default()
+        .addr("127.0.0.1:0".parse().expect("address"))
+        .api_keys(keys())
+}
+
+/// A server running on loopback, and a client for it.
+pub(crate) struct Running {
+    pub(crate) base: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) stop: Option<oneshot::Sender<()>>,
+    pub(crate) task: JoinHandle<Result<(), ServerError>>,
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) text: String,
+}
+
+impl Reply {
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("{e}: {}", self.text))
+    }
+
+    /// Asserts a refusal in the shape of a failed ToolResult.
+    pub(crate) fn assert_refusal(&self, status: u16, error_type: &str, says: &str) {
+        assert_eq!(self.status, status, "{}", self.text);
+        let body = self.json();
+        assert_eq!(body["success"], false, "{body}");
+        assert_eq!(body["status_code"], status, "{body}");
+        assert_eq!(body["metadata"]["error_type"], error_type, "{body}");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(says), "{error:?} should say {says:?}");
+    }
+}
+
+impl Running {
+    pub(crate) async fn start(executor: ToolExecutor, config: ServerConfig) -> Self {
+        let bound = Server::new(executor, config)
+            .expect("server configures")
+            .bind()
+            .await
+            .expect("binds");
+        let base = format!("http://{}", bound.local_addr());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(bound.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// The server's address.
+    pub(crate) fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
+    }
+
+    pub(crate) async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("a body");
+        Reply {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    pub(crate) async fn get(&self, path: &str, key: Option<&str>) -> Reply {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        self.send(request).await
+    }
+
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        self.send(request).await
+    }
+
+    pub(crate) async fn execute(&self, key: &str, call: Value) -> Reply {
+        self.post("/v1/tools/execute", Some(key), call.to_string())
+            .await
+    }
+
+    /// Asks the server to stop and waits until it has.
+    pub(crate) async fn stop(mut self) -> Result<(), ServerError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.expect("the server task does not panic")
+    }
+}
+
+pub(crate) async fn running() -> (Running, ToolExecutor) {
+    let executor = builder(&Gate::default()).build().expect("builds");
+    let server = Running::start(executor.clone(), config()).await;
+    (server, executor)
+}
