@@ -1,10 +1,8 @@
 //! Connections: graceful shutdown, header and connection limits.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use fact_runtime::audit::{AuditConfig, AuditLog, AuditQuery, SqlAuditSink};
-use fact_tests::scratch::TempDb;
+use fact_runtime::audit::AuditQuery;
 use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -15,11 +13,8 @@ use crate::support::*;
 
 #[tokio::test]
 async fn shutdown_finishes_calls_in_flight_refuses_new_ones_and_flushes_the_audit_log() {
-    let db = TempDb::new("server-shutdown");
-    let sink = Arc::new(SqlAuditSink::connect(&db.url()).await.expect("sqlite"));
-    let log = AuditLog::start(sink.clone(), AuditConfig::default()).expect("log");
     let gate = Gate::default();
-    let executor = builder(&gate).audit(log).build().expect("builds");
+    let (_db, sink, executor) = audited(&gate, "server-shutdown").await;
     let server = Running::start(executor, config()).await;
     let addr = server.base.trim_start_matches("http://").to_owned();
 
@@ -156,11 +151,8 @@ async fn connections_beyond_the_limit_wait_for_a_free_slot() {
 
 #[tokio::test]
 async fn shutdown_waits_for_calls_in_flight_only_up_to_the_grace_period() {
-    let db = TempDb::new("server-grace");
-    let sink = Arc::new(SqlAuditSink::connect(&db.url()).await.expect("sqlite"));
-    let log = AuditLog::start(sink.clone(), AuditConfig::default()).expect("log");
     let gate = Gate::default();
-    let executor = builder(&gate).audit(log).build().expect("builds");
+    let (_db, sink, executor) = audited(&gate, "server-grace").await;
     let config = config().shutdown_grace(Duration::from_millis(200));
     let server = Running::start(executor, config).await;
     assert_eq!(

@@ -1,11 +1,9 @@
 //! POST /v1/tools/execute and its batch endpoint: status codes, limits, timeouts.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use fact_runtime::SecurityPolicy;
-use fact_runtime::audit::{AuditConfig, AuditLog, AuditQuery, SqlAuditSink};
-use fact_tests::scratch::TempDb;
+use fact_runtime::audit::AuditQuery;
 use serde_json::json;
 
 use crate::support::*;
@@ -145,11 +143,8 @@ async fn a_body_over_the_limit_is_413_and_never_reaches_the_pipeline() {
 
 #[tokio::test]
 async fn a_request_past_its_timeout_is_504_and_its_call_is_audited_as_cancelled() {
-    let db = TempDb::new("server-timeout");
-    let sink = Arc::new(SqlAuditSink::connect(&db.url()).await.expect("sqlite"));
-    let log = AuditLog::start(sink.clone(), AuditConfig::default()).expect("log");
     let gate = Gate::default();
-    let executor = builder(&gate).audit(log).build().expect("builds");
+    let (_db, sink, executor) = audited(&gate, "server-timeout").await;
     let config = config().request_timeout(Duration::from_millis(300));
     let server = Running::start(executor, config).await;
     let reply = server

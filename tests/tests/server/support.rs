@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use fact_runtime::audit::{AuditConfig, AuditLog, SqlAuditSink};
 use fact_runtime::server::{ApiKeys, Server, ServerConfig, ServerError};
 use fact_runtime::{ToolDefinition, ToolExecutor, ToolExecutorBuilder};
 use fact_tests::fixtures;
+use fact_tests::scratch::TempDb;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, oneshot};
@@ -172,4 +174,17 @@ pub(crate) async fn running() -> (Running, ToolExecutor) {
     let executor = builder(&Gate::default()).build().expect("builds");
     let server = Running::start(executor.clone(), config()).await;
     (server, executor)
+}
+
+/// An executor as [`builder`] makes it, writing its audit log to a fresh SQLite file: the file
+/// (removed on drop), the sink to read the records back, and the executor.
+pub(crate) async fn audited(
+    gate: &Gate,
+    prefix: &str,
+) -> (TempDb, Arc<SqlAuditSink>, ToolExecutor) {
+    let db = TempDb::new(prefix);
+    let sink = Arc::new(SqlAuditSink::connect(&db.url()).await.expect("sqlite"));
+    let log = AuditLog::start(sink.clone(), AuditConfig::default()).expect("log");
+    let executor = builder(gate).audit(log).build().expect("builds");
+    (db, sink, executor)
 }
