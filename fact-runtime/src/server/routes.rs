@@ -1,4 +1,4 @@
-//! The endpoints, and the two middlewares in front of them (timeout, API key).
+//! The endpoints, and the middlewares in front of them (request timeout, API key, declared length).
 
 use std::sync::Arc;
 use std::time::Duration;
