@@ -28,7 +28,7 @@ use crate::pipeline::route::{Route, Router};
 use crate::pipeline::validate::ArgumentValidator;
 use crate::policy::{SecurityPolicy, Validator};
 use crate::rate_limit::{RateLimit, RateLimitStore};
-use crate::registry::{Registry, ToolInfo};
+use crate::registry::{Registry, ToolInfo, plausible_tool_name};
 use crate::result::ToolResult;
 use crate::schema::ToolFormat;
 
@@ -275,16 +275,6 @@ impl ToolExecutorBuilder {
             }),
         })
     }
-}
-
-/// Whether `name` could name a tool, as registered (`Toolkit.Tool`) or exported
-/// (`Toolkit_Tool`): at most 64 letters, digits, `_` and `.`.
-fn plausible_tool_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
 }
 
 /// Keys `by_tool` by each tool's registered name, since a builder option may name a tool by

@@ -14,7 +14,7 @@ use crate::pipeline::validate::CompiledSchema;
 use crate::schema::underscore_name;
 
 /// Longest tool name (DESIGN.md).
-const MAX_NAME_LEN: usize = 64;
+pub(crate) const MAX_NAME_LEN: usize = 64;
 
 /// What a caller may know about a tool: its identity, its contract and where it was defined.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -209,6 +209,17 @@ fn finish(info: ToolInfo, handler: Handler) -> Result<RegisteredTool, BuildError
         schema,
         handler,
     })
+}
+
+/// Whether `name` could name a tool in a lookup, by its registered name (`Toolkit.Tool`) or
+/// its exported one (`Toolkit_Tool`): 1 to [`MAX_NAME_LEN`] letters, digits, `_` and `.`. Any
+/// other text is the caller's alone, and is kept out of logs and answers.
+pub(crate) fn plausible_tool_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
 }
 
 /// DESIGN.md's pattern: `Toolkit.Tool`, segments `[A-Za-z][A-Za-z0-9_]*`, at most 64

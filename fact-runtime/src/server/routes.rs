@@ -22,6 +22,7 @@ use super::error::ApiError;
 use crate::call::ToolCall;
 use crate::executor::{HealthStatus, ToolExecutor};
 use crate::metrics::PrometheusExporter;
+use crate::registry::{MAX_NAME_LEN, plausible_tool_name};
 use crate::result::ToolResult;
 use crate::schema::ToolFormat;
 
@@ -245,22 +246,14 @@ struct BatchRequest {
 
 /// The longest `session_id` a request may carry.
 const MAX_SESSION_ID_LENGTH: usize = 128;
-/// The longest tool name (DESIGN.md).
-const MAX_TOOL_NAME_LENGTH: usize = 64;
 
 impl CallRequest {
     /// The call this request asks for, as `caller`. Names and session ids that no tool or
     /// session could have are refused here, before they reach the audit log or the logs.
     fn into_call(self, caller: &Caller) -> Result<ToolCall, ApiError> {
-        let plausible_name = !self.tool_name.is_empty()
-            && self.tool_name.len() <= MAX_TOOL_NAME_LENGTH
-            && self
-                .tool_name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
-        if !plausible_name {
+        if !plausible_tool_name(&self.tool_name) {
             return Err(ApiError::bad_request(format!(
-                "'tool_name' is not a tool name: expected 'Toolkit.Tool' (letters, digits, '_' and '.', at most {MAX_TOOL_NAME_LENGTH} characters)"
+                "'tool_name' is not a tool name: expected 'Toolkit.Tool' (letters, digits, '_' and '.', at most {MAX_NAME_LEN} characters)"
             )));
         }
         if let Some(session) = &self.session_id {
