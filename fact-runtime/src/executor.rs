@@ -366,7 +366,9 @@ impl ToolExecutor {
             span.record("error_type", error_type.as_ref());
         }
         span.record("duration_ms", result.execution_time_ms);
-        tracing::debug!(tool = %result.tool_name, "tool call finished");
+        // The span carries the tool (checked) and the outcome; the result's name may be the
+        // caller's raw text.
+        tracing::debug!("tool call finished");
         audited.close(&result).await;
         result
     }

@@ -8,7 +8,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crate::audit::{AuditLog, AuditRecord};
 use crate::call::ToolCall;
 use crate::clock::SharedClock;
-use crate::error::ErrorKind;
 use crate::metrics::{
     CallOutcome, CollectorLimits, MetricsCollector, ToolSeries, UNREGISTERED_TOOL,
 };
@@ -51,13 +50,11 @@ impl Recorder {
         if !result.success {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
-        // The name of a tool that does not exist is the caller's to choose: keep it out of
-        // every key.
-        let not_found =
-            result.metadata.error_type.as_deref() == Some(ErrorKind::ToolNotFound.error_type());
+        // A name no tool has is the caller's to choose: keep it out of every key. (A name that
+        // is a key was found by the lookup, which answered with the registered name.)
         let (tool, series) = match self.series.get_key_value(result.tool_name.as_str()) {
-            Some((name, series)) if !not_found => (name.as_str(), series),
-            _ => (UNREGISTERED_TOOL, &self.unregistered),
+            Some((name, series)) => (name.as_str(), series),
+            None => (UNREGISTERED_TOOL, &self.unregistered),
         };
         self.collector.record(&CallOutcome {
             call_id: &result.call_id,
