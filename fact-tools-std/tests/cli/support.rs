@@ -323,12 +323,15 @@ impl SlowSite {
 }
 
 /// Connects to `addr` until a connection is refused; panics if it is still accepted after
-/// [`WAIT`].
+/// [`WAIT`], or fails any other way than by refusal or by a reset while the listener closes.
 pub(crate) fn wait_until_refused(addr: SocketAddr) {
     let deadline = Instant::now() + WAIT;
     loop {
         match TcpStream::connect(addr) {
             Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => return,
+            // The listener closed while this connection sat in its queue: it is closing, so try
+            // again until it refuses outright.
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => {}
             Err(error) => panic!("connecting to {addr} failed other than by refusal: {error}"),
             Ok(stream) => drop(stream),
         }
