@@ -97,12 +97,7 @@ impl ApiKeys {
     ///
     /// [`ApiKeyError::File`] when it cannot be read, else as [`parse`](Self::parse).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ApiKeyError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|error| ApiKeyError::File {
-            path: path.display().to_string(),
-            problem: error.to_string(),
-        })?;
-        Self::new().with_entries(&text, &path.display().to_string())
+        Self::new().with_file(path.as_ref())
     }
 
     /// The keys of `FACT_API_KEYS` and of the file named by `FACT_API_KEYS_FILE`, together.
@@ -118,14 +113,18 @@ impl ApiKeys {
             keys = keys.with_entries(&spec, API_KEYS_ENV)?;
         }
         if let Some(path) = std::env::var_os(API_KEYS_FILE_ENV) {
-            let path = Path::new(&path);
-            let text = std::fs::read_to_string(path).map_err(|error| ApiKeyError::File {
-                path: path.display().to_string(),
-                problem: error.to_string(),
-            })?;
-            keys = keys.with_entries(&text, &path.display().to_string())?;
+            keys = keys.with_file(Path::new(&path))?;
         }
         Ok(keys)
+    }
+
+    /// These keys plus those of the file at `path`.
+    fn with_file(self, path: &Path) -> Result<Self, ApiKeyError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ApiKeyError::File {
+            path: path.display().to_string(),
+            problem: error.to_string(),
+        })?;
+        self.with_entries(&text, &path.display().to_string())
     }
 
     /// These keys plus `key` for `user`.
