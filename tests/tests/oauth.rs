@@ -238,15 +238,18 @@ async fn full_flow_hands_the_token_to_the_tool_through_its_context_only() {
 
 #[tokio::test]
 async fn no_token_reaches_the_logs_or_the_audit_log() {
-    // Every event at every level, of FACT and of the HTTP and OAuth2 crates under it, from this
-    // test's thread, which runs the provider, the manager and the tools (a current-thread runtime).
+    // Every event at every level, of FACT and of the HTTP and OAuth2 crates under it, from every
+    // test of this binary: the subscriber is the process's, since a thread-local one missed
+    // events whose callsites another test's thread had met first (their interest was cached
+    // before it existed). The other tests' events only add to what must hold no token.
     let log = CapturedLog::default();
-    let _capture = tracing_subscriber::fmt()
+    tracing_subscriber::fmt()
         .with_writer(log.clone())
         .with_max_level(LevelFilter::TRACE)
         .with_ansi(false)
         .finish()
-        .set_default();
+        .try_init()
+        .expect("no other test of this binary installs a subscriber");
     let h = Harness::start(ProviderSettings::default()).await;
     h.authorize(&["docs.read"]).await;
     assert_eq!(h.call("Docs.Read").await.status_code, 200);
