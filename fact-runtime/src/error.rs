@@ -26,13 +26,19 @@ pub enum ErrorKind {
     Execution,
     /// The remote Arcade platform failed (502).
     Arcade,
+    /// The tool did its job but the service it reached for failed: a refused connection, a
+    /// failed DNS lookup, a malformed or truncated answer, a redirect loop (502).
+    Upstream,
+    /// A shared resource the call needs is busy (a database's connections, say), so the call
+    /// did not start; the result carries `retry_after_ms` (503).
+    Unavailable,
     /// The tool did not finish within its timeout (504).
     Timeout,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub(crate) const ALL: [ErrorKind; 8] = [
+    pub(crate) const ALL: [ErrorKind; 10] = [
         Self::ToolNotFound,
         Self::Validation,
         Self::Unauthorized,
@@ -40,6 +46,8 @@ impl ErrorKind {
         Self::RateLimit,
         Self::Execution,
         Self::Arcade,
+        Self::Upstream,
+        Self::Unavailable,
         Self::Timeout,
     ];
 
@@ -52,7 +60,8 @@ impl ErrorKind {
             Self::Security => 403,
             Self::RateLimit => 429,
             Self::Execution => 500,
-            Self::Arcade => 502,
+            Self::Arcade | Self::Upstream => 502,
+            Self::Unavailable => 503,
             Self::Timeout => 504,
         }
     }
@@ -67,6 +76,8 @@ impl ErrorKind {
             Self::RateLimit => "RateLimitError",
             Self::Execution => "ToolExecutionError",
             Self::Arcade => "ArcadeError",
+            Self::Upstream => "UpstreamError",
+            Self::Unavailable => "ServiceUnavailableError",
             Self::Timeout => "ToolTimeoutError",
         }
     }
@@ -131,6 +142,20 @@ impl ToolError {
         Self {
             retry_after: Some(retry_after),
             ..Self::new(ErrorKind::Execution, message)
+        }
+    }
+
+    /// The service the tool reached for failed: a 502 `UpstreamError` with this message.
+    pub fn upstream(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Upstream, message)
+    }
+
+    /// A shared resource is busy and the call did not start: a 503 `ServiceUnavailableError`
+    /// whose result carries `retry_after_ms`.
+    pub fn unavailable(message: impl Into<Cow<'static, str>>, retry_after: Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(ErrorKind::Unavailable, message)
         }
     }
 

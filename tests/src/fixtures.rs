@@ -173,6 +173,8 @@ pub async fn kind_of(kind: String) -> Result<(), ToolError> {
         "rate" => ToolError::new(ErrorKind::RateLimit, "slow down")
             .with_retry_after(Duration::from_secs(2)),
         "arcade" => ToolError::new(ErrorKind::Arcade, "upstream failed"),
+        "upstream" => ToolError::upstream("the remote site refused the connection"),
+        "unavailable" => ToolError::unavailable("the database is busy", Duration::from_secs(1)),
         _ => ToolError::fatal("fatal failure"),
     })
 }

@@ -156,6 +156,18 @@ async fn tool_chosen_kinds_keep_their_status_codes() {
         ("security", 403, "SecurityError", "refused by policy"),
         ("rate", 429, "RateLimitError", "slow down"),
         ("arcade", 502, "ArcadeError", "upstream failed"),
+        (
+            "upstream",
+            502,
+            "UpstreamError",
+            "the remote site refused the connection",
+        ),
+        (
+            "unavailable",
+            503,
+            "ServiceUnavailableError",
+            "the database is busy",
+        ),
         ("fatal", 500, "ToolExecutionError", "fatal failure"),
         (
             "invalid",
@@ -170,6 +182,8 @@ async fn tool_chosen_kinds_keep_their_status_codes() {
     }
     let rate = call("Fixture.KindOf", json!({"kind": "rate"})).await;
     assert_eq!(rate.metadata.retry_after_ms, Some(2000));
+    let busy = call("Fixture.KindOf", json!({"kind": "unavailable"})).await;
+    assert_eq!(busy.metadata.retry_after_ms, Some(1000));
 }
 
 #[tokio::test]
