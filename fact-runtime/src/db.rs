@@ -9,8 +9,14 @@ use sqlx::any::AnyPoolOptions;
 /// The database used when `DATABASE_URL` is not set: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://fact.db";
 
+/// The tables FACT keeps its own state in (audit log, OAuth grants), in whatever database
+/// `DATABASE_URL` names. Tools that read a database (the standard SQL tools) never show them,
+/// even when they are pointed at the same database.
+pub const FACT_TABLES: &[&str] = &["fact_audit_log", crate::auth::GRANTS_TABLE];
+
 /// `DATABASE_URL`, or [`DEFAULT_DATABASE_URL`] when it is not set: where the stores that
-/// persist (and the standard SQL tools) connect by default.
+/// persist (audit log, grants) connect by default. The standard SQL tools never read it: their
+/// data is `FACT_SQL_DATABASE_URL`.
 pub fn database_url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned())
 }
@@ -54,6 +60,12 @@ fn sqlite_options(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fact_tables_name_the_audit_log_and_grants_tables() {
+        assert!(FACT_TABLES.contains(&crate::audit::sql::TABLE));
+        assert!(FACT_TABLES.contains(&crate::auth::GRANTS_TABLE));
+    }
 
     #[test]
     fn sqlite_urls_gain_create_mode() {

@@ -34,7 +34,7 @@ pub use auth::{AccessToken, AuthError, AuthorizationManager, OAuthConfig};
 pub use call::{ToolCall, create_tool_call};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use context::ToolContext;
-pub use db::{DEFAULT_DATABASE_URL, database_url};
+pub use db::{DEFAULT_DATABASE_URL, FACT_TABLES, database_url};
 pub use definition::{ToolDefinition, ToolFuture};
 pub use error::{BuildError, ErrorKind, ToolError};
 pub use executor::{

@@ -4,144 +4,14 @@
 
 use std::time::Duration;
 
-use fact_runtime::{ToolCall, ToolExecutor, ToolResult};
-use fact_tests::scratch::{TempDb, unique};
-use fact_tests::services::postgres_url;
-use fact_tools_std::sql::{SqlDatabase, SqlPolicy};
-use serde_json::{Value, json};
-use sqlx::Connection as _;
+#[path = "std_sql/fixture.rs"]
+mod fixture;
+#[path = "std_sql/hardening.rs"]
+mod hardening;
 
-/// The tables every fixture holds; `{s}` is the schema prefix (empty for SQLite).
-const SET_UP: &[&str] = &[
-    "CREATE TABLE {s}revenue (id INTEGER PRIMARY KEY, region TEXT NOT NULL, amount REAL, \
-     note TEXT DEFAULT 'none')",
-    "CREATE TABLE {s}customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, region TEXT)",
-    "CREATE TABLE {s}secrets (token TEXT)",
-    "INSERT INTO {s}revenue VALUES (1, 'north', 100.5, 'Q1 & Q2'), (2, 'south', 250, 'update pending'), \
-     (3, 'north', 75.25, NULL), (4, 'east', 300, 'drop-in client')",
-    "INSERT INTO {s}customers VALUES (1, 'O''Brien', 'north'), (2, 'Zoë', 'south')",
-    "INSERT INTO {s}secrets VALUES ('hunter2')",
-];
-
-/// A database with the tables above and an executor whose SQL tools read it.
-struct Fixture {
-    executor: ToolExecutor,
-    /// The schema prefix queries use: `""` for SQLite, `"schema."` for PostgreSQL.
-    prefix: String,
-    backend: Backend,
-}
-
-enum Backend {
-    Sqlite(TempDb),
-    Postgres { url: String, schema: String },
-}
-
-impl Fixture {
-    async fn sqlite(policy: SqlPolicy) -> Self {
-        let file = TempDb::new("std-sql");
-        let mut writer = sqlx::SqliteConnection::connect(&format!("{}?mode=rwc", file.url()))
-            .await
-            .expect("SQLite file created");
-        for sql in SET_UP {
-            sqlx::query(&sql.replace("{s}", ""))
-                .execute(&mut writer)
-                .await
-                .expect("set-up");
-        }
-        writer.close().await.expect("closed");
-        let db = SqlDatabase::connect(&file.url(), policy)
-            .await
-            .expect("opens read-only");
-        Self::new(db, String::new(), Backend::Sqlite(file))
-    }
-
-    async fn postgres(test: &str, policy: impl FnOnce(&str) -> SqlPolicy) -> Option<Self> {
-        let url = postgres_url(test)?;
-        let schema = unique("std_sql").replace('-', "_");
-        let mut writer = sqlx::PgConnection::connect(&url)
-            .await
-            .expect("PostgreSQL reachable");
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&mut writer)
-            .await
-            .expect("schema");
-        let prefix = format!("{schema}.");
-        for sql in SET_UP {
-            sqlx::query(&sql.replace("{s}", &prefix))
-                .execute(&mut writer)
-                .await
-                .expect("set-up");
-        }
-        let db = SqlDatabase::connect(&url, policy(&schema))
-            .await
-            .expect("connects");
-        Some(Self::new(db, prefix, Backend::Postgres { url, schema }))
-    }
-
-    fn new(db: SqlDatabase, prefix: String, backend: Backend) -> Self {
-        let executor = ToolExecutor::builder()
-            .extension(db)
-            .build()
-            .expect("registry builds");
-        Self {
-            executor,
-            prefix,
-            backend,
-        }
-    }
-
-    async fn call(&self, tool: &str, arguments: Value) -> ToolResult {
-        self.executor
-            .execute_tool_call(ToolCall::new(tool, arguments))
-            .await
-    }
-
-    async fn query(&self, statement: &str) -> ToolResult {
-        let statement = statement.replace("{s}", &self.prefix);
-        self.call("SQL.Query", json!({"statement": statement}))
-            .await
-    }
-
-    /// Everything the database holds: the SQLite file's bytes, or every row of every table of
-    /// the schema plus the schema's list of tables.
-    async fn snapshot(&self) -> Vec<u8> {
-        match &self.backend {
-            Backend::Sqlite(file) => std::fs::read(file.path()).expect("readable"),
-            Backend::Postgres { url, schema } => {
-                let mut reader = sqlx::PgConnection::connect(url).await.expect("reachable");
-                let tables: Vec<(String,)> = sqlx::query_as(
-                    "SELECT table_name::text FROM information_schema.tables \
-                     WHERE table_schema = $1 ORDER BY 1",
-                )
-                .bind(schema)
-                .fetch_all(&mut reader)
-                .await
-                .expect("tables");
-                let mut dump = format!("{tables:?}");
-                for (table,) in &tables {
-                    let rows: Vec<(String,)> = sqlx::query_as(&format!(
-                        "SELECT t::text FROM {schema}.{table} AS t ORDER BY 1"
-                    ))
-                    .fetch_all(&mut reader)
-                    .await
-                    .expect("rows");
-                    dump.push_str(&format!("{table}: {rows:?}\n"));
-                }
-                dump.into_bytes()
-            }
-        }
-    }
-
-    async fn drop_schema(self) {
-        if let Backend::Postgres { url, schema } = &self.backend {
-            let mut writer = sqlx::PgConnection::connect(url).await.expect("reachable");
-            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                .execute(&mut writer)
-                .await
-                .expect("clean-up");
-        }
-    }
-}
+use fact_tools_std::sql::SqlPolicy;
+use fixture::Fixture;
+use serde_json::json;
 
 /// Statements that must all be refused, leaving the database as it was.
 const ATTACKS: &[&str] = &[
@@ -428,21 +298,17 @@ async fn a_result_stops_at_the_policys_byte_cap() {
             json!({"statement": "SELECT id, region, note FROM revenue ORDER BY id", "max_rows": 1000}),
         )
         .await;
-    let data = result.data.expect("rows");
+    let data = result
+        .data
+        .unwrap_or_else(|| panic!("rows: {:?}", result.error));
     let kept = data["row_count"].as_u64().expect("a count");
     assert!((1..4).contains(&kept), "{data}");
     assert_eq!(data["truncated"], json!(true));
-    let huge = fixture
-        .query("SELECT printf('%.500c', 'x') AS big")
-        .await
-        .data
-        .expect("rows");
-    assert_eq!(
-        huge["rows"],
-        json!([]),
-        "a row larger than the cap is left out whole"
-    );
-    assert_eq!(huge["truncated"], json!(true));
+    // A value larger than the whole cap is never built: the call is refused, naming the cap.
+    let huge = fixture.query("SELECT hex(zeroblob(500)) AS big").await;
+    assert_eq!(huge.status_code, 403, "{huge:?}");
+    assert_eq!(huge.metadata.extra["limit"], "max_result_bytes");
+    assert_eq!(huge.metadata.extra["max"], 100);
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ mod log;
 mod query;
 mod record;
 mod sink;
-mod sql;
+pub(crate) mod sql;
 
 pub use config::AuditConfig;
 pub use error::AuditError;

@@ -27,7 +27,8 @@ const QUERY_CONNECTIONS: u32 = 4;
 const MAX_ROWS: usize = 256;
 const STATEMENT_SIZES: usize = MAX_ROWS.trailing_zeros() as usize + 1;
 
-const TABLE: &str = "fact_audit_log";
+/// Listed in [`crate::FACT_TABLES`] too.
+pub(crate) const TABLE: &str = "fact_audit_log";
 const COLUMNS: &str = "call_id, timestamp_us, tool_name, user_id, session_id, status_code, \
                        error_type, duration_ms, execution_method, arguments_sha256, \
                        arguments_size, arguments";

@@ -129,13 +129,14 @@ pub(crate) async fn describe_table(
     let tables = allowed_tables(database, cancel).await?;
     let found = find(&tables, table, database.dialect());
     let Some(found) = found else {
-        // A table outside the allow-list is refused rather than reported missing, so that
-        // the answer does not depend on whether it exists.
-        if database.policy().restricts_tables() {
-            let (schema, name) = split(table);
-            if !database.policy().allows_table(schema, name) {
-                return Err(SqlError::Refused(super::Refusal::Table(table.to_owned())));
-            }
+        // A table outside the allow-list (or one of FACT's own) is refused rather than
+        // reported missing, so that the answer does not depend on whether it exists.
+        let (schema, name) = split(table);
+        if !database
+            .policy()
+            .allows_table(database.dialect(), schema, name)
+        {
+            return Err(SqlError::Refused(super::Refusal::Table(table.to_owned())));
         }
         let known: Vec<String> = tables.iter().map(TableName::display).collect();
         return Err(SqlError::NoSuchTable {
@@ -193,12 +194,8 @@ async fn allowed_tables(
             let schema = values.next().and_then(text);
             let name = values.next().and_then(text)?;
             let kind = values.next().and_then(text)?;
-            let lookup = match database.dialect() {
-                SqlDialect::Sqlite => name.to_lowercase(),
-                SqlDialect::Postgres => name.clone(),
-            };
             policy
-                .allows_table(schema.as_deref(), &lookup)
+                .allows_table(database.dialect(), schema.as_deref(), &name)
                 .then_some(TableName { schema, name, kind })
         })
         .collect())

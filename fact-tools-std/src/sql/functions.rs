@@ -168,7 +168,14 @@ pub(crate) const SAFE_FUNCTIONS: &[&str] = &[
     "array_to_string",
     "overlay",
     "to_ascii",
+    // Its size is bounded like every value's (SQLITE_LIMIT_LENGTH, see super::database).
     "zeroblob",
+    // PostgreSQL's row constructor `ROW(1, 2)`, which the parser reads as a function.
+    "row",
+    // SQLite FTS5's auxiliary functions, which rank and mark up a full-text match.
+    "bm25",
+    "highlight",
+    "snippet",
     // dates and times
     "date",
     "time",

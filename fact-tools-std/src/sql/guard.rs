@@ -4,14 +4,17 @@
 //! statement timeout and row cap) live in [`super::database`] and hold even if this one is
 //! fooled.
 
-use std::ops::ControlFlow;
+use std::borrow::Cow;
+use std::ops::{ControlFlow, Range};
 
 use sqlparser::ast::{
-    Ident, ObjectName, ObjectNamePart, Query, SetExpr, Statement, TableFactor, Visit, Visitor,
+    BinaryOperator, DataType, Expr, Ident, InTarget, ObjectName, ObjectNamePart, Query, SetExpr,
+    Statement, TableFactor, Visit, Visitor,
 };
 use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
-use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
 use super::policy::SqlPolicy;
 use super::sqlite_text::{self, SqliteHazard};
@@ -52,6 +55,13 @@ pub enum Refusal {
     /// The statement is longer than [`MAX_STATEMENT_CHARS`].
     #[error("the statement has {0} characters, more than the 100000 allowed")]
     TooLong(usize),
+    /// The statement nests deeper than [`MAX_STATEMENT_DEPTH`] levels.
+    #[error(
+        "the statement nests deeper than the {0} levels the SQL tools check (each subquery, \
+         parenthesis and operator is a level); write it with less nesting, with a WITH clause \
+         for instance"
+    )]
+    TooDeep(usize),
     /// The statement has more than [`MAX_STATEMENT_TOKENS`] tokens.
     #[error(
         "the statement has {0} tokens, more than the 4000 allowed; write it more simply (an IN \
@@ -69,6 +79,12 @@ pub enum Refusal {
     /// A query clause or form that writes, locks or is not supported.
     #[error("{0} is not allowed: the SQL tools only read")]
     Forbidden(&'static str),
+    /// An operator, cast or type outside PostgreSQL's built-in ones.
+    #[error(
+        "'{0}' is not allowed: the SQL tools use only PostgreSQL's built-in operators and types \
+         (those of pg_catalog)"
+    )]
+    NotBuiltIn(String),
     /// A function not on the allow-list.
     #[error(
         "function '{0}' is not on the list of functions the SQL tools may call (functions that \
@@ -92,7 +108,7 @@ impl Refusal {
     pub fn is_invalid_input(&self) -> bool {
         matches!(
             self,
-            Self::Syntax(_) | Self::TooLong(_) | Self::TooComplex(_)
+            Self::Syntax(_) | Self::TooLong(_) | Self::TooComplex(_) | Self::TooDeep(_)
         )
     }
 }
@@ -103,6 +119,10 @@ pub struct CheckedQuery {
     sql: String,
     /// Where the query ends: before its terminating `;`, if it has one.
     body_end: usize,
+    /// The unqualified tables the query reads: where each name is in `sql`, and the name as
+    /// the database stores it. PostgreSQL resolves them through `search_path`, which the
+    /// database qualifies ([`super::database`]) so that a name means one table in one schema.
+    unqualified_tables: Vec<(Range<usize>, String)>,
 }
 
 impl CheckedQuery {
@@ -117,6 +137,29 @@ impl CheckedQuery {
     pub fn body(&self) -> &str {
         &self.sql[..self.body_end]
     }
+
+    /// The unqualified tables of [`body`](Self::body): each name's byte range, and the name
+    /// as the database stores it. Nested ones first only in text order.
+    pub(crate) fn unqualified_tables(&self) -> &[(Range<usize>, String)] {
+        &self.unqualified_tables
+    }
+}
+
+/// The byte offset of `at` (a token's line and column, in characters) in `sql`.
+fn offset_of(sql: &str, at: Location) -> Option<usize> {
+    let (mut line, mut column) = (1, 1);
+    for (offset, ch) in sql.char_indices() {
+        if (line, column) == (at.line, at.column) {
+            return Some(offset);
+        }
+        if ch == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    ((line, column) == (at.line, at.column)).then_some(sql.len())
 }
 
 /// The byte offset of the first `;` token of `sql`, which `tokens` were read from.
@@ -126,19 +169,59 @@ fn first_semicolon(sql: &str, tokens: &[TokenWithSpan]) -> Option<usize> {
         .find(|token| token.token == Token::SemiColon)?
         .span
         .start;
-    let (mut line, mut column) = (1, 1);
-    for (offset, ch) in sql.char_indices() {
-        if (line, column) == (at.line, at.column) {
-            return (ch == ';').then_some(offset);
+    offset_of(sql, at).filter(|&offset| sql[offset..].starts_with(';'))
+}
+
+/// PostgreSQL's `TABLE name` (a query, wherever one may start) as the `SELECT * FROM name`
+/// it is defined to mean, which the parser reads: the rewritten text is what is checked and
+/// what runs.
+fn expand_table_commands<'s>(
+    sql: &'s str,
+    tokens: &[TokenWithSpan],
+) -> Result<Cow<'s, str>, Refusal> {
+    let mut starts = Vec::new();
+    let mut previous: Option<&Token> = None;
+    for token in tokens {
+        if matches!(token.token, Token::Whitespace(_)) {
+            continue;
         }
-        if ch == '\n' {
-            line += 1;
-            column = 1;
-        } else {
-            column += 1;
+        let query_may_start = match previous {
+            None | Some(Token::LParen) => true,
+            Some(Token::Word(word)) => {
+                matches!(
+                    word.keyword,
+                    Keyword::UNION
+                        | Keyword::INTERSECT
+                        | Keyword::EXCEPT
+                        | Keyword::ALL
+                        | Keyword::DISTINCT
+                ) && word.quote_style.is_none()
+            }
+            Some(_) => false,
+        };
+        if query_may_start
+            && let Token::Word(word) = &token.token
+            && word.keyword == Keyword::TABLE
+            && word.quote_style.is_none()
+        {
+            let start = offset_of(sql, token.span.start)
+                .ok_or_else(|| Refusal::Syntax("the statement could not be read".to_owned()))?;
+            starts.push(start);
         }
+        previous = Some(&token.token);
     }
-    None
+    if starts.is_empty() {
+        return Ok(Cow::Borrowed(sql));
+    }
+    let mut expanded = String::with_capacity(sql.len() + starts.len() * 9);
+    let mut copied = 0;
+    for start in starts {
+        expanded.push_str(&sql[copied..start]);
+        expanded.push_str("SELECT * FROM");
+        copied = start + "TABLE".len();
+    }
+    expanded.push_str(&sql[copied..]);
+    Ok(Cow::Owned(expanded))
 }
 
 /// Parses `sql` for `dialect` and checks that it only reads, calling only allowed functions on
@@ -206,9 +289,12 @@ fn check_on_this_thread(
     policy: &SqlPolicy,
 ) -> Result<CheckedQuery, Refusal> {
     let parser_dialect = dialect.parser_dialect();
-    let tokens = Tokenizer::new(parser_dialect.as_ref(), sql)
-        .tokenize_with_location()
-        .map_err(|error| Refusal::Syntax(error.to_string()))?;
+    let tokenize = |sql: &str| {
+        Tokenizer::new(parser_dialect.as_ref(), sql)
+            .tokenize_with_location()
+            .map_err(|error| Refusal::Syntax(error.to_string()))
+    };
+    let mut tokens = tokenize(sql)?;
     let counted = tokens
         .iter()
         .filter(|token| !matches!(token.token, Token::Whitespace(_)))
@@ -216,11 +302,22 @@ fn check_on_this_thread(
     if counted > MAX_STATEMENT_TOKENS {
         return Err(Refusal::TooComplex(counted));
     }
-    let body_end = first_semicolon(sql, &tokens).unwrap_or(sql.len());
+    let sql = match dialect {
+        SqlDialect::Postgres => expand_table_commands(sql, &tokens)?,
+        SqlDialect::Sqlite => Cow::Borrowed(sql),
+    };
+    if let Cow::Owned(expanded) = &sql {
+        tokens = tokenize(expanded)?;
+    }
+    let body_end = first_semicolon(&sql, &tokens).unwrap_or(sql.len());
     let statements = Parser::new(parser_dialect.as_ref())
+        .with_recursion_limit(MAX_STATEMENT_DEPTH)
         .with_tokens_with_locations(tokens)
         .parse_statements()
-        .map_err(|error| Refusal::Syntax(error.to_string()))?;
+        .map_err(|error| match error {
+            ParserError::RecursionLimitExceeded => Refusal::TooDeep(MAX_STATEMENT_DEPTH),
+            error => Refusal::Syntax(error.to_string()),
+        })?;
     let statement = match statements.as_slice() {
         [statement] => statement,
         [] => return Err(Refusal::StatementCount("none".to_owned())),
@@ -235,7 +332,7 @@ fn check_on_this_thread(
     };
     // What SQLite will run is judged as SQLite reads it too: the two can disagree.
     if dialect == SqlDialect::Sqlite {
-        match sqlite_text::hazard(sql) {
+        match sqlite_text::hazard(&sql) {
             Some(SqliteHazard::SecondStatement) => {
                 return Err(Refusal::StatementCount(
                     "more than one, as SQLite reads the text".to_owned(),
@@ -253,16 +350,40 @@ fn check_on_this_thread(
         dialect,
         scopes: Vec::new(),
         statements: 0,
-        function_relation: None,
+        function_relations: Vec::new(),
+        unqualified: Vec::new(),
     };
-    match statement.visit(&mut guard) {
-        ControlFlow::Break(refusal) => Err(refusal),
-        ControlFlow::Continue(()) => Ok(CheckedQuery {
-            sql: sql.to_owned(),
-            body_end,
-        }),
+    if let ControlFlow::Break(refusal) = statement.visit(&mut guard) {
+        return Err(refusal);
     }
+    let mut unqualified_tables = Vec::with_capacity(guard.unqualified.len());
+    for (ident, name) in guard.unqualified {
+        let start = offset_of(&sql, ident.span.start);
+        let end = offset_of(&sql, ident.span.end);
+        match (start, end) {
+            (Some(start), Some(end)) if start < end && end <= body_end => {
+                unqualified_tables.push((start..end, name));
+            }
+            // A name the parser made up has no place in the text to qualify: refused rather
+            // than run unqualified.
+            _ => {
+                return Err(Refusal::Forbidden(
+                    "a table name whose place in the statement cannot be found",
+                ));
+            }
+        }
+    }
+    unqualified_tables.sort_by_key(|(range, _)| range.start);
+    Ok(CheckedQuery {
+        sql: sql.into_owned(),
+        body_end,
+        unqualified_tables,
+    })
 }
+
+/// How deeply a statement may nest (subqueries, parentheses, operators): the parser's own
+/// recursion limit, which the check's stack is sized for.
+pub const MAX_STATEMENT_DEPTH: usize = 200;
 
 /// The first keyword of a statement (`DROP`, `INSERT`, `EXPLAIN`), to name it in a refusal.
 fn keyword(statement: &Statement) -> String {
@@ -281,9 +402,11 @@ struct Guard<'p> {
     scopes: Vec<Scope>,
     /// Statements seen: the query itself is the first; any other is nested in it.
     statements: usize,
-    /// A `FROM f(...)` whose name was checked as a function, so that it is not then checked as
-    /// a table. Compared by address only.
-    function_relation: Option<*const ObjectName>,
+    /// Each `FROM f(...)` and `x IN f(...)` whose name was checked as a function, so that it
+    /// is not then checked as a table. Compared by address only.
+    function_relations: Vec<*const ObjectName>,
+    /// The unqualified tables read, with the name as the database stores it.
+    unqualified: Vec<(Ident, String)>,
 }
 
 /// The common table expressions of one query, and how many of them a reference may name at
@@ -326,20 +449,67 @@ impl Guard<'_> {
         }
     }
 
-    fn check_table(&self, name: &ObjectName) -> ControlFlow<Refusal> {
-        if !self.policy.restricts_tables() {
-            return ControlFlow::Continue(());
-        }
+    fn check_table(&mut self, name: &ObjectName) -> ControlFlow<Refusal> {
         let parts = self.idents(name)?;
         let allowed = match parts.as_slice() {
-            [table] => self.is_cte(table) || self.policy.allows_table(None, table),
-            [schema, table] => self.policy.allows_table(Some(schema), table),
-            _ => false,
+            [table] if self.is_cte(table) => true,
+            [table] => {
+                if let [ObjectNamePart::Identifier(ident)] = name.0.as_slice() {
+                    self.unqualified.push((ident.clone(), table.clone()));
+                }
+                self.policy.allows_table(self.dialect, None, table)
+            }
+            [schema, table] => self.policy.allows_table(self.dialect, Some(schema), table),
+            _ => !self.policy.restricts_tables(),
         };
         if allowed {
             ControlFlow::Continue(())
         } else {
             ControlFlow::Break(Refusal::Table(parts.join(".")))
+        }
+    }
+
+    /// A cast's type: on PostgreSQL a built-in one, resolved in `pg_catalog` (a qualified name
+    /// elsewhere is refused, and the database resolves unqualified names there only); with an
+    /// allow-list of tables, also no object-identifier type and no type of a table's row.
+    fn check_type(&self, data_type: &DataType) -> ControlFlow<Refusal> {
+        if self.dialect != SqlDialect::Postgres {
+            return ControlFlow::Continue(());
+        }
+        if self.policy.restricts_tables() {
+            catalog_cast(data_type)?;
+        }
+        let DataType::Custom(name, _) = data_type else {
+            return ControlFlow::Continue(());
+        };
+        let parts = self.idents(name)?;
+        let built_in = match parts.as_slice() {
+            [schema, _] => schema == "pg_catalog",
+            [_] => true,
+            _ => false,
+        } && parts.last().is_some_and(|ty| {
+            !self.policy.restricts_tables() || BUILT_IN_TYPES.contains(&ty.as_str())
+        });
+        if built_in {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(Refusal::NotBuiltIn(format!("::{}", parts.join("."))))
+        }
+    }
+
+    /// An operator: `OPERATOR(schema.op)` only from `pg_catalog` (the database resolves
+    /// unqualified operators there only).
+    fn check_operator(&self, operator: &BinaryOperator) -> ControlFlow<Refusal> {
+        match operator {
+            BinaryOperator::PGCustomBinaryOperator(parts)
+                if parts.len() > 1 && !parts[0].eq_ignore_ascii_case("pg_catalog") =>
+            {
+                ControlFlow::Break(Refusal::NotBuiltIn(format!(
+                    "OPERATOR({})",
+                    parts.join(".")
+                )))
+            }
+            _ => ControlFlow::Continue(()),
         }
     }
 
@@ -374,15 +544,73 @@ fn check_body(body: &SetExpr) -> ControlFlow<Refusal> {
                 "a data-modifying statement (INSERT, UPDATE, DELETE or MERGE) inside a query",
             ))
         }
+        // `TABLE name` is expanded to `SELECT * FROM name` before parsing; one left is in a
+        // form that expansion did not recognise.
         SetExpr::Table(_) => ControlFlow::Break(Refusal::Forbidden(
-            "the TABLE command (write SELECT * FROM the table)",
+            "the TABLE command here (write SELECT * FROM the table)",
         )),
     }
 }
 
+/// PostgreSQL's built-in types that the parser reads as a name rather than a type of its own
+/// (`inet`, `money`, ...): with an allow-list of tables, a cast to any other named type is
+/// refused, since it could be a table's row type (`NULL::secrets` tells its columns).
+const BUILT_IN_TYPES: &[&str] = &[
+    "bit",
+    "bpchar",
+    "box",
+    "cidr",
+    "circle",
+    "citext",
+    "daterange",
+    "datemultirange",
+    "float4",
+    "float8",
+    "int2",
+    "int4",
+    "int8",
+    "int4range",
+    "int8range",
+    "inet",
+    "line",
+    "lseg",
+    "macaddr",
+    "macaddr8",
+    "money",
+    "numrange",
+    "path",
+    "pg_lsn",
+    "point",
+    "polygon",
+    "serial",
+    "text",
+    "timetz",
+    "timestamptz",
+    "tsquery",
+    "tsrange",
+    "tstzrange",
+    "tsvector",
+    "txid_snapshot",
+    "uuid",
+    "varbit",
+    "xml",
+    "jsonpath",
+    "oid",
+    "xid",
+    "cid",
+    "tid",
+    "name",
+    "bool",
+    "varchar",
+    "char",
+    "record",
+    "void",
+    "interval",
+];
+
 /// Refuses PostgreSQL's object-identifier types (`regclass`, `regrole`, `regproc`, ...),
 /// whose casts turn names into catalog lookups and back.
-fn catalog_cast(data_type: &sqlparser::ast::DataType) -> ControlFlow<Refusal> {
+fn catalog_cast(data_type: &DataType) -> ControlFlow<Refusal> {
     if data_type
         .to_string()
         .to_ascii_lowercase()
@@ -477,7 +705,7 @@ impl Visitor for Guard<'_> {
                 args: Some(_),
                 ..
             } => {
-                self.function_relation = Some(name);
+                self.function_relations.push(name);
                 self.check_function(name)
             }
             TableFactor::Function { name, .. } => self.check_function(name),
@@ -492,23 +720,34 @@ impl Visitor for Guard<'_> {
 
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<Refusal> {
         let this: *const ObjectName = relation;
-        if self.function_relation == Some(this) {
+        if self.function_relations.contains(&this) {
             return ControlFlow::Continue(());
         }
         self.check_table(relation)
     }
 
-    fn pre_visit_expr(&mut self, expr: &sqlparser::ast::Expr) -> ControlFlow<Refusal> {
-        use sqlparser::ast::Expr;
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<Refusal> {
         match expr {
             Expr::Function(function) => self.check_function(&function.name)?,
-            // `'secrets'::regclass` and `oid::regclass` read the catalog by another road: with
-            // an allow-list of tables, no cast to an object-identifier type.
-            Expr::Cast { data_type, .. } if self.policy.restricts_tables() => {
-                catalog_cast(data_type)?;
+            // SQLite's `x IN json_each('[1]')`: a table-valued function, checked as one.
+            Expr::In {
+                target:
+                    InTarget::Table {
+                        name,
+                        args: Some(_),
+                    },
+                ..
+            } => {
+                self.function_relations.push(name);
+                self.check_function(name)?;
             }
-            Expr::TypedString(typed) if self.policy.restricts_tables() => {
-                catalog_cast(&typed.data_type)?;
+            // `'secrets'::regclass` and `oid::regclass` read the catalog by another road, and
+            // `NULL::secrets` names a table's row type.
+            Expr::Cast { data_type, .. } => self.check_type(data_type)?,
+            Expr::TypedString(typed) => self.check_type(&typed.data_type)?,
+            Expr::BinaryOp { op, .. } => self.check_operator(op)?,
+            Expr::AnyOp { compare_op, .. } | Expr::AllOp { compare_op, .. } => {
+                self.check_operator(compare_op)?;
             }
             _ => {}
         }

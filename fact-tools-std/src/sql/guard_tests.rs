@@ -155,12 +155,44 @@ fn data_modifying_ctes_are_refused() {
 }
 
 #[test]
-fn the_table_command_is_refused() {
-    let table = postgres("TABLE revenue");
-    // sqlparser's PostgreSQL dialect does not parse it today; either way it never runs.
-    assert!(
-        matches!(table, Err(Refusal::Forbidden(_) | Refusal::Syntax(_))),
-        "{table:?}"
+fn the_table_command_runs_as_the_select_it_means() {
+    for (sql, runs) in [
+        ("TABLE revenue", "SELECT * FROM revenue"),
+        (
+            "  table revenue ORDER BY 1 LIMIT 2",
+            "  SELECT * FROM revenue ORDER BY 1 LIMIT 2",
+        ),
+        (
+            "SELECT 1 AS x UNION ALL TABLE revenue",
+            "SELECT 1 AS x UNION ALL SELECT * FROM revenue",
+        ),
+        (
+            "WITH r AS (TABLE revenue) SELECT * FROM r",
+            "WITH r AS (SELECT * FROM revenue) SELECT * FROM r",
+        ),
+        // A column or a string named table is not the command.
+        (
+            "SELECT 'TABLE x', \"table\" FROM t",
+            "SELECT 'TABLE x', \"table\" FROM t",
+        ),
+    ] {
+        let checked = postgres(sql).expect(sql);
+        assert_eq!(checked.sql(), runs);
+    }
+    let policy = SqlPolicy::default().allow_tables(["revenue"]);
+    assert!(check("TABLE revenue", SqlDialect::Postgres, &policy).is_ok());
+    assert_eq!(
+        check("TABLE secrets", SqlDialect::Postgres, &policy).map(|_| ()),
+        Err(Refusal::Table("secrets".to_owned()))
+    );
+    assert_eq!(
+        check(
+            "SELECT 1 UNION TABLE secrets",
+            SqlDialect::Postgres,
+            &policy
+        )
+        .map(|_| ()),
+        Err(Refusal::Table("secrets".to_owned()))
     );
 }
 

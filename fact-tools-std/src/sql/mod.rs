@@ -32,6 +32,7 @@
 //! (`ToolExecutorBuilder::extension`), or else `DATABASE_URL` (default `sqlite://fact.db`),
 //! connected on first use.
 
+mod admission;
 mod catalog;
 mod database;
 mod decode;
@@ -47,12 +48,16 @@ mod sqlite_text;
 mod layers_tests;
 
 pub use catalog::{ColumnInfo, MAX_SCHEMA_TABLES, SchemaInfo, TableInfo, schema_info, table_info};
-pub use database::{SqlDatabase, SqlError};
+pub use database::{DATABASE_URL_VAR, SqlDatabase, SqlError};
 pub use guard::{
-    CheckedQuery, MAX_STATEMENT_CHARS, MAX_STATEMENT_TOKENS, Refusal, SqlDialect, check,
+    CheckedQuery, MAX_STATEMENT_CHARS, MAX_STATEMENT_DEPTH, MAX_STATEMENT_TOKENS, Refusal,
+    SqlDialect, check,
 };
 pub use policy::{
-    ALLOWED_TABLES_VAR, DEFAULT_MAX_RESULT_BYTES, DEFAULT_STATEMENT_TIMEOUT, SqlPolicy,
+    ALLOWED_TABLES_VAR, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESULT_BYTES,
+    DEFAULT_MAX_STATEMENTS_PER_USER, DEFAULT_QUEUE_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT,
+    MAX_CONNECTIONS_VAR, MAX_RESULT_BYTES_VAR, MAX_STATEMENTS_PER_USER_VAR, PolicyError,
+    STATEMENT_TIMEOUT_VAR, SqlPolicy,
 };
 pub use query::{DEFAULT_MAX_ROWS, MAX_ROWS_LIMIT, QueryColumn, QueryOutput, query};
 
@@ -78,11 +83,22 @@ impl From<SqlError> for ToolError {
             SqlError::Refused(refusal) if refusal.is_invalid_input() => ErrorKind::Validation,
             SqlError::Refused(_) | SqlError::ReadOnly(_) => ErrorKind::Security,
             SqlError::Timeout(_) => ErrorKind::Timeout,
-            SqlError::Statement(_)
-            | SqlError::UnsupportedType { .. }
-            | SqlError::NoSuchTable { .. }
-            | SqlError::Parameter(_) => ErrorKind::Validation,
-            SqlError::Connect { .. } | SqlError::Database(_) => ErrorKind::Execution,
+            SqlError::Statement(_) | SqlError::NoSuchTable { .. } | SqlError::Parameter(_) => {
+                ErrorKind::Validation
+            }
+            SqlError::TooLarge { limit, .. } => {
+                let limit = *limit;
+                return ToolError::security(error.to_string())
+                    .with_metadata("limit", "max_result_bytes")
+                    .with_metadata("max", limit);
+            }
+            SqlError::Busy { .. } => {
+                return ToolError::unavailable(error.to_string(), database::BUSY_RETRY_AFTER);
+            }
+            SqlError::Connect { .. }
+            | SqlError::Database(_)
+            | SqlError::NotConfigured
+            | SqlError::Config(_) => ErrorKind::Execution,
         };
         ToolError::new(kind, error.to_string())
     }

@@ -94,7 +94,13 @@ pub(crate) async fn run_query(
         .map_err(super::database::SqlError::from)?;
     let started = Instant::now();
     let rows = database
-        .fetch(&checked, params, max_rows, ctx.cancellation_token())
+        .fetch(
+            &checked,
+            ctx.user_id().unwrap_or_default(),
+            params,
+            max_rows,
+            ctx.cancellation_token(),
+        )
         .await?;
     Ok(QueryOutput {
         columns: rows
