@@ -6,8 +6,8 @@
 //! way an application does, through `ToolExecutorBuilder::extension`: the file tools get the
 //! `data` folder as their only root, the SQL tools the sample database (read-only), and the
 //! web tools a network policy that allows this one loopback site by name. Without these, the
-//! tools read `FACT_FS_ROOTS` (default `./data`), `DATABASE_URL` (default `sqlite://fact.db`)
-//! and `ALLOWED_HOSTS`.
+//! tools read `FACT_FS_ROOTS` (default `./data`), `FACT_SQL_DATABASE_URL` (no default) and
+//! `ALLOWED_HOSTS`.
 //!
 //! Each family shows legitimate calls passing and an attack refused.
 

@@ -310,6 +310,16 @@ fn check_on_this_thread(
         tokens = tokenize(expanded)?;
     }
     let body_end = first_semicolon(&sql, &tokens).unwrap_or(sql.len());
+    // The text the parser reads: the statement, with PostgreSQL's `ROWS FROM (...)` read as
+    // the `UNNEST (...)` the parser knows, byte for byte in place, so that every position
+    // found in it is the same in the statement that runs.
+    let parsed = match dialect {
+        SqlDialect::Postgres => rows_from_as_unnest(&sql, &tokens),
+        SqlDialect::Sqlite => None,
+    };
+    if let Some(parsed) = &parsed {
+        tokens = tokenize(parsed)?;
+    }
     let statements = Parser::new(parser_dialect.as_ref())
         .with_recursion_limit(MAX_STATEMENT_DEPTH)
         .with_tokens_with_locations(tokens)
@@ -379,6 +389,39 @@ fn check_on_this_thread(
         body_end,
         unqualified_tables,
     })
+}
+
+/// `sql` with each `ROWS FROM` (the words apart by ASCII spaces only) written as `UNNEST`
+/// padded to the same bytes, or `None` when it has none. The functions inside are then
+/// checked as the arguments of an `UNNEST`, which they are in all but how their rows are
+/// zipped.
+fn rows_from_as_unnest(sql: &str, tokens: &[TokenWithSpan]) -> Option<String> {
+    let words: Vec<&TokenWithSpan> = tokens
+        .iter()
+        .filter(|token| !matches!(token.token, Token::Whitespace(_)))
+        .collect();
+    let mut text: Option<String> = None;
+    for pair in words.windows(3) {
+        let [rows, from, paren] = pair else { continue };
+        let is = |token: &TokenWithSpan, keyword: Keyword| matches!(&token.token, Token::Word(word) if word.keyword == keyword && word.quote_style.is_none());
+        if !(is(rows, Keyword::ROWS) && is(from, Keyword::FROM) && paren.token == Token::LParen) {
+            continue;
+        }
+        let (Some(start), Some(end)) = (
+            offset_of(sql, rows.span.start),
+            offset_of(sql, from.span.end),
+        ) else {
+            continue;
+        };
+        let between = &sql[start + "ROWS".len()..end - "FROM".len()];
+        if !between.bytes().all(|byte| byte == b' ' || byte == b'\t') {
+            continue;
+        }
+        let text = text.get_or_insert_with(|| sql.to_owned());
+        let padded = format!("{:<width$}", "UNNEST", width = end - start);
+        text.replace_range(start..end, &padded);
+    }
+    text
 }
 
 /// How deeply a statement may nest (subqueries, parentheses, operators): the parser's own

@@ -496,3 +496,167 @@ fn with_an_allow_list_casts_to_catalog_types_are_refused() {
 fn array_subqueries_are_allowed() {
     assert!(postgres("SELECT ARRAY(SELECT region FROM revenue) AS regions").is_ok());
 }
+
+#[test]
+fn operators_from_outside_pg_catalog_are_refused() {
+    for sql in [
+        "SELECT 1 OPERATOR(public.###) 1",
+        "SELECT 1 OPERATOR(evil.+) 1",
+        "SELECT 1 WHERE (1 OPERATOR(public.=) 1)",
+    ] {
+        assert!(
+            matches!(postgres(sql), Err(Refusal::NotBuiltIn(_))),
+            "{sql}: {:?}",
+            postgres(sql)
+        );
+    }
+    // Built-in operators, qualified or not, and unqualified custom ones (which the database
+    // then resolves in pg_catalog only) pass the check.
+    for sql in [
+        "SELECT 1 OPERATOR(pg_catalog.+) 1",
+        "SELECT 1 + 1",
+        "SELECT ARRAY[1] @> ARRAY[1]",
+        "SELECT 1 ### 1",
+    ] {
+        assert!(postgres(sql).is_ok(), "{sql}: {:?}", postgres(sql));
+    }
+}
+
+#[test]
+fn casts_to_types_outside_pg_catalog_are_refused() {
+    for sql in [
+        "SELECT NULL::public.secrets",
+        "SELECT (NULL::evil.t).x",
+        "SELECT CAST(NULL AS public.secrets)",
+    ] {
+        assert!(
+            matches!(postgres(sql), Err(Refusal::NotBuiltIn(_))),
+            "{sql}: {:?}",
+            postgres(sql)
+        );
+    }
+    let listed = SqlPolicy::default().allow_tables(["revenue"]);
+    for sql in ["SELECT (NULL::secrets).token", "SELECT NULL::pg_authid"] {
+        assert!(
+            matches!(
+                check(sql, SqlDialect::Postgres, &listed),
+                Err(Refusal::NotBuiltIn(_))
+            ),
+            "{sql}"
+        );
+    }
+    for sql in [
+        "SELECT '10.0.0.1'::inet, 1::money, 'a'::tsvector, '(1,2)'::point, B'1'::varbit",
+        "SELECT '1 day'::interval, 1::pg_catalog.int8, '{}'::jsonb, 'x'::text",
+    ] {
+        assert!(
+            check(sql, SqlDialect::Postgres, &listed).is_ok(),
+            "{sql}: {:?}",
+            check(sql, SqlDialect::Postgres, &listed)
+        );
+    }
+}
+
+#[test]
+fn a_statement_nested_too_deep_says_so_with_the_limit() {
+    let nested = |depth: usize| {
+        let mut sql = "SELECT 1".to_owned();
+        for _ in 0..depth {
+            sql = format!("SELECT * FROM ({sql}) AS t");
+        }
+        sql
+    };
+    for result in both(&nested(25)) {
+        assert!(result.is_ok(), "{result:?}");
+    }
+    for result in both(&nested(150)) {
+        assert_eq!(
+            result.map(|_| ()),
+            Err(Refusal::TooDeep(MAX_STATEMENT_DEPTH))
+        );
+    }
+    let parentheses = format!("SELECT {}1{}", "(".repeat(300), ")".repeat(300));
+    assert_eq!(
+        sqlite(&parentheses).map(|_| ()),
+        Err(Refusal::TooDeep(MAX_STATEMENT_DEPTH))
+    );
+    assert!(Refusal::TooDeep(MAX_STATEMENT_DEPTH).is_invalid_input());
+}
+
+#[test]
+fn unqualified_tables_are_found_where_they_are_written() {
+    let sql = "SELECT r.id FROM revenue r JOIN \"Customers\" c ON true \
+               WHERE r.id IN (SELECT id FROM public.x) AND EXISTS (SELECT 1 FROM y)";
+    let checked = postgres(sql).expect("passes");
+    let found: Vec<(&str, &str)> = checked
+        .unqualified_tables()
+        .iter()
+        .map(|(range, name)| (&sql[range.clone()], name.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("revenue", "revenue"),
+            ("\"Customers\"", "Customers"),
+            ("y", "y")
+        ]
+    );
+    // CTE names, functions in FROM and multi-line text are placed right too.
+    let sql = "WITH t AS (SELECT 1 AS a)\nSELECT * FROM t,\n  généré, generate_series(1, 2)";
+    let checked = postgres(sql).expect("passes");
+    let found: Vec<&str> = checked
+        .unqualified_tables()
+        .iter()
+        .map(|(range, _)| &sql[range.clone()])
+        .collect();
+    assert_eq!(found, ["généré"]);
+}
+
+#[test]
+fn a_function_in_an_in_target_is_checked_as_a_function() {
+    assert!(sqlite("SELECT 1 WHERE 1 IN json_each('[1]')").is_ok());
+    assert_eq!(
+        sqlite("SELECT 1 WHERE 1 IN load_extension('x')").map(|_| ()),
+        Err(Refusal::Function("load_extension".to_owned()))
+    );
+    let listed = SqlPolicy::default().allow_tables(["revenue"]);
+    assert!(
+        check(
+            "SELECT 1 WHERE 1 IN json_each('[1]')",
+            SqlDialect::Sqlite,
+            &listed
+        )
+        .is_ok()
+    );
+    assert_eq!(
+        check("SELECT 1 WHERE 1 IN secrets", SqlDialect::Sqlite, &listed).map(|_| ()),
+        Err(Refusal::Table("secrets".to_owned()))
+    );
+}
+
+#[test]
+fn row_constructors_and_full_text_functions_pass() {
+    assert!(postgres("SELECT ROW(1, 'a')").is_ok());
+    assert!(
+        sqlite("SELECT highlight(d, 0, '[', ']'), snippet(d, 0, '<', '>', '', 4), bm25(d) FROM d WHERE d MATCH 'x'")
+            .is_ok()
+    );
+}
+
+#[test]
+fn rows_from_runs_as_written_with_its_functions_checked() {
+    let sql = "SELECT * FROM ROWS FROM (generate_series(1, 2), unnest(ARRAY['a'])) \
+               WITH ORDINALITY AS x(a, b, n) JOIN revenue ON true";
+    let checked = postgres(sql).expect("passes");
+    assert_eq!(checked.sql(), sql, "runs as written");
+    let found: Vec<&str> = checked
+        .unqualified_tables()
+        .iter()
+        .map(|(range, _)| &sql[range.clone()])
+        .collect();
+    assert_eq!(found, ["revenue"]);
+    assert_eq!(
+        postgres("SELECT * FROM ROWS FROM (pg_read_file('/etc/passwd')) AS x(a)").map(|_| ()),
+        Err(Refusal::Function("pg_read_file".to_owned()))
+    );
+}

@@ -9,28 +9,48 @@
 //! Read-only by three independent layers, each enough on its own to stop a write:
 //!
 //! 1. **The statement** is parsed ([`check`], with sqlparser) and must be exactly one query
-//!    whose body is only SELECT, VALUES or set operations of them: no `INTO`, no locking
-//!    clause, no data-modifying CTE, no `EXPLAIN`, and only functions known to only compute.
-//!    With an allow-list of tables ([`SqlPolicy::allow_tables`], `FACT_SQL_ALLOWED_TABLES`),
-//!    every table it names must be on the list. On SQLite the text is also read as SQLite's
-//!    own tokenizer reads it, since the two can disagree: a second statement, or a `$name`
-//!    parameter (whose Tcl syntax can swallow quotes), is refused; write parameters as `?`.
-//!    A statement has at most 100,000 characters and 4,000 tokens.
+//!    whose body is only SELECT, VALUES, `TABLE name` or set operations of them: no `INTO`, no
+//!    locking clause, no data-modifying CTE, no `EXPLAIN`, and only functions known to only
+//!    compute. On PostgreSQL, functions, operators and types are PostgreSQL's built-in ones
+//!    (`OPERATOR(schema.op)` and casts to a type of another schema are refused, and the
+//!    session resolves every unqualified name in `pg_catalog` only), and each unqualified
+//!    table is read from the policy's schema ([`SqlPolicy::default_schema`], `public`), never
+//!    from whatever the role's `search_path` finds first. With an allow-list of tables
+//!    ([`SqlPolicy::allow_tables`], `FACT_SQL_ALLOWED_TABLES`), every table it names must be on
+//!    the list, and no cast may name a table's row type. FACT's own tables (audit log, grants)
+//!    are never readable. On SQLite the text is also read as SQLite's own tokenizer reads it,
+//!    since the two can disagree: a second statement, or a `$name` parameter (whose Tcl syntax
+//!    can swallow quotes), is refused; write parameters as `?`. A statement has at most
+//!    100,000 characters, 4,000 tokens and 200 levels of nesting.
 //! 2. **The connection** cannot write: SQLite is opened read-only with `PRAGMA query_only`,
 //!    asserted again before every statement; PostgreSQL sessions default to read-only
 //!    transactions and every statement runs in a `BEGIN READ ONLY` transaction that is rolled
-//!    back.
-//! 3. **Every statement** stops at the policy's timeout (enforced by the database: PostgreSQL's
-//!    `statement_timeout`, SQLite's progress handler) and returns at most `max_rows` rows
-//!    (default 100, at most 1000) and about 8 MiB of JSON; on PostgreSQL the row cap is part
-//!    of the statement, so the rest are never sent.
+//!    back. FACT never creates or writes anything in this database: a read-only role is
+//!    enough.
+//! 3. **Every statement** runs within bounds the database enforces:
+//!
+//! | bound | default | set by |
+//! | --- | --- | --- |
+//! | time: a statement stops at the timeout (PostgreSQL's `statement_timeout`, SQLite's progress handler) | 10 s | `FACT_SQL_STATEMENT_TIMEOUT`, [`SqlPolicy::statement_timeout`] |
+//! | answer: at most `max_rows` rows, and rows stop at the byte cap (the result says `truncated`) | 100 rows (at most 1000), 8 MiB | `max_rows`; `FACT_SQL_MAX_RESULT_BYTES`, [`SqlPolicy::max_result_bytes`] |
+//! | memory: no value (SQLite: its column's share of the cap, at least 64 KiB) or row (PostgreSQL, sized by the server) past the cap is built or read; a call past it is a 403 naming `max_result_bytes` | a small multiple of the cap per call | as above |
+//! | concurrency: statements at once in the process | 4 | `FACT_SQL_MAX_CONNECTIONS`, [`SqlPolicy::max_connections`] |
+//! | concurrency: statements at once per user, so one caller cannot take every connection | 2 | `FACT_SQL_MAX_STATEMENTS_PER_USER`, [`SqlPolicy::max_statements_per_user`] |
+//! | waiting: a call that gets no turn or connection in time is a 503 with `Retry-After` | 2 s | [`SqlPolicy::queue_timeout`] |
+//!
+//! On PostgreSQL the row cap is part of the statement, so the rest are never sent. Process
+//! memory for SQL is therefore bounded by the connections times a small multiple of the
+//! byte cap, whatever the batch. A statement slower than 1 s is logged by the SHA-256 digest
+//! and length of its text, never the text.
 //!
 //! A write refused by layer two is a 403 (`SecurityError`), like a refusal by layer one; a
-//! statement that does not parse is a 400; a timeout is a 504.
+//! statement that does not parse, nests too deep or binds the wrong number of parameters is a
+//! 400; a timeout is a 504; a busy database is a 503 (`ServiceUnavailableError`).
 //!
 //! The database is the [`SqlDatabase`] the executor was given
-//! (`ToolExecutorBuilder::extension`), or else `DATABASE_URL` (default `sqlite://fact.db`),
-//! connected on first use.
+//! (`ToolExecutorBuilder::extension`), or else `FACT_SQL_DATABASE_URL`, connected on first
+//! use. It has no default and is never FACT's own `DATABASE_URL` (audit log, grants):
+//! without it the tools answer an error naming the variable.
 
 mod admission;
 mod catalog;

@@ -591,6 +591,16 @@ async fn postgres_table_and_row_constructors_are_valid_sql() {
         rows(fixture.query("SELECT ROW(1, 'a')::text AS r").await),
         json!([{"r": "(1,a)"}])
     );
+    assert_eq!(
+        rows(
+            fixture
+                .query(
+                    "SELECT * FROM ROWS FROM (generate_series(1, 2), unnest(ARRAY['a'])) AS x(a, b)"
+                )
+                .await
+        ),
+        json!([{"a": 1, "b": "a"}, {"a": 2, "b": null}])
+    );
     fixture.drop_schema().await;
 }
 
@@ -689,4 +699,189 @@ async fn a_postgres_statement_stops_at_its_timeout_even_with_a_huge_value() {
         assert_eq!(active, 0);
     }
     fixture.drop_schema().await;
+}
+
+/// Runs one `SQL.Query` through the tools' own environment (no `SqlDatabase` handed over) and
+/// prints the result as JSON. Run as a child process by the test below, with the environment
+/// it sets; alone it is ignored.
+#[tokio::test]
+#[ignore = "run as a child process by the_sql_tools_read_fact_sql_database_url_only"]
+async fn child_queries_through_the_environment() {
+    let statement = std::env::var("FACT_TEST_STATEMENT").expect("a statement to run");
+    let executor = fact_runtime::ToolExecutor::builder()
+        .build()
+        .expect("registry builds");
+    let result = executor
+        .execute_tool_call(ToolCall::new("SQL.Query", json!({"statement": statement})))
+        .await;
+    println!(
+        "RESULT {}",
+        serde_json::to_string(&result).expect("serializes")
+    );
+}
+
+/// The child's result for `statement` with exactly the environment `vars` (and no other
+/// FACT_SQL_* or DATABASE_URL).
+fn query_in_child(statement: &str, vars: &[(&str, &str)]) -> Value {
+    let mut command = std::process::Command::new(std::env::current_exe().expect("test binary"));
+    command
+        .args([
+            "hardening::child_queries_through_the_environment",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("FACT_TEST_STATEMENT", statement);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("FACT_SQL_") || name == "DATABASE_URL" {
+            command.env_remove(name);
+        }
+    }
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let output = command.output().expect("the child runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("RESULT "))
+        .unwrap_or_else(|| {
+            panic!(
+                "no result from the child:\n{stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    serde_json::from_str(line).expect("a ToolResult")
+}
+
+#[tokio::test]
+async fn the_sql_tools_read_fact_sql_database_url_only() {
+    // FACT's own database, with its audit log, is never what the SQL tools read.
+    let own = fact_tests::scratch::TempDb::new("fact-own-state");
+    {
+        let mut writer = sqlx::SqliteConnection::connect(&format!("{}?mode=rwc", own.url()))
+            .await
+            .expect("created");
+        sqlx::query("CREATE TABLE fact_audit_log (user_id TEXT)")
+            .execute(&mut writer)
+            .await
+            .expect("table");
+        writer.close().await.expect("closed");
+    }
+    let unset = query_in_child(
+        "SELECT user_id FROM fact_audit_log",
+        &[("DATABASE_URL", &own.url())],
+    );
+    assert_eq!(unset["status_code"], 500, "{unset}");
+    let message = unset["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("set FACT_SQL_DATABASE_URL"),
+        "the error names the variable: {message}"
+    );
+    // A malformed policy variable is named too.
+    let data = Fixture::sqlite(SqlPolicy::default()).await;
+    let Backend::Sqlite(file) = &data.backend else {
+        unreachable!("a SQLite fixture")
+    };
+    let bad = query_in_child(
+        "SELECT 1",
+        &[
+            ("FACT_SQL_DATABASE_URL", &file.url()),
+            ("FACT_SQL_ALLOWED_TABLES", "revenue, \"Order"),
+        ],
+    );
+    assert!(
+        bad["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("FACT_SQL_ALLOWED_TABLES is not valid"),
+        "{bad}"
+    );
+    let read = query_in_child(
+        "SELECT region FROM revenue WHERE id = 1",
+        &[
+            ("FACT_SQL_DATABASE_URL", &file.url()),
+            ("DATABASE_URL", &own.url()),
+            ("FACT_SQL_ALLOWED_TABLES", " "),
+        ],
+    );
+    assert_eq!(
+        read["status_code"], 403,
+        "a blank allow-list allows nothing: {read}"
+    );
+    let read = query_in_child(
+        "SELECT region FROM revenue WHERE id = 1",
+        &[
+            ("FACT_SQL_DATABASE_URL", &file.url()),
+            ("DATABASE_URL", &own.url()),
+        ],
+    );
+    assert_eq!(read["data"]["rows"], json!([{"region": "north"}]), "{read}");
+}
+
+#[tokio::test]
+async fn the_sql_tools_work_with_a_read_only_postgres_role() {
+    let Some(fixture) =
+        Fixture::postgres("the_sql_tools_work_with_a_read_only_postgres_role", |_| {
+            SqlPolicy::default()
+        })
+        .await
+    else {
+        return;
+    };
+    let Backend::Postgres { url, schema } = &fixture.backend else {
+        unreachable!("a PostgreSQL fixture")
+    };
+    let role = format!("{schema}_reader");
+    let mut admin = sqlx::PgConnection::connect(url).await.expect("reachable");
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE {role} LOGIN PASSWORD 'reader'; \
+         GRANT USAGE ON SCHEMA {schema} TO {role}; \
+         GRANT SELECT ON {schema}.revenue TO {role};"
+    ))
+    .execute(&mut admin)
+    .await
+    .expect("a read-only role");
+    let mut reader_url = url::Url::parse(url).expect("a URL");
+    reader_url.set_username(&role).expect("user");
+    reader_url.set_password(Some("reader")).expect("password");
+    let read = query_in_child(
+        &format!("SELECT region FROM {schema}.revenue WHERE id = 2"),
+        &[("FACT_SQL_DATABASE_URL", reader_url.as_str())],
+    );
+    sqlx::raw_sql(&format!(
+        "REVOKE ALL ON {schema}.revenue FROM {role}; REVOKE ALL ON SCHEMA {schema} FROM {role}; \
+         DROP ROLE {role};"
+    ))
+    .execute(&mut admin)
+    .await
+    .expect("clean-up");
+    assert_eq!(read["data"]["rows"], json!([{"region": "south"}]), "{read}");
+    fixture.drop_schema().await;
+}
+
+#[tokio::test]
+async fn slow_statements_are_logged_by_digest_and_length_never_their_text() {
+    let log = fact_tests::captured_log::CapturedLog::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    // The only test of this binary that sets a subscriber: events from every thread reach it.
+    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+    let fixture = Fixture::sqlite(SqlPolicy::default().slow_statement(Duration::ZERO)).await;
+    let marker = "SELECT 'secret-marker-7f3a' AS tag FROM revenue WHERE id = 1";
+    assert_eq!(
+        rows(fixture.query(marker).await),
+        json!([{"tag": "secret-marker-7f3a"}])
+    );
+    let text = log.text();
+    assert!(text.contains("slow SQL statement"), "{text}");
+    assert!(
+        text.contains(&format!("statement_length={}", marker.len())),
+        "{text}"
+    );
+    assert!(text.contains("statement_sha256="), "{text}");
+    assert!(!text.contains("secret-marker-7f3a"), "{text}");
 }
