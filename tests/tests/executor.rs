@@ -228,3 +228,72 @@ async fn each_executor_hands_its_tools_its_own_extensions() {
         assert_eq!(result.data, Some(json!(expected)), "{result:?}");
     }
 }
+
+#[tokio::test]
+async fn integral_floats_reach_integer_parameters_as_integers() {
+    let executor = executor();
+    // Top level, nested in a user type, inside an array, and optional.
+    for (tool, arguments, expected) in [
+        (
+            "Fixture.Constrained",
+            json!({"limit": 10.0, "descending": true}),
+            json!([10, true, null]),
+        ),
+        (
+            "Fixture.Choose",
+            json!({"colour": "red", "at": {"x": 1e1, "y": -2.0}, "tags": []}),
+            json!("Red at (10, -2) tagged "),
+        ),
+        ("Fixture.Sum", json!({"values": [1.0, 2, 3e0]}), json!(6)),
+        (
+            "Fixture.Echo",
+            json!({"text": "ab", "times": 2.0}),
+            json!("abab"),
+        ),
+    ] {
+        let result = executor
+            .execute_tool_call(ToolCall::new(tool, arguments.clone()))
+            .await;
+        assert_eq!(result.status_code, 200, "{tool} {arguments}: {result:?}");
+        assert_eq!(result.data, Some(expected), "{tool} {arguments}");
+    }
+    // A fraction is still not an integer, and the schema says so.
+    let fraction = executor
+        .execute_tool_call(ToolCall::new("Fixture.Constrained", json!({"limit": 10.5})))
+        .await;
+    assert_eq!(fraction.status_code, 400, "{fraction:?}");
+    assert!(
+        fraction
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("'limit'"),
+        "{fraction:?}"
+    );
+}
+
+#[tokio::test]
+async fn floats_of_number_parameters_are_left_as_they_are() {
+    let executor = ToolExecutor::builder()
+        .register(ToolDefinition::new(
+            "Fixture.Raw",
+            "Returns its arguments",
+            json!({"type": "object", "properties": {
+                "n": {"type": "number"}, "any": {}, "i": {"type": ["integer", "null"]}
+            }}),
+            |_ctx, arguments| async move { Ok(arguments) },
+        ))
+        .build()
+        .expect("builds");
+    let result = executor
+        .execute_tool_call(ToolCall::new(
+            "Fixture.Raw",
+            json!({"n": 2.0, "any": 3.0, "i": 4.0}),
+        ))
+        .await;
+    let data = result.data.expect("echoed");
+    assert!(data["n"].is_f64(), "{data}");
+    assert!(data["any"].is_f64(), "{data}");
+    assert_eq!(data["i"], json!(4));
+    assert!(data["i"].is_i64(), "{data}");
+}

@@ -21,6 +21,8 @@ const MAX_REPORTED: usize = 5;
 /// A tool's input schema, compiled once when the registry is built.
 pub(crate) struct CompiledSchema {
     validator: Validator,
+    /// The schema itself, to read which values it calls integers.
+    schema: Value,
     /// Top-level string parameters that declare their own `maxLength`: the tool's contract for
     /// them replaces the policy's `max_string_length`.
     declared_lengths: Vec<(String, usize)>,
@@ -52,6 +54,7 @@ impl CompiledSchema {
             .map_err(|e| e.to_string())?;
         Ok(Self {
             validator,
+            schema: schema.clone(),
             declared_lengths: declared_lengths(schema),
         })
     }
@@ -111,7 +114,113 @@ impl ArgumentValidator {
         };
         self.policy.check_limits(map, &tool.schema)?;
         check_schema(&tool.schema, arguments)?;
+        // JSON Schema calls 10.0 an integer, and the check above agreed: the tool receives
+        // the integer it was promised, not a float its own parsing refuses.
+        if has_integral_float(arguments) {
+            let root = &tool.schema.schema;
+            integers_where_declared(root, root, arguments, 0);
+        }
         self.policy.run_validators(tool, call)
+    }
+}
+
+/// Whether `value` holds a float with no fractional part (`10.0`, `1e3`) anywhere.
+fn has_integral_float(value: &Value) -> bool {
+    match value {
+        Value::Number(number) => {
+            !number.is_i64() && !number.is_u64() && number.as_f64().is_some_and(is_integral)
+        }
+        Value::Array(items) => items.iter().any(has_integral_float),
+        Value::Object(map) => map.values().any(has_integral_float),
+        _ => false,
+    }
+}
+
+fn is_integral(float: f64) -> bool {
+    float.is_finite() && float.fract() == 0.0
+}
+
+/// How deep the schema walk follows `$ref`s and nesting: schemas of recursive types are
+/// walked only as deep as the value, and never past this.
+const MAX_SCHEMA_DEPTH: usize = 64;
+
+/// Turns each integral float of `value` into an integer where `schema` (any branch of it)
+/// says `"type": "integer"`, following local `$ref`s into `root`. Other values are untouched.
+fn integers_where_declared(root: &Value, schema: &Value, value: &mut Value, depth: usize) {
+    if depth > MAX_SCHEMA_DEPTH {
+        return;
+    }
+    let Value::Object(keywords) = schema else {
+        return;
+    };
+    if let Some(Value::String(reference)) = keywords.get("$ref")
+        && let Some(target) = reference
+            .strip_prefix('#')
+            .and_then(|pointer| root.pointer(pointer))
+    {
+        integers_where_declared(root, target, value, depth + 1);
+    }
+    for combinator in ["allOf", "anyOf", "oneOf"] {
+        if let Some(Value::Array(branches)) = keywords.get(combinator) {
+            for branch in branches {
+                integers_where_declared(root, branch, value, depth + 1);
+            }
+        }
+    }
+    match value {
+        Value::Number(number) if declares_integer(keywords.get("type")) => {
+            if let Some(float) = number.as_f64().filter(|f| is_integral(*f))
+                && !number.is_i64()
+                && !number.is_u64()
+            {
+                // Within ±2^63 the float is exactly an i64; past it the value stays a float.
+                #[allow(clippy::cast_possible_truncation)]
+                if float.abs() < 9.223_372_036_854_776e18 {
+                    *value = Value::from(float as i64);
+                } else if (0.0..1.844_674_407_370_955_2e19).contains(&float) {
+                    #[allow(clippy::cast_sign_loss)]
+                    {
+                        *value = Value::from(float as u64);
+                    }
+                }
+            }
+        }
+        Value::Object(map) => {
+            let properties = keywords.get("properties").and_then(Value::as_object);
+            let additional = keywords.get("additionalProperties");
+            for (name, field) in map.iter_mut() {
+                if let Some(property) = properties.and_then(|p| p.get(name)) {
+                    integers_where_declared(root, property, field, depth + 1);
+                } else if let Some(additional) = additional {
+                    integers_where_declared(root, additional, field, depth + 1);
+                }
+            }
+        }
+        Value::Array(items) => {
+            let prefix = keywords.get("prefixItems").and_then(Value::as_array);
+            for (index, item) in items.iter_mut().enumerate() {
+                match prefix.and_then(|p| p.get(index)) {
+                    Some(positional) => integers_where_declared(root, positional, item, depth + 1),
+                    None => {
+                        if let Some(rest) = keywords.get("items") {
+                            integers_where_declared(root, rest, item, depth + 1);
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether a `type` keyword allows integers but not all numbers.
+fn declares_integer(ty: Option<&Value>) -> bool {
+    match ty {
+        Some(Value::String(ty)) => ty == "integer",
+        Some(Value::Array(types)) => {
+            types.iter().any(|t| t == "integer") && !types.iter().any(|t| t == "number")
+        }
+        _ => false,
     }
 }
 
