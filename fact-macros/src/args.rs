@@ -8,7 +8,7 @@ use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprArray, ExprLit, Lit, LitBool, LitInt, LitStr};
 
-/// Longest tool name the runtime accepts (DESIGN.md: at most 64 characters).
+/// Longest tool name the runtime accepts (docs/ARCHITECTURE.md: at most 64 characters).
 const MAX_NAME_LEN: usize = 64;
 
 const KEYS: &str =
@@ -291,7 +291,7 @@ fn scopes_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<LitStr>> {
     Ok(scopes)
 }
 
-/// Checks DESIGN.md's tool-name pattern: `Toolkit.Tool`, each segment `[A-Za-z][A-Za-z0-9_]*`,
+/// Checks docs/ARCHITECTURE.md's tool-name pattern: `Toolkit.Tool`, each segment `[A-Za-z][A-Za-z0-9_]*`,
 /// at most 64 characters in all.
 fn check_tool_name(lit: &LitStr) -> syn::Result<()> {
     let name = lit.value();

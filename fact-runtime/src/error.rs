@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 /// The kind of a failed call. Each kind has the status code and `metadata.error_type` that
-/// DESIGN.md fixes; callers may rely on both.
+/// docs/ARCHITECTURE.md fixes; callers may rely on both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {

@@ -13,7 +13,7 @@ use crate::error::BuildError;
 use crate::pipeline::validate::CompiledSchema;
 use crate::schema::underscore_name;
 
-/// Longest tool name (DESIGN.md).
+/// Longest tool name (docs/ARCHITECTURE.md).
 pub(crate) const MAX_NAME_LEN: usize = 64;
 
 /// What a caller may know about a tool: its identity, its contract and where it was defined.
@@ -222,7 +222,7 @@ pub(crate) fn plausible_tool_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
 }
 
-/// DESIGN.md's pattern: `Toolkit.Tool`, segments `[A-Za-z][A-Za-z0-9_]*`, at most 64
+/// docs/ARCHITECTURE.md's pattern: `Toolkit.Tool`, segments `[A-Za-z][A-Za-z0-9_]*`, at most 64
 /// characters. `#[tool]` checks the same at compile time; this covers run-time registrations.
 pub(crate) fn check_tool_name(name: &str) -> Result<(), String> {
     if name.len() > MAX_NAME_LEN {

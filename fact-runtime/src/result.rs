@@ -1,4 +1,4 @@
-//! [`ToolResult`]: the answer to one call, in the JSON format DESIGN.md fixes.
+//! [`ToolResult`]: the answer to one call, in the JSON format docs/ARCHITECTURE.md fixes.
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -1,6 +1,6 @@
 //! The Prometheus series FACT exports, and the one function that feeds them.
 //!
-//! The names are a contract (DESIGN.md): the seed's alert rules use them unchanged. So are the
+//! The names are a contract (docs/ARCHITECTURE.md): the seed's alert rules use them unchanged. So are the
 //! label sets. `HighToolErrorRate` divides `rate(tool_execution_failures_total[5m])` by
 //! `rate(tool_executions_total[5m])` with no `by` clause, which PromQL matches series by series on
 //! identical labels: both counters therefore carry exactly one label, `tool`, and the rule yields
