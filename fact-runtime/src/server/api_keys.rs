@@ -346,13 +346,24 @@ mod tests {
     }
 
     /// Each spelling of "nothing" that a template or an empty secret produces.
-    const BLANK: &[&str] = &["", " ", ",", " , ,", "\n\n", "# keys go here\n", ",\n# none\n , "];
+    const BLANK: &[&str] = &[
+        "",
+        " ",
+        ",",
+        " , ,",
+        "\n\n",
+        "# keys go here\n",
+        ",\n# none\n , ",
+    ];
 
     #[test]
     fn a_spec_without_any_key_is_refused_not_read_as_no_keys() {
         for spec in BLANK {
             let error = ApiKeys::parse(spec).map(|_| ()).expect_err("refused");
-            assert!(matches!(error, ApiKeyError::Empty { .. }), "{spec:?}: {error}");
+            assert!(
+                matches!(error, ApiKeyError::Empty { .. }),
+                "{spec:?}: {error}"
+            );
             assert!(error.to_string().contains("holds no API keys"), "{error}");
         }
     }
@@ -364,7 +375,10 @@ mod tests {
                 .map(|_| ())
                 .expect_err("refused");
             let message = error.to_string();
-            assert!(message.starts_with("FACT_API_KEYS holds no API keys"), "{message}");
+            assert!(
+                message.starts_with("FACT_API_KEYS holds no API keys"),
+                "{message}"
+            );
             assert!(message.contains("FACT_ALLOW_ANONYMOUS"), "{message}");
         }
     }
@@ -377,7 +391,10 @@ mod tests {
         for text in BLANK {
             std::fs::write(&path, text).expect("written");
             let error = ApiKeys::from_file(&path).map(|_| ()).expect_err("refused");
-            assert!(matches!(error, ApiKeyError::Empty { .. }), "{text:?}: {error}");
+            assert!(
+                matches!(error, ApiKeyError::Empty { .. }),
+                "{text:?}: {error}"
+            );
             let from_env = ApiKeys::from_sources(None, Some(path.as_os_str()))
                 .map(|_| ())
                 .expect_err("refused");
@@ -388,7 +405,10 @@ mod tests {
             let error = ApiKeys::from_sources(None, Some(OsStr::new(blank)))
                 .map(|_| ())
                 .expect_err("refused");
-            assert!(error.to_string().starts_with("FACT_API_KEYS_FILE holds no"), "{error}");
+            assert!(
+                error.to_string().starts_with("FACT_API_KEYS_FILE holds no"),
+                "{error}"
+            );
         }
     }
 
