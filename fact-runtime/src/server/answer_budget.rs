@@ -140,15 +140,17 @@ impl BatchBody {
     pub(crate) fn push(&mut self, result: EncodedResult) {
         let separator = usize::from(self.results > 0);
         let after = self.json.len() + separator + result.json.len() + BATCH_CLOSE.len();
+        let json = if after <= self.budget {
+            result.json
+        } else {
+            result.refused_by_batch(self.budget)
+        };
+        let needed = self.json.len() + separator + json.len() + BATCH_CLOSE.len();
+        grow_within(&mut self.json, needed, self.budget);
         if self.results > 0 {
             self.json.push(b',');
         }
-        if after <= self.budget {
-            self.json.extend_from_slice(&result.json);
-        } else {
-            self.json
-                .extend_from_slice(&result.refused_by_batch(self.budget));
-        }
+        self.json.extend_from_slice(&json);
         self.results += 1;
     }
 
@@ -233,6 +235,16 @@ fn failure(call_id: &str, tool_name: &str, execution_time_ms: f64, error: ToolEr
     failure
 }
 
+/// Makes room in `bytes` for `needed` bytes, doubling as a `Vec` does but never reserving
+/// past `budget` for a need within it: a buffer kept within a budget holds no more than it.
+fn grow_within(bytes: &mut Vec<u8>, needed: usize, budget: usize) {
+    if needed > bytes.capacity() {
+        let doubled = bytes.capacity().saturating_mul(2);
+        let target = needed.max(doubled.min(budget));
+        bytes.reserve_exact(target - bytes.len());
+    }
+}
+
 /// A `Vec` that refuses a write which would take it past `budget` bytes, and grows its
 /// capacity no further than the budget.
 struct CappedBuffer {
@@ -250,10 +262,7 @@ impl io::Write for CappedBuffer {
         if needed > self.budget {
             return Err(io::Error::other("the answer's byte budget is spent"));
         }
-        if needed > self.bytes.capacity() {
-            let grown = needed.max(self.bytes.capacity().saturating_mul(2));
-            self.bytes.reserve_exact(grown.min(self.budget) - self.bytes.len());
-        }
+        grow_within(&mut self.bytes, needed, self.budget);
         self.bytes.extend_from_slice(buf);
         Ok(())
     }
@@ -322,7 +331,11 @@ mod tests {
         };
         let written = serde_json::to_writer(&mut buffer, &json!("y".repeat(5000)));
         assert!(written.is_err());
-        assert!(buffer.bytes.capacity() <= 1000, "{}", buffer.bytes.capacity());
+        assert!(
+            buffer.bytes.capacity() <= 1000,
+            "{}",
+            buffer.bytes.capacity()
+        );
     }
 
     #[test]

@@ -142,10 +142,7 @@ impl ServerConfig {
                 "FACT_MAX_CONNECTIONS_PER_ADDRESS",
                 defaults.max_connections_per_address,
             )?,
-            max_response_bytes: env_parsed(
-                "FACT_MAX_RESPONSE_BYTES",
-                defaults.max_response_bytes,
-            )?,
+            max_response_bytes: env_parsed("FACT_MAX_RESPONSE_BYTES", defaults.max_response_bytes)?,
             max_batch_response_bytes: env_parsed(
                 "FACT_MAX_BATCH_RESPONSE_BYTES",
                 defaults.max_batch_response_bytes,
@@ -474,13 +471,26 @@ mod tests {
 
     #[test]
     fn zero_limits_are_refused_by_name() {
-        let config = ServerConfig::default()
-            .allow_anonymous(true)
-            .max_batch_calls(0);
-        let error = config.validate().map(|()| "").expect_err("refused");
-        assert!(
-            error.to_string().contains("FACT_MAX_BATCH_CALLS"),
-            "{error}"
-        );
+        let open = || ServerConfig::default().allow_anonymous(true);
+        let cases = [
+            ("FACT_MAX_BATCH_CALLS", open().max_batch_calls(0)),
+            (
+                "FACT_BODY_READ_TIMEOUT_SECS",
+                open().body_read_timeout(Duration::ZERO),
+            ),
+            (
+                "FACT_MAX_CONNECTIONS_PER_ADDRESS",
+                open().max_connections_per_address(0),
+            ),
+            ("FACT_MAX_RESPONSE_BYTES", open().max_response_bytes(0)),
+            (
+                "FACT_MAX_BATCH_RESPONSE_BYTES",
+                open().max_batch_response_bytes(0),
+            ),
+        ];
+        for (name, config) in cases {
+            let error = config.validate().map(|()| "").expect_err("refused");
+            assert!(error.to_string().contains(name), "{name}: {error}");
+        }
     }
 }

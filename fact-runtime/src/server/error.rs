@@ -59,7 +59,8 @@ pub(crate) struct ApiError {
     status: StatusCode,
     error_type: &'static str,
     message: String,
-    metadata: Map<String, Value>,
+    /// The limit hit and its value, as `metadata.limit` and `metadata.max`.
+    limit: Option<(&'static str, usize)>,
     retry_after_secs: Option<u64>,
     close: bool,
 }
@@ -74,7 +75,7 @@ impl ApiError {
             status,
             error_type,
             message: message.into(),
-            metadata: Map::new(),
+            limit: None,
             retry_after_secs: None,
             close: false,
         }
@@ -100,8 +101,7 @@ impl ApiError {
 
     /// Names the limit that was hit and its value, as the security policy's refusals do.
     pub(crate) fn limit(mut self, name: &'static str, max: usize) -> Self {
-        self.metadata.insert("limit".to_owned(), name.into());
-        self.metadata.insert("max".to_owned(), max.into());
+        self.limit = Some((name, max));
         self
     }
 
@@ -118,8 +118,12 @@ impl ApiError {
     }
 
     fn body(&self) -> Value {
-        let mut metadata = self.metadata.clone();
+        let mut metadata = Map::new();
         metadata.insert("error_type".to_owned(), self.error_type.into());
+        if let Some((name, max)) = self.limit {
+            metadata.insert("limit".to_owned(), name.into());
+            metadata.insert("max".to_owned(), max.into());
+        }
         metadata.insert("timestamp".to_owned(), crate::result::unix_now().into());
         if let Some(seconds) = self.retry_after_secs {
             metadata.insert(

@@ -71,7 +71,10 @@ pub(crate) async fn body_within(
         }
     };
     match read {
-        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
         Err(refusal) => refusal.closing().into_response(),
     }
 }

@@ -36,10 +36,7 @@ fn empty_object() -> Value {
 
 /// A batch as a request names it.
 #[derive(Debug, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = r#"a batch object {"calls": [...]}"#
-)]
+#[serde(deny_unknown_fields, expecting = r#"a batch object {"calls": [...]}"#)]
 pub(crate) struct BatchRequest {
     pub(crate) calls: Vec<CallRequest>,
 }

@@ -11,9 +11,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
+use futures::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use futures::StreamExt as _;
 use tower::ServiceBuilder;
 
 use super::answer_budget::{BatchBody, EncodedResult};
@@ -212,9 +212,7 @@ async fn execute_batch(
     let mut results = std::pin::pin!(
         state
             .executor
-            .execute_tool_calls_with(calls, move |result| EncodedResult::new(
-                result, per_answer
-            ))
+            .execute_tool_calls_with(calls, move |result| EncodedResult::new(result, per_answer))
     );
     let mut body = BatchBody::new(state.max_batch_response_bytes);
     while let Some(result) = results.next().await {

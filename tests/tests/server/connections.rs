@@ -294,8 +294,15 @@ async fn a_connection_past_its_addresss_cap_is_refused_at_once_with_429() {
     // Refused without sending anything: the answer cannot wait for a request.
     let mut refused = TcpStream::connect(&addr).await.expect("connects");
     let answer = RawAnswer::parse(&read_until_closed(&mut refused).await);
-    answer.assert_refusal(429, "RateLimitError", "too many connections from your address");
-    assert_eq!(answer.body["metadata"]["limit"], "max_connections_per_address");
+    answer.assert_refusal(
+        429,
+        "RateLimitError",
+        "too many connections from your address",
+    );
+    assert_eq!(
+        answer.body["metadata"]["limit"],
+        "max_connections_per_address"
+    );
     assert_eq!(answer.body["metadata"]["max"], 2);
     assert!(answer.head.contains("retry-after: 1"), "{}", answer.head);
     // Closing one of the address's connections lets it connect again.
@@ -351,7 +358,10 @@ async fn a_body_that_stops_arriving_is_answered_408_at_the_body_timeout() {
         let answer = RawAnswer::parse(&read_until_closed(&mut stream).await);
         answer.assert_refusal(408, "RequestTimeoutError", "did not arrive within 0.2 s");
         assert!(
-            answer.head.to_ascii_lowercase().contains("connection: close"),
+            answer
+                .head
+                .to_ascii_lowercase()
+                .contains("connection: close"),
             "{}",
             answer.head
         );

@@ -65,7 +65,10 @@ async fn a_batch_body_that_is_an_array_is_told_to_put_its_calls_in_an_object() {
         .post("/v1/tools/execute/batch", Some(ADA_KEY), body)
         .await;
     reply.assert_refusal(400, "InvalidRequestError", "the body is a JSON array");
-    let error = reply.json()["error"].as_str().unwrap_or_default().to_owned();
+    let error = reply.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(error.contains(r#"{"calls": ["#), "{error}");
     assert!(!error.contains("sequence"), "{error}");
     // And a single call sent as an array to the one-call endpoint.
