@@ -77,7 +77,11 @@ enum Command {
         FACT_REQUEST_TIMEOUT_SECS longest request (default 60)\n  \
         FACT_MAX_BATCH_CALLS     most calls per batch (default 100)\n  \
         FACT_MAX_CONNECTIONS     open connections at once (default 1024)\n  \
+        FACT_MAX_CONNECTIONS_PER_ADDRESS open connections from one client address (default 64)\n  \
         FACT_HEADER_READ_TIMEOUT_SECS time to send request headers (default 10)\n  \
+        FACT_BODY_READ_TIMEOUT_SECS time to send a request body, 408 past it (default 30)\n  \
+        FACT_MAX_RESPONSE_BYTES  largest answer to one call, in bytes of JSON (default 16 MiB)\n  \
+        FACT_MAX_BATCH_RESPONSE_BYTES largest answer to one batch, in bytes of JSON (default 32 MiB)\n  \
         FACT_SHUTDOWN_GRACE_SECS time calls in flight get at shutdown (default 25)\n  \
         DATABASE_URL             audit log database (default sqlite://fact.db)\n\n\
         Endpoints: GET /health, GET /metrics, GET /v1/tools[?format=], GET /v1/tools/{name}, \

@@ -6,7 +6,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::{FutureExt as _, StreamExt as _};
+use futures::{FutureExt as _, Stream, StreamExt as _};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument as _;
@@ -418,11 +418,55 @@ impl ToolExecutor {
     /// Runs `calls` with at most the configured number at once and answers in input order.
     /// Each call is independent: one failing or panicking does not affect the others.
     pub async fn execute_tool_calls(&self, calls: Vec<ToolCall>) -> Vec<ToolResult> {
-        futures::stream::iter(calls)
-            .map(|call| self.execute_tool_call(call))
-            .buffered(self.inner.max_concurrency)
+        self.execute_tool_calls_with(calls, |result| result)
             .collect()
             .await
+    }
+
+    /// Runs `calls` as [`execute_tool_calls`](Self::execute_tool_calls) does, but hands each
+    /// result to `finish` the moment its call completes, and yields what `finish` returns in
+    /// input order.
+    ///
+    /// For a caller that turns results into something smaller (the bytes it will send, a
+    /// count): a result that completes before an earlier, slower call waits in the shape
+    /// `finish` gave it, not as the tool's whole output, and a caller that consumes the stream
+    /// as it goes never holds every result at once. At most the configured concurrency of
+    /// calls is in flight, and as many finished values can wait for an earlier one.
+    ///
+    /// ```
+    /// use fact_runtime::{ToolCall, ToolExecutor};
+    /// use futures::StreamExt as _;
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let executor = ToolExecutor::builder().build()?;
+    /// let calls = vec![ToolCall::new("No.Such", json!({})), ToolCall::new("No.Other", json!({}))];
+    /// let sizes: Vec<usize> = executor
+    ///     .execute_tool_calls_with(calls, |result| serde_json::to_vec(&result).map_or(0, |b| b.len()))
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(sizes.len(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn execute_tool_calls_with<'a, T, F>(
+        &'a self,
+        calls: Vec<ToolCall>,
+        finish: F,
+    ) -> impl Stream<Item = T> + Send + 'a
+    where
+        F: Fn(ToolResult) -> T + Send + Sync + 'a,
+        T: Send + 'a,
+    {
+        let finish = Arc::new(finish);
+        futures::stream::iter(calls)
+            .map(move |call| {
+                let finish = Arc::clone(&finish);
+                let answered = self.execute_tool_call(call);
+                async move { finish(answered.await) }
+            })
+            .buffered(self.inner.max_concurrency)
     }
 
     /// Windowed figures of every call this executor answered: totals, error rates and times for
@@ -508,4 +552,67 @@ pub struct HealthReport {
     pub failures_total: u64,
     /// Seconds since the executor was built.
     pub uptime_seconds: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use tokio::sync::{Notify, mpsc};
+
+    /// A tool that answers its name once `release` is notified (at once without one).
+    fn tool(name: &'static str, release: Option<Arc<Notify>>) -> ToolDefinition {
+        ToolDefinition::new(
+            name,
+            "answers its name",
+            json!({"type": "object"}),
+            move |_, _| {
+                let release = release.clone();
+                async move {
+                    if let Some(release) = release {
+                        release.notified().await;
+                    }
+                    Ok(json!(name))
+                }
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn each_result_is_finished_as_its_call_completes_and_yielded_in_input_order() {
+        let release = Arc::new(Notify::new());
+        let executor = ToolExecutor::builder()
+            .register(tool("Test.Slow", Some(Arc::clone(&release))))
+            .register(tool("Test.Fast", None))
+            .build()
+            .expect("builds");
+        let (finished, mut finishes) = mpsc::unbounded_channel();
+        let calls = vec![
+            ToolCall::new("Test.Slow", json!({})),
+            ToolCall::new("Test.Fast", json!({})),
+        ];
+        let results = executor
+            .execute_tool_calls_with(calls, move |result| {
+                let _ = finished.send(result.tool_name.clone());
+                result.data
+            })
+            .collect::<Vec<_>>();
+        // The slow call is released only once the fast one, after it in the input, has been
+        // finished: an implementation that finished results only when all were in would wait
+        // here forever.
+        let release_after_fast = async {
+            assert_eq!(finishes.recv().await.as_deref(), Some("Test.Fast"));
+            release.notify_one();
+            assert_eq!(finishes.recv().await.as_deref(), Some("Test.Slow"));
+        };
+        let (results, ()) = tokio::time::timeout(Duration::from_secs(30), async {
+            tokio::join!(results, release_after_fast)
+        })
+        .await
+        .expect("the fast call is finished while the slow one still runs");
+        assert_eq!(
+            results,
+            [Some(json!("Test.Slow")), Some(json!("Test.Fast"))]
+        );
+    }
 }

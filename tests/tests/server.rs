@@ -1,10 +1,13 @@
 //! The HTTP server over real HTTP on loopback: every endpoint, each status code, API-key
-//! refusals before any tool work, the body and connection limits, the request timeout, and
-//! graceful shutdown with a call in flight.
+//! refusals before any tool work, the body, answer and connection limits (per address too),
+//! the body and request timeouts, every refusal in the ToolResult shape, and graceful shutdown
+//! with a call in flight.
 
 // The one line that keeps a crate of tools linked when nothing else names it.
 use fact_examples as _;
 
+#[path = "server/answers.rs"]
+mod answers;
 #[path = "server/auth.rs"]
 mod auth;
 #[path = "server/connections.rs"]
@@ -13,6 +16,8 @@ mod connections;
 mod execute;
 #[path = "server/health_metrics.rs"]
 mod health_metrics;
+#[path = "server/rejections.rs"]
+mod rejections;
 #[path = "server/support.rs"]
 mod support;
 #[path = "server/tools.rs"]

@@ -1,5 +1,6 @@
 //! [`ApiKeys`]: who may call the server, and as which user.
 
+use std::ffi::OsStr;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -63,6 +64,16 @@ pub enum ApiKeyError {
         /// The 1-based position of the repeat.
         entry: usize,
     },
+    /// A source of keys was given but holds none (blank, or only separators and comments):
+    /// a mistake, such as a variable set from an empty secret, never a way to mean "no
+    /// authentication".
+    #[error(
+        "{source_name} holds no API keys (it is blank, or only commas and comments): give key:user entries, or leave it unset; FACT_ALLOW_ANONYMOUS=true is the one way to serve without keys"
+    )]
+    Empty {
+        /// Where the entries came from.
+        source_name: String,
+    },
     /// The keys file could not be read.
     #[error("cannot read the API keys file {path}: {problem}")]
     File {
@@ -86,7 +97,8 @@ impl ApiKeys {
     ///
     /// # Errors
     ///
-    /// [`ApiKeyError`] naming the first bad entry.
+    /// [`ApiKeyError`] naming the first bad entry, or [`ApiKeyError::Empty`] when `spec` holds
+    /// no entry at all ([`ApiKeys::new`] is the set of no keys).
     pub fn parse(spec: &str) -> Result<Self, ApiKeyError> {
         Self::new().with_entries(spec, "the API keys")
     }
@@ -95,25 +107,42 @@ impl ApiKeys {
     ///
     /// # Errors
     ///
-    /// [`ApiKeyError::File`] when it cannot be read, else as [`parse`](Self::parse).
+    /// [`ApiKeyError::File`] when it cannot be read, else as [`parse`](Self::parse) (an empty
+    /// file is [`ApiKeyError::Empty`]).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ApiKeyError> {
         Self::new().with_file(path.as_ref())
     }
 
     /// The keys of `FACT_API_KEYS` and of the file named by `FACT_API_KEYS_FILE`, together.
-    /// Neither set gives no keys.
+    /// Neither set gives no keys (and a server then refuses to start unless told to serve
+    /// anonymously); either one set but holding no key is an error, never "no keys".
     ///
     /// # Errors
     ///
     /// As [`parse`](Self::parse) and [`from_file`](Self::from_file); a key in both is a
-    /// duplicate.
+    /// duplicate; a set but blank `FACT_API_KEYS` or `FACT_API_KEYS_FILE` is
+    /// [`ApiKeyError::Empty`].
     pub fn from_env() -> Result<Self, ApiKeyError> {
+        Self::from_sources(
+            std::env::var(API_KEYS_ENV).ok().as_deref(),
+            std::env::var_os(API_KEYS_FILE_ENV).as_deref(),
+        )
+    }
+
+    /// The keys of `FACT_API_KEYS`'s value and of the file `FACT_API_KEYS_FILE` names, each
+    /// when set.
+    fn from_sources(spec: Option<&str>, file: Option<&OsStr>) -> Result<Self, ApiKeyError> {
         let mut keys = Self::new();
-        if let Ok(spec) = std::env::var(API_KEYS_ENV) {
-            keys = keys.with_entries(&spec, API_KEYS_ENV)?;
+        if let Some(spec) = spec {
+            keys = keys.with_entries(spec, API_KEYS_ENV)?;
         }
-        if let Some(path) = std::env::var_os(API_KEYS_FILE_ENV) {
-            keys = keys.with_file(Path::new(&path))?;
+        if let Some(path) = file {
+            if path.to_string_lossy().trim().is_empty() {
+                return Err(ApiKeyError::Empty {
+                    source_name: API_KEYS_FILE_ENV.to_owned(),
+                });
+            }
+            keys = keys.with_file(Path::new(path))?;
         }
         Ok(keys)
     }
@@ -124,7 +153,7 @@ impl ApiKeys {
             path: path.display().to_string(),
             problem: error.to_string(),
         })?;
-        self.with_entries(&text, &path.display().to_string())
+        self.with_entries(&text, &format!("the API keys file {}", path.display()))
     }
 
     /// These keys plus `key` for `user`.
@@ -145,11 +174,17 @@ impl ApiKeys {
                 user: Arc::clone(&entry.user),
             })
             .collect();
-        let items = spec
+        let items: Vec<&str> = spec
             .split([',', '\n'])
             .map(str::trim)
-            .filter(|item| !item.is_empty() && !item.starts_with('#'));
-        for (index, item) in items.enumerate() {
+            .filter(|item| !item.is_empty() && !item.starts_with('#'))
+            .collect();
+        if items.is_empty() {
+            return Err(ApiKeyError::Empty {
+                source_name: source_name.to_owned(),
+            });
+        }
+        for (index, item) in items.into_iter().enumerate() {
             let entry = index + 1;
             let malformed = |problem: &str| ApiKeyError::Malformed {
                 source_name: source_name.to_owned(),
@@ -308,6 +343,81 @@ mod tests {
             .map(|_| ())
             .expect_err("refused");
         assert!(matches!(error, ApiKeyError::Duplicate { entry: 2, .. }));
+    }
+
+    /// Each spelling of "nothing" that a template or an empty secret produces.
+    const BLANK: &[&str] = &[
+        "",
+        " ",
+        ",",
+        " , ,",
+        "\n\n",
+        "# keys go here\n",
+        ",\n# none\n , ",
+    ];
+
+    #[test]
+    fn a_spec_without_any_key_is_refused_not_read_as_no_keys() {
+        for spec in BLANK {
+            let error = ApiKeys::parse(spec).map(|_| ()).expect_err("refused");
+            assert!(
+                matches!(error, ApiKeyError::Empty { .. }),
+                "{spec:?}: {error}"
+            );
+            assert!(error.to_string().contains("holds no API keys"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_blank_fact_api_keys_is_refused_naming_the_variable() {
+        for spec in BLANK {
+            let error = ApiKeys::from_sources(Some(spec), None)
+                .map(|_| ())
+                .expect_err("refused");
+            let message = error.to_string();
+            assert!(
+                message.starts_with("FACT_API_KEYS holds no API keys"),
+                "{message}"
+            );
+            assert!(message.contains("FACT_ALLOW_ANONYMOUS"), "{message}");
+        }
+    }
+
+    #[test]
+    fn an_empty_keys_file_or_a_blank_file_variable_is_refused() {
+        let dir = std::env::temp_dir().join(format!("fact-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("empty-keys");
+        for text in BLANK {
+            std::fs::write(&path, text).expect("written");
+            let error = ApiKeys::from_file(&path).map(|_| ()).expect_err("refused");
+            assert!(
+                matches!(error, ApiKeyError::Empty { .. }),
+                "{text:?}: {error}"
+            );
+            let from_env = ApiKeys::from_sources(None, Some(path.as_os_str()))
+                .map(|_| ())
+                .expect_err("refused");
+            assert!(from_env.to_string().contains("empty-keys"), "{from_env}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        for blank in ["", "  "] {
+            let error = ApiKeys::from_sources(None, Some(OsStr::new(blank)))
+                .map(|_| ())
+                .expect_err("refused");
+            assert!(
+                error.to_string().starts_with("FACT_API_KEYS_FILE holds no"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn unset_sources_give_no_keys_and_a_set_one_its_keys() {
+        let none = ApiKeys::from_sources(None, None).expect("nothing set");
+        assert!(none.is_empty());
+        let one = ApiKeys::from_sources(Some(&format!("{ADA}:ada")), None).expect("one key");
+        assert_eq!(one.users().collect::<Vec<_>>(), ["ada"]);
     }
 
     #[test]

@@ -19,8 +19,20 @@ pub const DEFAULT_MAX_BATCH_CALLS: usize = 100;
 /// Default time a client has to send a request's headers, so that a connection that trickles
 /// them (or sends nothing) cannot hold a slot.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client has to send a request's whole body once its headers are in, so that
+/// a connection that stops sending (or trickles) its body cannot hold a slot until the request
+/// timeout.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default cap on open connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default cap on the open connections of one client address: a sixteenth of
+/// [`DEFAULT_MAX_CONNECTIONS`], so that one address cannot take the server's every slot.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
+/// Default budget of one answer, in bytes of the JSON sent: room for what the standard tools
+/// return at their own defaults (a file read, a page of SQL rows, a web page).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// Default budget of one batch answer, in bytes of the JSON sent.
+pub const DEFAULT_MAX_BATCH_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 /// Default time calls in flight get to finish at shutdown: within Kubernetes' default 30 s
 /// termination grace, with room left to flush the audit log.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
@@ -39,7 +51,11 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 /// | `FACT_REQUEST_TIMEOUT_SECS` | longest request, tool included | 60 |
 /// | `FACT_MAX_BATCH_CALLS` | most calls in one batch | 100 |
 /// | `FACT_HEADER_READ_TIMEOUT_SECS` | time to send a request's headers | 10 |
+/// | `FACT_BODY_READ_TIMEOUT_SECS` | time to send a request's body, once its headers are in | 30 |
 /// | `FACT_MAX_CONNECTIONS` | open connections at once | 1024 |
+/// | `FACT_MAX_CONNECTIONS_PER_ADDRESS` | open connections at once from one client address | 64 |
+/// | `FACT_MAX_RESPONSE_BYTES` | largest answer to one call, in bytes of JSON | 16 MiB |
+/// | `FACT_MAX_BATCH_RESPONSE_BYTES` | largest answer to one batch, in bytes of JSON | 32 MiB |
 /// | `FACT_SHUTDOWN_GRACE_SECS` | time calls in flight get at shutdown | 25 |
 ///
 /// ```
@@ -62,7 +78,11 @@ pub struct ServerConfig {
     pub(crate) request_timeout: Duration,
     pub(crate) max_batch_calls: usize,
     pub(crate) header_read_timeout: Duration,
+    pub(crate) body_read_timeout: Duration,
     pub(crate) max_connections: usize,
+    pub(crate) max_connections_per_address: usize,
+    pub(crate) max_response_bytes: usize,
+    pub(crate) max_batch_response_bytes: usize,
     pub(crate) shutdown_grace: Duration,
 }
 
@@ -79,7 +99,11 @@ impl Default for ServerConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_batch_calls: DEFAULT_MAX_BATCH_CALLS,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_batch_response_bytes: DEFAULT_MAX_BATCH_RESPONSE_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
@@ -109,7 +133,20 @@ impl ServerConfig {
                 "FACT_HEADER_READ_TIMEOUT_SECS",
                 defaults.header_read_timeout.as_secs(),
             )?),
+            body_read_timeout: Duration::from_secs(env_parsed(
+                "FACT_BODY_READ_TIMEOUT_SECS",
+                defaults.body_read_timeout.as_secs(),
+            )?),
             max_connections: env_parsed("FACT_MAX_CONNECTIONS", defaults.max_connections)?,
+            max_connections_per_address: env_parsed(
+                "FACT_MAX_CONNECTIONS_PER_ADDRESS",
+                defaults.max_connections_per_address,
+            )?,
+            max_response_bytes: env_parsed("FACT_MAX_RESPONSE_BYTES", defaults.max_response_bytes)?,
+            max_batch_response_bytes: env_parsed(
+                "FACT_MAX_BATCH_RESPONSE_BYTES",
+                defaults.max_batch_response_bytes,
+            )?,
             shutdown_grace: Duration::from_secs(env_parsed(
                 "FACT_SHUTDOWN_GRACE_SECS",
                 defaults.shutdown_grace.as_secs(),
@@ -183,10 +220,48 @@ impl ServerConfig {
         self
     }
 
+    /// How long a client has to send a request's whole body once its headers are in; a
+    /// slower one is answered 408 and disconnected.
+    #[must_use]
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
     /// How many connections may be open at once; further clients wait in the listen backlog.
     #[must_use]
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = connections;
+        self
+    }
+
+    /// How many connections one client address may have open at once; one more is answered
+    /// 429 and closed at once, without waiting for its request. IPv6 clients are counted by
+    /// their /64 network, the block one subscriber usually holds. Behind a reverse proxy every
+    /// connection comes from the proxy's address: raise this to
+    /// [`max_connections`](Self::max_connections) there.
+    #[must_use]
+    pub fn max_connections_per_address(mut self, connections: usize) -> Self {
+        self.max_connections_per_address = connections;
+        self
+    }
+
+    /// The largest answer to one call, in bytes of the JSON sent (the whole `ToolResult`, or
+    /// one result of a batch). A result past it is not sent: the caller gets a 403
+    /// `SecurityError` naming the limit (`metadata.limit` = `"max_response_bytes"`) instead.
+    #[must_use]
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// The largest answer to one batch, in bytes of the JSON sent. Results are counted in
+    /// input order as they are serialized; each one that no longer fits is replaced by a 403
+    /// `SecurityError` (`metadata.limit` = `"max_batch_response_bytes"`) of a few hundred
+    /// bytes, so the answer holds every call and exceeds the budget by those refusals at most.
+    #[must_use]
+    pub fn max_batch_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_batch_response_bytes = bytes;
         self
     }
 
@@ -219,7 +294,20 @@ impl ServerConfig {
                 "FACT_HEADER_READ_TIMEOUT_SECS",
                 self.header_read_timeout.is_zero(),
             ),
+            (
+                "FACT_BODY_READ_TIMEOUT_SECS",
+                self.body_read_timeout.is_zero(),
+            ),
             ("FACT_MAX_CONNECTIONS", self.max_connections == 0),
+            (
+                "FACT_MAX_CONNECTIONS_PER_ADDRESS",
+                self.max_connections_per_address == 0,
+            ),
+            ("FACT_MAX_RESPONSE_BYTES", self.max_response_bytes == 0),
+            (
+                "FACT_MAX_BATCH_RESPONSE_BYTES",
+                self.max_batch_response_bytes == 0,
+            ),
         ];
         match zero.into_iter().find(|(_, is_zero)| *is_zero) {
             Some((name, _)) => Err(ServerError::Config {
@@ -249,7 +337,11 @@ pub fn environment_summary() -> Vec<(&'static str, String)> {
         "FACT_REQUEST_TIMEOUT_SECS",
         "FACT_MAX_BATCH_CALLS",
         "FACT_HEADER_READ_TIMEOUT_SECS",
+        "FACT_BODY_READ_TIMEOUT_SECS",
         "FACT_MAX_CONNECTIONS",
+        "FACT_MAX_CONNECTIONS_PER_ADDRESS",
+        "FACT_MAX_RESPONSE_BYTES",
+        "FACT_MAX_BATCH_RESPONSE_BYTES",
         "FACT_SHUTDOWN_GRACE_SECS",
         API_KEYS_FILE_ENV,
         "RUST_LOG",
@@ -379,13 +471,26 @@ mod tests {
 
     #[test]
     fn zero_limits_are_refused_by_name() {
-        let config = ServerConfig::default()
-            .allow_anonymous(true)
-            .max_batch_calls(0);
-        let error = config.validate().map(|()| "").expect_err("refused");
-        assert!(
-            error.to_string().contains("FACT_MAX_BATCH_CALLS"),
-            "{error}"
-        );
+        let open = || ServerConfig::default().allow_anonymous(true);
+        let cases = [
+            ("FACT_MAX_BATCH_CALLS", open().max_batch_calls(0)),
+            (
+                "FACT_BODY_READ_TIMEOUT_SECS",
+                open().body_read_timeout(Duration::ZERO),
+            ),
+            (
+                "FACT_MAX_CONNECTIONS_PER_ADDRESS",
+                open().max_connections_per_address(0),
+            ),
+            ("FACT_MAX_RESPONSE_BYTES", open().max_response_bytes(0)),
+            (
+                "FACT_MAX_BATCH_RESPONSE_BYTES",
+                open().max_batch_response_bytes(0),
+            ),
+        ];
+        for (name, config) in cases {
+            let error = config.validate().map(|()| "").expect_err("refused");
+            assert!(error.to_string().contains(name), "{name}: {error}");
+        }
     }
 }

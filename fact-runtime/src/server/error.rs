@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use super::api_keys::ApiKeyError;
 use crate::metrics::PrometheusInstallError;
@@ -50,14 +50,19 @@ pub enum ServerError {
     Audit(#[from] crate::AuditError),
 }
 
-/// A refusal by the HTTP layer (authentication, body, route, timeout), in the shape of a failed
-/// [`ToolResult`](crate::ToolResult) so that a client reads every error the same way:
+/// A refusal by the HTTP layer (authentication, body, route, timeout, connection limits,
+/// requests hyper cannot parse), in the shape of a failed [`ToolResult`](crate::ToolResult) so
+/// that a client reads every error the same way:
 /// `{"success": false, "error": "...", "status_code": 401, "metadata": {"error_type": ...}}`.
 #[derive(Debug, Clone)]
 pub(crate) struct ApiError {
     status: StatusCode,
     error_type: &'static str,
     message: String,
+    /// The limit hit and its value, as `metadata.limit` and `metadata.max`.
+    limit: Option<(&'static str, usize)>,
+    retry_after_secs: Option<u64>,
+    close: bool,
 }
 
 impl ApiError {
@@ -70,6 +75,9 @@ impl ApiError {
             status,
             error_type,
             message: message.into(),
+            limit: None,
+            retry_after_secs: None,
+            close: false,
         }
     }
 
@@ -84,21 +92,88 @@ impl ApiError {
     pub(crate) fn not_found(error_type: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, error_type, message)
     }
+
+    /// What the client is told.
+    #[cfg(test)]
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Names the limit that was hit and its value, as the security policy's refusals do.
+    pub(crate) fn limit(mut self, name: &'static str, max: usize) -> Self {
+        self.limit = Some((name, max));
+        self
+    }
+
+    /// Tells the client when to try again: `Retry-After` and `metadata.retry_after_ms`.
+    pub(crate) fn retry_after_secs(mut self, seconds: u64) -> Self {
+        self.retry_after_secs = Some(seconds);
+        self
+    }
+
+    /// Says `Connection: close`: the connection ends after this answer.
+    pub(crate) fn closing(mut self) -> Self {
+        self.close = true;
+        self
+    }
+
+    fn body(&self) -> Value {
+        let mut metadata = Map::new();
+        metadata.insert("error_type".to_owned(), self.error_type.into());
+        if let Some((name, max)) = self.limit {
+            metadata.insert("limit".to_owned(), name.into());
+            metadata.insert("max".to_owned(), max.into());
+        }
+        metadata.insert("timestamp".to_owned(), crate::result::unix_now().into());
+        if let Some(seconds) = self.retry_after_secs {
+            metadata.insert(
+                "retry_after_ms".to_owned(),
+                seconds.saturating_mul(1000).into(),
+            );
+        }
+        json!({
+            "success": false,
+            "error": self.message,
+            "status_code": self.status.as_u16(),
+            "metadata": metadata,
+        })
+    }
+
+    /// The whole HTTP/1.1 answer as bytes, for the connection layer, which answers before (or
+    /// instead of) hyper: it always closes the connection.
+    pub(crate) fn to_http1(&self) -> Vec<u8> {
+        let body = self.body().to_string();
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+            self.status.as_u16(),
+            self.status.canonical_reason().unwrap_or(""),
+            body.len()
+        );
+        if let Some(seconds) = self.retry_after_secs {
+            head.push_str(&format!("retry-after: {seconds}\r\n"));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            head.push_str("www-authenticate: Bearer\r\n");
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(body.as_bytes());
+        bytes
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "success": false,
-            "error": self.message,
-            "status_code": self.status.as_u16(),
-            "metadata": {"error_type": self.error_type, "timestamp": crate::result::unix_now()},
-        });
-        let mut response = (self.status, axum::Json(body)).into_response();
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        let headers = response.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.close {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

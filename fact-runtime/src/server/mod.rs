@@ -13,11 +13,23 @@
 //! every call runs as that user. A missing or unknown key is a 401 before the body is read or a
 //! route matched: without a key, every path but the open ones answers the same.
 //!
-//! Connections: at most [`ServerConfig::max_connections`] at once, each with
-//! [`ServerConfig::header_read_timeout`] to send its headers; at shutdown, calls in flight get
-//! [`ServerConfig::shutdown_grace`] to finish before the audit log is flushed anyway.
-//! Refusals by the HTTP layer (401, 404, 405, 413, 400 for a malformed body, 504 for a request
-//! past its timeout) have the shape of a failed `ToolResult`:
+//! Connections: at most [`ServerConfig::max_connections`] at once, and at most
+//! [`ServerConfig::max_connections_per_address`] from one client address (one more is answered
+//! 429 and closed at once); each has [`ServerConfig::header_read_timeout`] to send its headers
+//! and then [`ServerConfig::body_read_timeout`] to send its body (408 past it). At shutdown,
+//! calls in flight get [`ServerConfig::shutdown_grace`] to finish before the audit log is
+//! flushed anyway.
+//!
+//! Answers: one call's `ToolResult` is at most [`ServerConfig::max_response_bytes`] of JSON and
+//! a batch's answer at most [`ServerConfig::max_batch_response_bytes`]; a result past either is
+//! replaced by a 403 `SecurityError` whose `metadata.limit` names the limit and `metadata.max`
+//! its value in bytes. A batch's results are serialized as their calls complete, so the server
+//! never holds them all at once.
+//!
+//! Every refusal, the HTTP layer's own included (401, 404, 405, 408, 413, 429, 400 for a
+//! malformed body, path or query, 504 for a request past its timeout, and the 400, 414 and 431
+//! that hyper answers to a request line or headers it cannot parse), has the shape of a failed
+//! `ToolResult`:
 //! `{"success": false, "error": "...", "status_code": ..., "metadata": {"error_type": ...}}`.
 //!
 //! ```no_run
@@ -33,11 +45,16 @@
 //! # }
 //! ```
 
+mod address_cap;
+mod answer_budget;
 mod api_keys;
 mod config;
 mod connections;
 mod error;
+mod guards;
 mod logging;
+mod parse_errors;
+mod requests;
 mod routes;
 
 use std::future::Future;
@@ -49,9 +66,10 @@ use tokio::net::TcpListener;
 
 pub use api_keys::{API_KEYS_ENV, API_KEYS_FILE_ENV, ApiKeyError, ApiKeys, MIN_KEY_LENGTH};
 pub use config::{
-    DEFAULT_ADDR, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_BATCH_CALLS, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, ServerConfig,
-    environment_summary,
+    DEFAULT_ADDR, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_BATCH_CALLS,
+    DEFAULT_MAX_BATCH_RESPONSE_BYTES, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SHUTDOWN_GRACE, ServerConfig, environment_summary,
 };
 pub use error::ServerError;
 pub use logging::init_logging;
@@ -85,6 +103,8 @@ impl Server {
             allow_anonymous: config.allow_anonymous,
             metrics_public: config.metrics_public,
             max_batch_calls: config.max_batch_calls,
+            max_response_bytes: config.max_response_bytes,
+            max_batch_response_bytes: config.max_batch_response_bytes,
         });
         let router = routes::router(state, &config);
         Ok(Self {
@@ -120,6 +140,7 @@ impl Server {
             limits: connections::ConnectionLimits {
                 header_read_timeout: self.config.header_read_timeout,
                 max_connections: self.config.max_connections,
+                max_connections_per_address: self.config.max_connections_per_address,
                 shutdown_grace: self.config.shutdown_grace,
             },
         })

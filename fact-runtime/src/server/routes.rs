@@ -1,29 +1,29 @@
-//! The endpoints, and the middlewares in front of them (request timeout, API key, declared length).
+//! The endpoints, behind the middlewares of [`guards`](super::guards).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
+use futures::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
 
+use super::answer_budget::{BatchBody, EncodedResult};
 use super::api_keys::ApiKeys;
 use super::config::ServerConfig;
 use super::error::ApiError;
-use crate::call::ToolCall;
+use super::guards::{self, Caller};
+use super::requests::{BATCH_SHAPE, BatchRequest, CALL_SHAPE, CallRequest, parse_body};
 use crate::executor::{HealthStatus, ToolExecutor};
 use crate::metrics::PrometheusExporter;
-use crate::registry::{MAX_NAME_LEN, plausible_tool_name};
-use crate::result::ToolResult;
 use crate::schema::ToolFormat;
 
 /// What every handler shares.
@@ -35,15 +35,13 @@ pub(crate) struct AppState {
     pub(crate) allow_anonymous: bool,
     pub(crate) metrics_public: bool,
     pub(crate) max_batch_calls: usize,
+    pub(crate) max_response_bytes: usize,
+    pub(crate) max_batch_response_bytes: usize,
 }
-
-/// The authenticated caller: the user of the key presented, or nobody in anonymous mode.
-#[derive(Debug, Clone)]
-struct Caller(Option<Arc<str>>);
 
 /// The routes, behind the request timeout, the API key (every path but `/health`, and
 /// `/metrics` when public: unknown paths too, so that nothing about the routes is told to a
-/// caller without a key), the declared length and the body limit.
+/// caller without a key), the declared length and the body read.
 pub(crate) fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
     let routes = Router::new()
         .route("/health", get(health))
@@ -54,106 +52,28 @@ pub(crate) fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
         .route("/v1/tools/execute/batch", post(execute_batch))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
+        // The body guard has read and capped the body already; this keeps the extractor's
+        // own cap (2 MiB by default) from being lower than the configured one.
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .with_state(Arc::clone(&state));
     let timeout = config.request_timeout;
     let max_body_bytes = config.max_body_bytes;
+    let body_read_timeout = config.body_read_timeout;
     // Around the whole router (not per route), outermost first: every request, routed or not,
-    // passes the timeout, then the key, then the length check.
+    // passes the timeout, then the key, then the length check, then the body read.
     let guarded = ServiceBuilder::new()
         .layer(middleware::from_fn(move |request: Request, next: Next| {
-            within(timeout, request, next)
+            guards::within(timeout, request, next)
         }))
-        .layer(middleware::from_fn_with_state(state, authenticate))
+        .layer(middleware::from_fn_with_state(state, guards::authenticate))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
-            declared_length_within(max_body_bytes, request, next)
+            guards::declared_length_within(max_body_bytes, request, next)
+        }))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            guards::body_within(body_read_timeout, max_body_bytes, request, next)
         }))
         .service(routes);
     Router::new().fallback_service(guarded)
-}
-
-/// Refuses at once, with 413, a request whose `Content-Length` already says it is too large,
-/// instead of waiting for a body it will not read.
-async fn declared_length_within(max_bytes: usize, request: Request, next: Next) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    match declared {
-        Some(length) if length > max_bytes as u64 => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "InvalidRequestError",
-            "the request body is larger than the server accepts",
-        )
-        .into_response(),
-        _ => next.run(request).await,
-    }
-}
-
-/// Answers 504 when the request takes longer than `timeout`; the call it was running is
-/// dropped, which its audit record notes as cancelled.
-async fn within(timeout: Duration, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "RequestTimeoutError",
-            format!("the request took longer than {} s", timeout.as_secs_f64()),
-        )
-        .into_response(),
-    }
-}
-
-/// Lets the request through with its [`Caller`] when it presents a known key (or none in
-/// anonymous mode), or when its path is open; otherwise 401, before the body is read, a route
-/// matched or any tool looked at.
-async fn authenticate(
-    State(state): State<Arc<AppState>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let path = request.uri().path();
-    if path == "/health" || (path == "/metrics" && state.metrics_public) {
-        return next.run(request).await;
-    }
-    let caller = match bearer_key(request.headers()) {
-        Ok(Some(key)) => match state.keys.authenticate(key) {
-            Some(user) => Caller(Some(Arc::from(user))),
-            None => return ApiError::unauthorized("the API key is not valid").into_response(),
-        },
-        Ok(None) if state.allow_anonymous => Caller(None),
-        Ok(None) => {
-            return ApiError::unauthorized(
-                "an API key is required: send 'Authorization: Bearer <key>'",
-            )
-            .into_response();
-        }
-        Err(problem) => return ApiError::unauthorized(problem).into_response(),
-    };
-    request.extensions_mut().insert(caller);
-    next.run(request).await
-}
-
-/// The key of an `Authorization: Bearer <key>` header, `None` without the header.
-fn bearer_key(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err("send one Authorization header, not several");
-    }
-    let value = value
-        .to_str()
-        .map_err(|_| "the Authorization header is not visible ASCII")?;
-    let (scheme, key) = value
-        .split_once(' ')
-        .ok_or("expected 'Authorization: Bearer <key>'")?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err("expected 'Authorization: Bearer <key>'");
-    }
-    Ok(Some(key.trim()))
 }
 
 /// `GET /health`: 200 when the executor can serve calls, else 503.
@@ -192,7 +112,15 @@ struct FormatQuery {
     format: Option<String>,
 }
 
-fn format_of(query: &FormatQuery) -> Result<ToolFormat, ApiError> {
+/// The `format` of a tool listing; a query that cannot be read (a repeated `format`) is a
+/// 400 in the shape of every other refusal, not axum's plain text.
+fn format_of(query: Result<Query<FormatQuery>, QueryRejection>) -> Result<ToolFormat, ApiError> {
+    let Query(query) = query.map_err(|rejection| {
+        ApiError::bad_request(format!(
+            "the query must hold at most one 'format' (native, openai, anthropic or mcp): {}",
+            rejection.body_text()
+        ))
+    })?;
     match &query.format {
         None => Ok(ToolFormat::Native),
         Some(name) => name
@@ -204,81 +132,33 @@ fn format_of(query: &FormatQuery) -> Result<ToolFormat, ApiError> {
 /// `GET /v1/tools?format=native|openai|anthropic|mcp`: every tool's schema, sorted by name.
 async fn list_tools(
     State(state): State<Arc<AppState>>,
-    Query(query): Query<FormatQuery>,
+    query: Result<Query<FormatQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let format = format_of(&query)?;
+    let format = format_of(query)?;
     Ok(Json(state.executor.export_tools(format)))
 }
 
 /// `GET /v1/tools/{name}`: one tool, by its name or exported name.
 async fn tool_info(
     State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
-    Query(query): Query<FormatQuery>,
+    name: Result<Path<String>, PathRejection>,
+    query: Result<Query<FormatQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let format = format_of(&query)?;
+    let Path(name) = name.map_err(|_| {
+        ApiError::bad_request(
+            "the tool name in the path is not text once percent-decoded: expected 'Toolkit.Tool'",
+        )
+    })?;
+    let format = format_of(query)?;
     let info = state.executor.tool_info(&name).ok_or_else(|| {
         ApiError::not_found("ToolNotFoundError", format!("Tool '{name}' not found"))
     })?;
     Ok(Json(info.export(format)))
 }
 
-/// One call as a request names it. The user is never part of it: it is the API key's.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CallRequest {
-    tool_name: String,
-    #[serde(default = "empty_object")]
-    input: Value,
-    #[serde(default)]
-    session_id: Option<String>,
-}
-
-fn empty_object() -> Value {
-    Value::Object(serde_json::Map::new())
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BatchRequest {
-    calls: Vec<CallRequest>,
-}
-
-/// The longest `session_id` a request may carry.
-const MAX_SESSION_ID_LENGTH: usize = 128;
-
-impl CallRequest {
-    /// The call this request asks for, as `caller`. Names and session ids that no tool or
-    /// session could have are refused here, before they reach the audit log or the logs.
-    fn into_call(self, caller: &Caller) -> Result<ToolCall, ApiError> {
-        if !plausible_tool_name(&self.tool_name) {
-            return Err(ApiError::bad_request(format!(
-                "'tool_name' is not a tool name: expected 'Toolkit.Tool' (letters, digits, '_' and '.', at most {MAX_NAME_LEN} characters)"
-            )));
-        }
-        if let Some(session) = &self.session_id {
-            let plausible_session = !session.is_empty()
-                && session.len() <= MAX_SESSION_ID_LENGTH
-                && session.bytes().all(|b| b.is_ascii_graphic());
-            if !plausible_session {
-                return Err(ApiError::bad_request(format!(
-                    "'session_id' must be 1 to {MAX_SESSION_ID_LENGTH} visible ASCII characters"
-                )));
-            }
-        }
-        let mut call = ToolCall::new(self.tool_name, self.input);
-        call.user_id = caller.0.as_deref().map(str::to_owned);
-        call.session_id = self.session_id;
-        Ok(call)
-    }
-}
-
-/// Reads the body as JSON of type `T`, naming what is wrong when it is not.
-fn parse_body<T: serde::de::DeserializeOwned>(
-    body: Result<Bytes, BytesRejection>,
-    expected: &str,
-) -> Result<T, ApiError> {
-    let body = body.map_err(|rejection| {
+/// The body the body guard read, or why it could not be had.
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
         let status = rejection.status();
         let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
             "the request body is larger than the server accepts".to_owned()
@@ -286,39 +166,36 @@ fn parse_body<T: serde::de::DeserializeOwned>(
             rejection.body_text()
         };
         ApiError::new(status, "InvalidRequestError", message)
-    })?;
-    serde_json::from_slice(&body)
-        .map_err(|error| ApiError::bad_request(format!("the body must be {expected}: {error}")))
+    })
 }
 
 /// `POST /v1/tools/execute`: runs one call; the HTTP status is the result's `status_code`.
+/// A result past [`ServerConfig::max_response_bytes`] is answered with a 403 naming the limit.
 async fn execute(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let request: CallRequest = parse_body(
-        body,
-        r#"{"tool_name": "...", "input": {...}, "session_id": "..."?}"#,
-    )?;
+    let request: CallRequest = parse_body(&body_bytes(body)?, CALL_SHAPE)?;
     let result = state
         .executor
         .execute_tool_call(request.into_call(&caller)?)
         .await;
-    Ok(result_response(result))
+    Ok(EncodedResult::new(result, state.max_response_bytes).into_response())
 }
 
 /// `POST /v1/tools/execute/batch`: runs several calls at once and answers 200 with their
 /// results in input order, each with its own `status_code`.
+///
+/// Each result is serialized the moment its call completes, within the budget of one answer,
+/// and added in input order to the body within the batch's budget: the server holds the body
+/// and the results still in flight, never every result whole.
 async fn execute_batch(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let request: BatchRequest = parse_body(
-        body,
-        r#"{"calls": [{"tool_name": ..., "input": ...}, ...]}"#,
-    )?;
+) -> Result<Response, ApiError> {
+    let request: BatchRequest = parse_body(&body_bytes(body)?, BATCH_SHAPE)?;
     if request.calls.len() > state.max_batch_calls {
         return Err(ApiError::bad_request(format!(
             "a batch holds at most {} calls, this one {}",
@@ -331,24 +208,17 @@ async fn execute_batch(
         .into_iter()
         .map(|call| call.into_call(&caller))
         .collect::<Result<Vec<_>, _>>()?;
-    let results = state.executor.execute_tool_calls(calls).await;
-    Ok(Json(json!({ "results": results })))
-}
-
-fn result_response(result: ToolResult) -> Response {
-    let status =
-        StatusCode::from_u16(result.status_code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let retry_after = result
-        .metadata
-        .retry_after_ms
-        .map(|ms| ms.div_ceil(1000).max(1));
-    let mut response = (status, Json(result)).into_response();
-    if let Some(seconds) = retry_after {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    let per_answer = state.max_response_bytes;
+    let mut results = std::pin::pin!(
+        state
+            .executor
+            .execute_tool_calls_with(calls, move |result| EncodedResult::new(result, per_answer))
+    );
+    let mut body = BatchBody::new(state.max_batch_response_bytes);
+    while let Some(result) = results.next().await {
+        body.push(result);
     }
-    response
+    Ok(body.into_response())
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {

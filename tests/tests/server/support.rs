@@ -188,3 +188,80 @@ pub(crate) async fn audited(
     let executor = builder(gate).audit(log).build().expect("builds");
     (db, sink, executor)
 }
+
+/// One answer read off a raw connection: its status, head and JSON body.
+#[derive(Debug)]
+pub(crate) struct RawAnswer {
+    pub(crate) status: u16,
+    pub(crate) head: String,
+    pub(crate) body: Value,
+}
+
+impl RawAnswer {
+    /// Parses `text`, the whole of what the server sent on a connection before closing it.
+    pub(crate) fn parse(text: &str) -> Self {
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("no complete head in {text:?}"));
+        let status = head
+            .strip_prefix("HTTP/1.1 ")
+            .and_then(|rest| rest.get(..3))
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no status line in {text:?}"));
+        let body = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("the body is not JSON ({e}): {text:?}"));
+        Self {
+            status,
+            head: head.to_owned(),
+            body,
+        }
+    }
+
+    /// Asserts a refusal in the shape of a failed ToolResult.
+    pub(crate) fn assert_refusal(&self, status: u16, error_type: &str, says: &str) {
+        assert_eq!(self.status, status, "{} {}", self.head, self.body);
+        assert!(
+            self.head
+                .to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{}",
+            self.head
+        );
+        assert_eq!(self.body["success"], false, "{}", self.body);
+        assert_eq!(self.body["status_code"], status, "{}", self.body);
+        assert_eq!(
+            self.body["metadata"]["error_type"], error_type,
+            "{}",
+            self.body
+        );
+        let error = self.body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(says), "{error:?} should say {says:?}");
+    }
+}
+
+/// Reads what the server sends until it closes the connection; the bound guards against a
+/// hang, it does not measure anything.
+pub(crate) async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server closes the connection")
+    .ok();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Sends `request` on a new connection and returns everything the server sends back before
+/// it closes the connection.
+pub(crate) async fn raw_exchange(addr: &str, request: &[u8]) -> String {
+    use tokio::io::AsyncWriteExt as _;
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    // The server may answer and close before taking every byte of a request it refuses.
+    let _ = stream.write_all(request).await;
+    read_until_closed(&mut stream).await
+}
