@@ -324,12 +324,21 @@ impl ServerConfig {
 /// users.
 pub fn environment_summary() -> Vec<(&'static str, String)> {
     const SECRETS: &[&str] = &["ARCADE_API_KEY", "OAUTH_CLIENT_SECRET", "SECRET_KEY"];
-    const URLS: &[&str] = &["ARCADE_BASE_URL", "DATABASE_URL", "OAUTH_REDIRECT_URI"];
+    const URLS: &[&str] = &[
+        "ARCADE_BASE_URL",
+        "DATABASE_URL",
+        "FACT_SQL_DATABASE_URL",
+        "OAUTH_REDIRECT_URI",
+    ];
     const PLAIN: &[&str] = &[
         "OAUTH_CLIENT_ID",
         "ALLOWED_HOSTS",
         "FACT_FS_ROOTS",
         "FACT_SQL_ALLOWED_TABLES",
+        "FACT_SQL_STATEMENT_TIMEOUT",
+        "FACT_SQL_MAX_RESULT_BYTES",
+        "FACT_SQL_MAX_CONNECTIONS",
+        "FACT_SQL_MAX_STATEMENTS_PER_USER",
         "FACT_ADDR",
         "FACT_METRICS_PUBLIC",
         "FACT_ALLOW_ANONYMOUS",
