@@ -742,6 +742,21 @@ impl Visitor for Guard<'_> {
     }
 
     fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<Refusal> {
+        // `f(...) AS x(a type)`: a column definition's type is a cast like any other.
+        let alias = match factor {
+            TableFactor::Table { alias, .. }
+            | TableFactor::Derived { alias, .. }
+            | TableFactor::TableFunction { alias, .. }
+            | TableFactor::Function { alias, .. }
+            | TableFactor::UNNEST { alias, .. }
+            | TableFactor::NestedJoin { alias, .. } => alias.as_ref(),
+            _ => None,
+        };
+        for column in alias.into_iter().flat_map(|alias| &alias.columns) {
+            if let Some(data_type) = &column.data_type {
+                self.check_type(data_type)?;
+            }
+        }
         match factor {
             TableFactor::Table {
                 name,

@@ -528,6 +528,7 @@ fn casts_to_types_outside_pg_catalog_are_refused() {
         "SELECT NULL::public.secrets",
         "SELECT (NULL::evil.t).x",
         "SELECT CAST(NULL AS public.secrets)",
+        "SELECT * FROM json_to_record('{}') AS x(a public.secrets)",
     ] {
         assert!(
             matches!(postgres(sql), Err(Refusal::NotBuiltIn(_))),
