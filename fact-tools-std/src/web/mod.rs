@@ -60,6 +60,7 @@
 
 mod address;
 mod client;
+mod exact_json;
 mod extract_urls;
 mod health;
 mod parse_json;
