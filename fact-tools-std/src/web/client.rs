@@ -6,15 +6,19 @@
 //! - before a request, [`NetworkPolicy::check_url`] refuses other schemes and non-public IP
 //!   literals (which never reach a resolver);
 //! - a custom DNS resolver hands the connector only the permitted addresses of a host name, so
-//!   `localhost`, or a name whose DNS an attacker controls, cannot lead to a private address;
+//!   `localhost`, or a name whose DNS an attacker controls, cannot lead to a private address.
+//!   A resolver sees a name but not the port it will be connected on, so the client holds two
+//!   pools: one whose resolver honours the allow-list, used only for a URL whose host and port
+//!   are on it, and one whose resolver keeps public addresses only, used for every other URL
+//!   (so a name allowed on port 8080 cannot reach an internal address on port 22);
 //! - redirects are followed here, not by reqwest, so that every hop is checked like the first
 //!   URL, and a refusal at a hop says so; at most [`MAX_REDIRECTS`].
 //!
 //! Proxies are disabled, so the address checked is the address connected to. A refusal travels
-//! through reqwest's error as a typed [`Refusal`] and is found again by downcasting, so the
-//! caller sees "refused: ..." and a 403, not a generic connect error.
+//! through reqwest's error as a typed [`Refusal`](super::Refusal) and is found again by
+//! downcasting, so the caller sees "refused: ..." and a 403, not a generic connect error; a
+//! name that does not resolve travels the same way and is a 502 (see [`Failure`]).
 
-use std::error::Error as StdError;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -27,7 +31,8 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::redirect;
 use url::Url;
 
-use super::policy::{NetworkPolicy, Refusal};
+use super::failure::{DnsFailure, Failure, redacted};
+use super::policy::NetworkPolicy;
 
 /// The most redirects one request follows.
 pub const MAX_REDIRECTS: usize = 10;
@@ -57,10 +62,21 @@ async fn system_lookup(host: String) -> io::Result<Vec<IpAddr>> {
     Ok(addrs.map(|addr| addr.ip()).collect())
 }
 
+/// Which addresses a [`PolicyResolver`] keeps.
+#[derive(Debug, Clone, Copy)]
+enum Reach {
+    /// Every address of a host on the allow-list (for some port: the client uses this
+    /// resolver only for URLs whose host and port are on it), the public ones of others.
+    AllowList,
+    /// Public addresses only.
+    PublicOnly,
+}
+
 /// The resolver installed in reqwest: looks the name up, then keeps what the policy permits.
 struct PolicyResolver {
     policy: Arc<NetworkPolicy>,
     lookup: Arc<dyn Lookup>,
+    reach: Reach,
 }
 
 impl Resolve for PolicyResolver {
@@ -68,9 +84,24 @@ impl Resolve for PolicyResolver {
         let host = name.as_str().to_owned();
         let policy = Arc::clone(&self.policy);
         let lookup = Arc::clone(&self.lookup);
+        let reach = self.reach;
         Box::pin(async move {
-            let found = lookup.lookup(host.clone()).await?;
-            let kept = policy.check_resolved(&host, found)?;
+            let found = match lookup.lookup(host.clone()).await {
+                Ok(found) if found.is_empty() => Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "the name has no address",
+                )),
+                other => other,
+            }
+            .map_err(|source| DnsFailure {
+                host: host.clone(),
+                source,
+            })?;
+            let allowed = match reach {
+                Reach::AllowList => policy.allows_some_port(&host),
+                Reach::PublicOnly => false,
+            };
+            let kept = policy.filter_resolved(&host, found, allowed)?;
             tracing::debug!(%host, addrs = ?kept, "resolved within the network policy");
             let addrs: Addrs = Box::new(kept.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(addrs)
@@ -112,8 +143,11 @@ pub struct HttpClient {
 #[derive(Debug)]
 struct Inner {
     policy: Arc<NetworkPolicy>,
-    /// The one pooled client; it never follows a redirect itself ([`HttpClient::send`] does).
-    client: reqwest::Client,
+    /// The pool for URLs whose host and port are on the allow-list. Neither pool follows a
+    /// redirect itself ([`HttpClient::send`] does).
+    allow_listed: reqwest::Client,
+    /// The pool for every other URL: public addresses only.
+    public_only: reqwest::Client,
 }
 
 impl HttpClient {
@@ -171,21 +205,49 @@ impl HttpClient {
         lookup: impl Lookup,
     ) -> Result<Self, ClientBuildError> {
         let policy = Arc::new(policy);
-        let resolver = Arc::new(PolicyResolver {
-            policy: Arc::clone(&policy),
-            lookup: Arc::new(lookup),
-        });
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .dns_resolver(resolver)
-            .redirect(redirect::Policy::none())
-            // The previous URL is nobody's business at the next hop.
-            .referer(false)
-            .user_agent(concat!("fact-tools-std/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let lookup: Arc<dyn Lookup> = Arc::new(lookup);
+        let pool = |reach| {
+            let resolver = Arc::new(PolicyResolver {
+                policy: Arc::clone(&policy),
+                lookup: Arc::clone(&lookup),
+                reach,
+            });
+            reqwest::Client::builder()
+                .no_proxy()
+                .dns_resolver(resolver)
+                .redirect(redirect::Policy::none())
+                // The previous URL is nobody's business at the next hop.
+                .referer(false)
+                .user_agent(concat!("fact-tools-std/", env!("CARGO_PKG_VERSION")))
+                .build()
+        };
+        let allow_listed = pool(Reach::AllowList)?;
+        let public_only = pool(Reach::PublicOnly)?;
         Ok(Self {
-            inner: Arc::new(Inner { policy, client }),
+            inner: Arc::new(Inner {
+                policy,
+                allow_listed,
+                public_only,
+            }),
         })
+    }
+
+    /// The pool a request to `url` goes through: see [`Reach`].
+    fn pool_for(&self, url: &Url) -> &reqwest::Client {
+        if self.policy().allows_url(url) {
+            &self.inner.allow_listed
+        } else {
+            &self.inner.public_only
+        }
+    }
+
+    /// The message of a refusal of `url`, with a hint when its host is allowed on other ports.
+    fn refusal_message(&self, refusal: impl ToString, url: &Url) -> String {
+        let message = refusal.to_string();
+        match self.policy().port_hint(url) {
+            Some(hint) => format!("{message} ({hint})"),
+            None => message,
+        }
     }
 
     /// The policy this client enforces.
@@ -212,7 +274,7 @@ impl HttpClient {
             .map_err(|err| ToolError::invalid_input(format!("'url' is not a valid URL: {err}")))?;
         self.policy()
             .check_url(&url)
-            .map_err(|refusal| ToolError::security(refusal.to_string()))?;
+            .map_err(|refusal| ToolError::security(self.refusal_message(refusal, &url)))?;
         Ok(url)
     }
 
@@ -221,7 +283,8 @@ impl HttpClient {
     /// resolved through the policy, a 301, 302 or 303 turns into a GET without body (HEAD
     /// stays HEAD), a 307 or 308 repeats the method and body, and credentials are dropped when
     /// the host changes. The whole chain, and the response body read after it, has `timeout`.
-    /// A redirect to another scheme, or without a usable `Location`, is answered as is.
+    /// A redirect to another scheme, or without a usable `Location`, is answered as is; more
+    /// than [`MAX_REDIRECTS`] is an upstream failure.
     pub(crate) async fn send(
         &self,
         mut request: Outgoing,
@@ -229,12 +292,12 @@ impl HttpClient {
         timeout: Duration,
     ) -> Result<reqwest::Response, Failure> {
         let deadline = tokio::time::Instant::now() + timeout;
+        let start = redacted(&request.url);
         let mut hops = 0;
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             let mut builder = self
-                .inner
-                .client
+                .pool_for(&request.url)
                 .request(request.method.clone(), request.url.clone())
                 .headers(request.headers.clone())
                 .timeout(remaining);
@@ -242,15 +305,21 @@ impl HttpClient {
                 builder = builder.body(body.clone());
             }
             let at_hop = |failure: Failure| match failure {
-                Failure::Refused(message) if hops > 0 => {
-                    Failure::Refused(format!("{message} (at a redirect to {})", request.url))
+                Failure::Refused(message) => {
+                    let message = self.refusal_message(message, &request.url);
+                    if hops > 0 {
+                        let to = redacted(&request.url);
+                        Failure::Refused(format!("{message} (at a redirect to {to})"))
+                    } else {
+                        Failure::Refused(message)
+                    }
                 }
                 other => other,
             };
             let response = builder
                 .send()
                 .await
-                .map_err(|err| at_hop(Failure::of(&err)))?;
+                .map_err(|err| at_hop(Failure::of(&err, &request.url)))?;
             let status = response.status();
             if !follow || !status.is_redirection() {
                 return Ok(response);
@@ -266,13 +335,17 @@ impl HttpClient {
             };
             hops += 1;
             if hops > MAX_REDIRECTS {
-                return Err(Failure::Failed(format!(
-                    "stopped after {MAX_REDIRECTS} redirects (last at {})",
-                    request.url
+                return Err(Failure::Upstream(format!(
+                    "stopped after {MAX_REDIRECTS} redirects from {start}: the site redirects \
+                     in a loop or too often (the last redirect, from {}, went to {})",
+                    redacted(&request.url),
+                    redacted(&next)
                 )));
             }
             self.policy().check_url(&next).map_err(|refusal| {
-                Failure::Refused(format!("{refusal} (at a redirect from {})", request.url))
+                let message = self.refusal_message(refusal, &next);
+                let from = redacted(&request.url);
+                Failure::Refused(format!("{message} (at a redirect from {from})"))
             })?;
             let see_other =
                 matches!(status.as_u16(), 301..=303) && request.method != reqwest::Method::HEAD;
@@ -305,61 +378,6 @@ pub(crate) struct Outgoing {
     pub(crate) url: Url,
     pub(crate) headers: reqwest::header::HeaderMap,
     pub(crate) body: Option<String>,
-}
-
-/// What went wrong with a request, as the tools report it.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// The policy refused the request, at the start, in DNS or at a redirect hop.
-    Refused(String),
-    /// No complete response within the timeout.
-    TimedOut,
-    /// Anything else: connection refused, DNS failure, too many redirects, a broken body.
-    Failed(String),
-}
-
-impl Failure {
-    pub(crate) fn of(err: &reqwest::Error) -> Self {
-        let mut source: Option<&(dyn StdError + 'static)> = Some(err);
-        while let Some(cause) = source {
-            if let Some(refusal) = cause.downcast_ref::<Refusal>() {
-                return Self::Refused(refusal.to_string());
-            }
-            source = cause.source();
-        }
-        if err.is_timeout() {
-            Self::TimedOut
-        } else {
-            Self::Failed(error_chain(err))
-        }
-    }
-
-    /// The error a tool answers with: 403, 504 or 500.
-    pub(crate) fn into_tool_error(self, url: &Url, timeout_secs: u64) -> ToolError {
-        match self {
-            Self::Refused(message) => ToolError::security(message),
-            Self::TimedOut => ToolError::new(
-                fact_runtime::ErrorKind::Timeout,
-                format!("{url} did not respond within the {timeout_secs} s timeout"),
-            ),
-            Self::Failed(message) => ToolError::fatal(message),
-        }
-    }
-}
-
-/// `err` and its causes, joined by ": ", skipping a cause that repeats its parent.
-fn error_chain(err: &reqwest::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.ends_with(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 /// Reads at most `cap` bytes of the body, chunk by chunk, so that nothing beyond the cap is

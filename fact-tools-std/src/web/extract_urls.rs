@@ -1,4 +1,12 @@
 //! `Web.ExtractURLs`: the URLs in a text, found by `linkify` and parsed by `url`.
+//!
+//! linkify knows where a URL ends in prose (trailing punctuation, brackets, quotes), but takes
+//! a host only when it is a dotted IPv4 address or a name whose top-level domain is ASCII:
+//! `http://[2001:db8::1]/x` and `http://пример.рф/` would be missed. So linkify scans a copy of
+//! the text in which every host after `://` that is an IP literal in brackets or holds
+//! non-ASCII characters is written in ASCII letters of the same byte length (see
+//! [`masked_for_linkify`]); a link's byte range in the copy is its range in the text, which is
+//! what is parsed and returned.
 
 use std::collections::HashSet;
 
@@ -43,8 +51,9 @@ pub struct ExtractedUrls {
 
 /// Finds the URLs in a text: unique, in order of first appearance, without trailing
 /// punctuation, limited to the given schemes (http and https when absent). Only URLs written
-/// with `scheme://` are found. Two spellings of one URL (`HTTP://A.org` and `http://a.org/`)
-/// count once, as first written.
+/// with `scheme://` are found; hosts may be names in any script (`http://пример.рф/`) or IP
+/// literals (`http://[2001:db8::1]:8080/`). Two spellings of one URL (`HTTP://A.org` and
+/// `http://a.org/`) count once, as first written.
 ///
 /// ```
 /// use fact_tools_std::web::extract_urls;
@@ -79,8 +88,13 @@ pub fn extract_urls(
         schemes: Vec::new(),
         details: Vec::new(),
     };
-    for link in finder.links(&text) {
-        let written = link.as_str();
+    let masked = masked_for_linkify(&text);
+    for link in finder.links(&masked) {
+        // Masking keeps every byte offset, and replaces whole characters by ASCII, so the
+        // range is one in `text` too; `get` makes sure rather than trusts.
+        let Some(written) = text.get(link.start()..link.end()) else {
+            continue;
+        };
         // linkify finds what looks like a URL; what `url` cannot parse is not one.
         let Ok(parsed) = Url::parse(written) else {
             continue;
@@ -103,6 +117,69 @@ pub fn extract_urls(
     }
     found.count = found.urls.len();
     Ok(found)
+}
+
+/// A copy of `text` for linkify to scan, the same length byte for byte: non-ASCII whitespace
+/// and control characters become ASCII spaces (linkify would read them as letters of a host),
+/// and in the authority after each `://` (up to `/`, `?`, `#`, a character no URL has, or
+/// closing punctuation, which becomes spaces) an IPv6 literal in brackets and every other
+/// non-ASCII character become `x`s.
+fn masked_for_linkify(text: &str) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    let mut fill = |at: usize, len: usize, with: u8| bytes[at..at + len].fill(with);
+    for (at, c) in text.char_indices() {
+        if !c.is_ascii() && (c.is_whitespace() || c.is_control()) {
+            fill(at, c.len_utf8(), b' ');
+        }
+    }
+    for (separator, _) in text.match_indices("://") {
+        let start = separator + "://".len();
+        let mut chars = text[start..].char_indices().map(|(i, c)| (start + i, c));
+        while let Some((at, c)) = chars.next() {
+            match c {
+                '[' => {
+                    let Some(len) = ip_literal_len(&text[at..]) else {
+                        break;
+                    };
+                    fill(at, len, b'x');
+                    // Skip the literal: its characters are ASCII, one byte each.
+                    chars.nth(len - 2);
+                }
+                '/' | '?' | '#' | '"' | '<' | '>' | '`' | '{' | '}' | '|' | '\\' | '^' => break,
+                c if c.is_whitespace() || c.is_control() => break,
+                c if ENDS_A_HOST.contains(&c) => {
+                    fill(at, c.len_utf8(), b' ');
+                    break;
+                }
+                c if !c.is_ascii() => fill(at, c.len_utf8(), b'x'),
+                _ => {}
+            }
+        }
+    }
+    // Whole characters were replaced by ASCII bytes, so this is UTF-8; were it not, the
+    // unmasked text still finds every ASCII URL.
+    String::from_utf8(bytes).unwrap_or_else(|_| text.to_owned())
+}
+
+/// Non-ASCII quotation marks and punctuation that end a host in prose (linkify would read
+/// them as letters of the host): a host written right before one ends there.
+const ENDS_A_HOST: &[char] = &[
+    '«', '»', '‹', '›', '“', '”', '„', '‘', '’', '‚', '「', '」', '『', '』', '（', '）', '【',
+    '】', '、', '。', '，', '：', '；', '！', '？', '…', '–', '—',
+];
+
+/// The length of the IPv6 literal `[...]` at the start of `s` (hex digits, `:` and `.` for an
+/// embedded IPv4 address), brackets included. The longest is 47 bytes
+/// (`[ffff:...:255.255.255.255]`); looking no further keeps a text full of `[` linear.
+fn ip_literal_len(s: &str) -> Option<usize> {
+    const LONGEST: usize = 47;
+    let close = s.bytes().take(LONGEST).position(|b| b == b']')?;
+    let inside = &s[1..close];
+    let is_literal = inside.contains(':')
+        && inside
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+    is_literal.then_some(close + 1)
 }
 
 /// The schemes to keep, lowercased; 400 for an empty list or a name that is not a scheme.
@@ -186,6 +263,95 @@ mod tests {
             }]
         );
         Ok(())
+    }
+
+    #[test]
+    fn ipv6_literals_are_found_with_and_without_port() -> Result<(), ToolError> {
+        let text = "see http://[2001:db8::1]/x, https://[2001:db8::2]:8443/a?b=1. \
+                    Also (http://[::1]) and http://[::ffff:192.0.2.1]:80/p!";
+        let found = extract_urls(text.into(), None)?;
+        assert_eq!(
+            found.urls,
+            [
+                "http://[2001:db8::1]/x",
+                "https://[2001:db8::2]:8443/a?b=1",
+                "http://[::1]",
+                "http://[::ffff:192.0.2.1]:80/p",
+            ]
+        );
+        let hosts: Vec<_> = found.details.iter().map(|d| d.host.clone()).collect();
+        assert_eq!(
+            hosts,
+            [
+                Some("[2001:db8::1]".to_owned()),
+                Some("[2001:db8::2]".to_owned()),
+                Some("[::1]".to_owned()),
+                Some("[::ffff:c000:201]".to_owned()),
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn hosts_in_any_script_are_found_with_their_paths() -> Result<(), ToolError> {
+        let text = "Сайт http://пример.рф/, страница https://пример.рф/путь/к?q=1. \
+                    Voir (http://bücher.de/x) et https://例子.测试/a, «http://παράδειγμα.δοκιμή»";
+        let found = extract_urls(text.into(), None)?;
+        assert_eq!(
+            found.urls,
+            [
+                "http://пример.рф/",
+                "https://пример.рф/путь/к?q=1",
+                "http://bücher.de/x",
+                "https://例子.测试/a",
+                "http://παράδειγμα.δοκιμή",
+            ]
+        );
+        assert_eq!(
+            found.details[0].host.as_deref(),
+            Some("xn--e1afmkfd.xn--p1ai")
+        );
+        assert_eq!(found.details[1].path, "/%D0%BF%D1%83%D1%82%D1%8C/%D0%BA");
+        Ok(())
+    }
+
+    #[test]
+    fn urls_in_text_without_spaces_keep_their_scheme_and_stop_at_punctuation()
+    -> Result<(), ToolError> {
+        let found = extract_urls(
+            "詳細はhttp://example.com/a を参照、http://例子.测试/\u{3000}です。「https://пример.рф」".into(),
+            None,
+        )?;
+        assert_eq!(
+            found.urls,
+            [
+                "http://example.com/a",
+                "http://例子.测试/",
+                "https://пример.рф"
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn masking_keeps_every_byte_offset_and_replaces_whole_characters() {
+        for text in [
+            "http://[2001:db8::1]:8080/путь «http://пример.рф»\u{3000}x",
+            "://[://[://[", // unclosed literals
+            "http://[::1",
+            "h://日本\u{85}語 https://a.b/c\u{2028}",
+        ] {
+            let masked = masked_for_linkify(text);
+            assert_eq!(masked.len(), text.len(), "{text:?}");
+            for (at, c) in text.char_indices() {
+                let range = at..at + c.len_utf8();
+                let now = &masked[range];
+                assert!(
+                    now == c.to_string() || now.is_ascii(),
+                    "{text:?}: {c:?} at {at} became {now:?}"
+                );
+            }
+        }
     }
 
     #[test]

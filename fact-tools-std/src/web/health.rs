@@ -7,7 +7,8 @@ use reqwest::header;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::client::{Failure, HttpClient, Outgoing};
+use super::client::{HttpClient, Outgoing};
+use super::failure::{Failure, redacted};
 
 /// The timeout of a health check when the caller gives none, in seconds.
 pub const DEFAULT_HEALTH_TIMEOUT_SECS: u64 = 10;
@@ -17,7 +18,7 @@ pub const MAX_HEALTH_TIMEOUT_SECS: u64 = 30;
 /// The answer of `Web.URLHealth`.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct UrlHealth {
-    /// The URL checked, as normalized.
+    /// The URL checked, as normalized (a user name and password in it shown as `***`).
     pub url: String,
     /// True when the URL answered with a status below 400 (after following redirects).
     pub available: bool,
@@ -29,13 +30,15 @@ pub struct UrlHealth {
     pub content_type: Option<String>,
     /// The `Server` header, when present.
     pub server: Option<String>,
-    /// Why the URL is not available: the error status, the connection failure, or the timeout.
+    /// Why the URL is not available: the error status, the failure (connection refused, a
+    /// name that does not resolve, a broken response, a redirect loop), or the timeout.
     pub error: Option<String>,
 }
 
 /// Checks whether a URL is up: sends a GET, follows redirects within the network policy and
-/// reports the status without reading the body. An unreachable URL is a successful call with
-/// `available` false; a URL the policy refuses is an error.
+/// reports the status without reading the body. An unreachable or failing URL is a successful
+/// call with `available` false and the reason in `error`: reporting that is this tool's job.
+/// A URL the policy refuses is an error.
 #[tool(name = "Web.URLHealth", timeout = 35)]
 pub async fn url_health(
     /// The URL to check (http or https)
@@ -71,11 +74,12 @@ pub async fn url_health(
         Err(failure) => {
             let error = match failure {
                 Failure::Refused(message) => return Err(ToolError::security(message)),
+                Failure::Internal(message) => return Err(ToolError::fatal(message)),
                 Failure::TimedOut => format!("no response within the {timeout} s timeout"),
-                Failure::Failed(message) => message,
+                Failure::Upstream(message) => message,
             };
             return Ok(UrlHealth {
-                url: url.to_string(),
+                url: redacted(&url),
                 available: false,
                 status_code: None,
                 response_time_ms,
@@ -94,7 +98,7 @@ pub async fn url_health(
     };
     let available = status.as_u16() < 400;
     Ok(UrlHealth {
-        url: url.to_string(),
+        url: redacted(&url),
         available,
         status_code: Some(status.as_u16()),
         response_time_ms,

@@ -11,8 +11,11 @@
 //!
 //! The two tools that connect are safe by construction against server-side request forgery:
 //! they reach only public (globally routable) addresses, over http or https, unless the host
-//! is on the allow-list, `ALLOWED_HOSTS` (comma-separated host names or IP literals, exact
-//! match). Refused, with a 403 `SecurityError` that names the reason:
+//! is on the allow-list, `ALLOWED_HOSTS`: comma-separated entries, each a host name or IP
+//! literal (exact match), allowed on every port, or a `host:port` (IPv6 as `[::1]:8080`),
+//! allowed on that port only. An empty or blank `ALLOWED_HOSTS` allows nothing extra, and an
+//! entry that is neither form (a URL, a wildcard, credentials) is skipped with a warning; see
+//! [`NetworkPolicy`]. Refused, with a 403 `SecurityError` that names the reason:
 //!
 //! - other schemes: `file:`, `ftp:`, `gopher:`, ...;
 //! - loopback, private, link-local (including the cloud metadata endpoint `169.254.169.254`),
@@ -25,11 +28,34 @@
 //!   internal address. The check runs on the addresses the name resolved to, in the client's
 //!   own DNS resolver, so what is checked is what is connected to (no time-of-check gap, no
 //!   proxy in between);
+//! - an allowed host on a port its entries do not list;
 //! - redirects to any of the above, checked at every hop (at most [`MAX_REDIRECTS`]).
 //!
 //! Caller-set `Host` headers are refused as well, since some servers route by them rather than
-//! by the address connected to. Response bodies are read up to a cap (5 MiB by default) and
-//! never buffered beyond it; a cut body says `truncated: true`.
+//! by the address connected to.
+//!
+//! # What the tools answer when the site fails
+//!
+//! A request the tool made that the site did not answer usably is a 502 `UpstreamError`
+//! naming the cause: connection refused or reset, a name that does not resolve, a malformed
+//! or oversized response head, a body cut before its end, a redirect loop. No complete
+//! response within the timeout is a 504 `ToolTimeoutError`. `Web.URLHealth` reports the same
+//! failures as `available: false` with the cause in `error`, since that is its answer. URLs
+//! are echoed, in answers and errors, with any user name and password shown as `***`.
+//!
+//! # Bounds
+//!
+//! | bound | default | set by |
+//! | --- | --- | --- |
+//! | response body kept by `Web.HTTPRequest`, both as bytes read and as the body's size in the JSON answer | 5 MiB | [`NetworkPolicy::max_body_bytes`] |
+//! | time for a request, its redirects and its body | 30 s (`Web.HTTPRequest`, 1 to 60), 10 s (`Web.URLHealth`, 1 to 30) | the call's `timeout` argument |
+//! | redirects followed | [`MAX_REDIRECTS`] | fixed |
+//! | `Web.ParseJSON` input | [`MAX_JSON_TEXT_CHARS`] characters | fixed |
+//! | `Web.ExtractURLs` input | [`MAX_TEXT_CHARS`] characters | fixed |
+//!
+//! `Web.URLHealth` never reads a body. `Web.HTTPRequest` decodes text by the response's
+//! charset (`ISO-8859-1`, `Shift_JIS`, ...; UTF-8 when none is given) and says in
+//! `decoding_error` when bytes did not decode; no byte is dropped silently.
 //!
 //! The policy is a [`NetworkPolicy`] held by an [`HttpClient`]; give the client to the
 //! executor as an extension, or let the tools build one from the environment on first use.
@@ -59,8 +85,12 @@
 //! ```
 
 mod address;
+mod allow_list;
+mod body;
 mod client;
+mod exact_json;
 mod extract_urls;
+mod failure;
 mod health;
 mod parse_json;
 mod policy;

@@ -5,6 +5,8 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::exact_json::parse_exact;
+
 /// The longest JSON text the tool parses, in characters.
 pub const MAX_JSON_TEXT_CHARS: usize = 100_000;
 
@@ -39,9 +41,11 @@ impl JsonType {
 /// The answer of `Web.ParseJSON`.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct ParsedJson {
-    /// The parsed value (object keys in their original order).
+    /// The parsed value (object keys in their original order). A number that no 64-bit
+    /// integer holds exactly (an integer) or no double holds at all (`1e400`) is given as a
+    /// string of its exact text, and listed in `numbers_as_text`.
     pub value: Value,
-    /// The type of the top-level value.
+    /// The type of the top-level value (`number` for a number given as text).
     #[serde(rename = "type")]
     pub json_type: JsonType,
     /// Length of the JSON text, in characters.
@@ -52,16 +56,26 @@ pub struct ParsedJson {
     /// The number of items of an array; absent for other types.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub item_count: Option<usize>,
+    /// The JSON Pointers (RFC 6901; `""` is the whole value) of the numbers that `value`
+    /// gives as strings of their exact text, in document order; absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub numbers_as_text: Vec<String>,
 }
 
 /// Parses JSON text and describes the value: its type, size, and keys or item count. Invalid
-/// JSON is reported with the line and column of the error.
+/// JSON is reported with the line and column of the error. Numbers of any size are valid JSON:
+/// those beyond a 64-bit integer or a double come back as strings of their exact text, listed
+/// in `numbers_as_text`.
 ///
 /// ```
 /// use fact_tools_std::web::parse_json;
 ///
 /// let parsed = parse_json(r#"{"name": "Zoë", "tags": ["a", "b"]}"#.into())?;
 /// assert_eq!(parsed.keys, Some(vec!["name".to_owned(), "tags".to_owned()]));
+///
+/// let parsed = parse_json("[1e400, 2]".into())?;
+/// assert_eq!(parsed.value, serde_json::json!(["1e400", 2]));
+/// assert_eq!(parsed.numbers_as_text, ["/0"]);
 ///
 /// let err = parse_json("{\"a\": 1,\n \"b\" 2}".into()).unwrap_err();
 /// assert_eq!(
@@ -82,7 +96,7 @@ pub fn parse_json(
             "'json_text' has {size} characters, more than the {MAX_JSON_TEXT_CHARS} allowed"
         )));
     }
-    let value: Value = serde_json::from_str(&json_text).map_err(|err| {
+    let parsed = parse_exact(&json_text).map_err(|err| {
         let (line, column) = (err.line(), err.column());
         // serde_json ends its message with the position; say it once, in our own words.
         let full = err.to_string();
@@ -95,16 +109,23 @@ pub fn parse_json(
         .with_metadata("line", line)
         .with_metadata("column", column)
     })?;
+    let value = parsed.value;
     let keys = value
         .as_object()
         .map(|object| object.keys().cloned().collect());
     let item_count = value.as_array().map(Vec::len);
+    let whole_is_a_number = parsed.numbers_as_text.iter().any(String::is_empty);
     Ok(ParsedJson {
-        json_type: JsonType::of(&value),
+        json_type: if whole_is_a_number {
+            JsonType::Number
+        } else {
+            JsonType::of(&value)
+        },
         value,
         size,
         keys,
         item_count,
+        numbers_as_text: parsed.numbers_as_text,
     })
 }
 
@@ -142,6 +163,35 @@ mod tests {
         ] {
             assert_eq!(parse_json(text.into())?.json_type, json_type, "{text}");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn numbers_beyond_a_double_or_a_64_bit_integer_are_valid_and_kept_as_text()
+    -> Result<(), ToolError> {
+        let parsed = parse_json("[1e400]".into())?;
+        assert_eq!(parsed.value, json!(["1e400"]));
+        assert_eq!(parsed.numbers_as_text, ["/0"]);
+        assert_eq!(parsed.item_count, Some(1));
+
+        let digits = "1".repeat(5000);
+        let parsed = parse_json(digits.clone())?;
+        assert_eq!(parsed.json_type, JsonType::Number);
+        assert_eq!(parsed.value, Value::String(digits));
+        assert_eq!(parsed.numbers_as_text, [""]);
+        Ok(())
+    }
+
+    #[test]
+    fn ordinary_numbers_stay_numbers_and_list_nothing() -> Result<(), ToolError> {
+        let parsed = parse_json("[1, -2, 3.5, 1e300, 18446744073709551615]".into())?;
+        assert_eq!(
+            parsed.value,
+            json!([1, -2, 3.5, 1e300, 18_446_744_073_709_551_615_u64])
+        );
+        assert!(parsed.numbers_as_text.is_empty());
+        let answer = serde_json::to_value(&parsed).unwrap_or_default();
+        assert!(answer.get("numbers_as_text").is_none(), "{answer}");
         Ok(())
     }
 

@@ -1,11 +1,11 @@
 //! [`NetworkPolicy`]: which hosts the web tools may reach, and [`Refusal`]: why one was not.
 
-use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use url::{Host, Url};
 
 use super::address::{AddressClass, classify};
+use super::allow_list::{AllowList, InvalidEntry};
 
 /// The response body cap of [`NetworkPolicy::default`]: 5 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
@@ -17,10 +17,16 @@ pub const ALLOWED_HOSTS_VAR: &str = "ALLOWED_HOSTS";
 ///
 /// By default only public (globally routable, see [`AddressClass`]) addresses are reachable,
 /// over http or https. A host on the allow-list is reachable whatever its addresses: list the
-/// internal services your tools should call. Entries are host names or IP literals, matched
-/// exactly and case-insensitively against the URL's host (after the WHATWG normalization the
-/// `url` crate applies, so `0x7f.0.0.1` is `127.0.0.1`); there are no wildcards, and allowing
-/// `127.0.0.1` does not allow `localhost`, which is a different host.
+/// internal services your tools should call. An entry is a host, allowed on every port, or a
+/// `host:port`, allowed on that port only (IPv6 as `[::1]:8080`; a host may have several
+/// entries, one per port). The URL's port counts as written or as its scheme's default (80
+/// for http, 443 for https), so `10.0.0.5:443` allows `https://10.0.0.5/`.
+///
+/// Hosts are host names or IP literals, matched exactly and case-insensitively against the
+/// URL's host (after the WHATWG normalization the `url` crate applies, so `0x7f.0.0.1` is
+/// `127.0.0.1`); there are no wildcards, and allowing `127.0.0.1` does not allow
+/// `localhost`, which is a different host. An empty allow-list allows nothing beyond public
+/// addresses: no spelling of an empty list (unset, `""`, `" "`, `","`) widens the policy.
 ///
 /// The policy is enforced by [`HttpClient`](super::HttpClient) on the address actually
 /// connected to, after DNS resolution and on every redirect hop.
@@ -29,8 +35,12 @@ pub const ALLOWED_HOSTS_VAR: &str = "ALLOWED_HOSTS";
 /// use fact_tools_std::web::NetworkPolicy;
 /// use url::Url;
 ///
-/// let policy = NetworkPolicy::default().allow_host("Intranet.Example");
-/// assert!(policy.is_allowed_host("intranet.example"));
+/// let policy = NetworkPolicy::default()
+///     .allow_host("Intranet.Example")
+///     .allow_host("10.0.0.5:8080");
+/// assert!(policy.is_allowed("intranet.example", 443));
+/// assert!(policy.is_allowed("10.0.0.5", 8080));
+/// assert!(!policy.is_allowed("10.0.0.5", 22));
 ///
 /// let metadata = Url::parse("http://169.254.169.254/latest/meta-data/")?;
 /// let refusal = policy.check_url(&metadata).unwrap_err();
@@ -39,11 +49,13 @@ pub const ALLOWED_HOSTS_VAR: &str = "ALLOWED_HOSTS";
 ///     "refused: 169.254.169.254 is a link-local address; add the host to ALLOWED_HOSTS to allow it"
 /// );
 /// assert!(policy.check_url(&Url::parse("https://93.184.216.34/")?).is_ok());
+/// assert!(policy.check_url(&Url::parse("http://10.0.0.5:8080/")?).is_ok());
+/// assert!(policy.check_url(&Url::parse("http://10.0.0.5:22/")?).is_err());
 /// # Ok::<(), url::ParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkPolicy {
-    allowed_hosts: BTreeSet<String>,
+    allowed: AllowList,
     max_body_bytes: usize,
 }
 
@@ -51,19 +63,32 @@ impl Default for NetworkPolicy {
     /// Public addresses only, bodies capped at [`DEFAULT_MAX_BODY_BYTES`].
     fn default() -> Self {
         Self {
-            allowed_hosts: BTreeSet::new(),
+            allowed: AllowList::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
 
 impl NetworkPolicy {
-    /// The default policy plus the hosts listed in `ALLOWED_HOSTS` (comma-separated). An unset
-    /// or non-Unicode variable allows nothing extra; see
+    /// The default policy plus the entries listed in `ALLOWED_HOSTS` (comma-separated). An
+    /// unset, empty, blank or non-Unicode variable allows nothing extra; see
     /// [`from_allowed_hosts`](Self::from_allowed_hosts) for how entries are read.
     pub fn from_env() -> Self {
-        match std::env::var(ALLOWED_HOSTS_VAR) {
-            Ok(list) => Self::from_allowed_hosts(&list),
+        Self::from_env_value(std::env::var(ALLOWED_HOSTS_VAR))
+    }
+
+    fn from_env_value(value: Result<String, std::env::VarError>) -> Self {
+        match value {
+            Ok(list) => {
+                let policy = Self::from_allowed_hosts(&list);
+                if policy.allowed.is_empty() {
+                    tracing::warn!(
+                        "{ALLOWED_HOSTS_VAR} is set but names no valid host; only public \
+                         addresses are reachable"
+                    );
+                }
+                policy
+            }
             Err(std::env::VarError::NotPresent) => Self::default(),
             Err(std::env::VarError::NotUnicode(_)) => {
                 tracing::warn!("{ALLOWED_HOSTS_VAR} is not valid Unicode; no host is allowed");
@@ -72,19 +97,29 @@ impl NetworkPolicy {
         }
     }
 
-    /// The default policy plus the hosts of a comma-separated list, as in `ALLOWED_HOSTS`.
-    /// Blank entries are skipped; entries that are not a valid host (a URL, `host:port`, or a
-    /// wildcard such as `*` or `*.example.com`: matching is exact) are skipped with a warning,
-    /// so a typo never widens the policy. An allowed host is allowed on every port.
+    /// The default policy plus the entries of a comma-separated list, as in `ALLOWED_HOSTS`:
+    /// `host` (every port) or `host:port` (that port only; IPv6 as `[::1]:8080`, while a bare
+    /// `::1` is every port). Blank entries are skipped, so an empty or blank list allows
+    /// nothing extra; entries that are not a host or `host:port` (a URL, credentials, a
+    /// wildcard such as `*` or `*.example.com`: matching is exact) are skipped with a
+    /// warning, so a typo never widens the policy.
     ///
     /// ```
     /// use fact_tools_std::web::NetworkPolicy;
     ///
-    /// let policy = NetworkPolicy::from_allowed_hosts(" db.internal, 10.0.0.5 ,[::1],,");
-    /// assert!(policy.is_allowed_host("db.internal"));
-    /// assert!(policy.is_allowed_host("10.0.0.5"));
-    /// assert!(policy.is_allowed_host("::1"));
-    /// assert!(!policy.is_allowed_host("10.0.0.6"));
+    /// let policy = NetworkPolicy::from_allowed_hosts(" db.internal, 10.0.0.5:8080 ,[::1],,");
+    /// assert!(policy.is_allowed("db.internal", 5432));
+    /// assert!(policy.is_allowed("10.0.0.5", 8080));
+    /// assert!(!policy.is_allowed("10.0.0.5", 8081));
+    /// assert!(policy.is_allowed("::1", 80));
+    /// assert_eq!(
+    ///     policy.allowed_hosts().collect::<Vec<_>>(),
+    ///     ["10.0.0.5:8080", "::1", "db.internal"]
+    /// );
+    ///
+    /// for empty in ["", " ", ",", " , ,"] {
+    ///     assert_eq!(NetworkPolicy::from_allowed_hosts(empty), NetworkPolicy::default());
+    /// }
     /// ```
     pub fn from_allowed_hosts(list: &str) -> Self {
         list.split(',')
@@ -93,25 +128,22 @@ impl NetworkPolicy {
             .fold(Self::default(), Self::allow_host)
     }
 
-    /// Allows `host` (a host name, or an IPv4 or IPv6 literal, with or without brackets)
-    /// whatever its addresses. An entry that is not a valid host is ignored with a warning.
+    /// Allows `entry` whatever its addresses: a host (a host name, or an IPv4 or IPv6
+    /// literal, with or without brackets) on every port, or `host:port` (`[ipv6]:port`) on
+    /// that port. An entry that is neither is ignored with a warning.
     #[must_use]
-    pub fn allow_host(mut self, host: impl AsRef<str>) -> Self {
-        let host = host.as_ref().trim();
-        match normalize_entry(host) {
-            Some(normalized) => {
-                self.allowed_hosts.insert(normalized);
-            }
-            None => tracing::warn!(
-                "ignoring allowed host {host:?}: expected a host name or an IP address, without \
-                 scheme, port or wildcard (an allowed host is allowed on every port)"
-            ),
+    pub fn allow_host(mut self, entry: impl AsRef<str>) -> Self {
+        let entry = entry.as_ref().trim();
+        if let Err(why) = self.allowed.insert(entry) {
+            warn_ignored(entry, &why);
         }
         self
     }
 
-    /// Caps the response bytes a tool keeps (default [`DEFAULT_MAX_BODY_BYTES`]); the rest of
-    /// a longer body is never read and the response says it was truncated.
+    /// Caps what a tool keeps of a response body (default [`DEFAULT_MAX_BODY_BYTES`]): the
+    /// bytes read from the network, and the size of the body in the tool's JSON answer (where
+    /// a control character takes up to 6 bytes, as `\u0000`). The rest of a longer body is
+    /// never read and the answer says it was truncated.
     #[must_use]
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.max_body_bytes = bytes;
@@ -123,19 +155,56 @@ impl NetworkPolicy {
         self.max_body_bytes
     }
 
-    /// The allowed hosts, normalized (lowercase, IP literals in canonical form), sorted.
-    pub fn allowed_hosts(&self) -> impl Iterator<Item = &str> {
-        self.allowed_hosts.iter().map(String::as_str)
+    /// The allow-list, normalized (lowercase, IP literals in canonical form), sorted, each
+    /// entry as it would be written in `ALLOWED_HOSTS`: `host` or `host:port`.
+    pub fn allowed_hosts(&self) -> impl Iterator<Item = String> + '_ {
+        self.allowed.iter()
     }
 
-    /// Whether `host` (a host name or IP literal as it appears in a URL) is on the allow-list.
+    /// Whether `host` (a host name or IP literal as it appears in a URL) may be reached on
+    /// `port` whatever its addresses.
+    pub fn is_allowed(&self, host: &str, port: u16) -> bool {
+        self.allowed.allows(host, port)
+    }
+
+    /// Whether `host` is on the allow-list for every port (an entry without a port).
     pub fn is_allowed_host(&self, host: &str) -> bool {
-        normalize_entry(host).is_some_and(|host| self.allowed_hosts.contains(&host))
+        self.allowed.allows_every_port(host)
+    }
+
+    /// Whether the host and port of `url` are on the allow-list.
+    pub(crate) fn allows_url(&self, url: &Url) -> bool {
+        match (url.host_str(), url.port_or_known_default()) {
+            (Some(host), Some(port)) => self.is_allowed(host, port),
+            _ => false,
+        }
+    }
+
+    /// Whether `host` is on the allow-list for some port.
+    pub(crate) fn allows_some_port(&self, host: &str) -> bool {
+        self.allowed.allows_some_port(host)
+    }
+
+    /// When the host of `url` is on the allow-list for other ports only, which: the hint a
+    /// refusal of `url` adds, since "add the host" would puzzle whoever already did.
+    pub(crate) fn port_hint(&self, url: &Url) -> Option<String> {
+        let host = url.host_str()?;
+        let port = url.port_or_known_default()?;
+        let ports = self.allowed.ports_of(host);
+        if ports.is_empty() || ports.contains(&port) {
+            return None;
+        }
+        let listed: Vec<String> = ports.iter().map(u16::to_string).collect();
+        let noun = if ports.len() == 1 { "port" } else { "ports" };
+        Some(format!(
+            "{ALLOWED_HOSTS_VAR} allows {host} only on {noun} {}, not on port {port}",
+            listed.join(", ")
+        ))
     }
 
     /// Checks what can be checked before connecting: the scheme is http or https, and an IP
-    /// literal host is public or allowed. A host name passes here; its addresses are checked
-    /// when it is resolved ([`check_resolved`](Self::check_resolved)).
+    /// literal host is public or allowed on the URL's port. A host name passes here; its
+    /// addresses are checked when it is resolved ([`check_resolved`](Self::check_resolved)).
     ///
     /// # Errors
     ///
@@ -151,7 +220,7 @@ impl NetworkPolicy {
             Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
         };
         let class = classify(ip);
-        if class.is_public() || self.allowed_hosts.contains(&ip.to_string()) {
+        if class.is_public() || self.allows_url(url) {
             Ok(())
         } else {
             Err(Refusal::Address {
@@ -161,15 +230,15 @@ impl NetworkPolicy {
         }
     }
 
-    /// Keeps the addresses `host` resolved to that may be connected to: all of them when the
-    /// host is allowed, else the public ones.
+    /// Keeps the addresses `host` resolved to that may be connected to on `port`: all of them
+    /// when the host is allowed on that port, else the public ones.
     ///
     /// ```
     /// use fact_tools_std::web::NetworkPolicy;
     /// use std::net::IpAddr;
     ///
     /// let addrs: Vec<IpAddr> = vec!["10.0.0.1".parse()?, "93.184.216.34".parse()?];
-    /// let kept = NetworkPolicy::default().check_resolved("mixed.example", addrs)?;
+    /// let kept = NetworkPolicy::default().check_resolved("mixed.example", 443, addrs)?;
     /// assert_eq!(kept, ["93.184.216.34".parse::<IpAddr>()?]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -181,9 +250,20 @@ impl NetworkPolicy {
     pub fn check_resolved(
         &self,
         host: &str,
+        port: u16,
         addrs: impl IntoIterator<Item = IpAddr>,
     ) -> Result<Vec<IpAddr>, Refusal> {
-        let allowed = self.is_allowed_host(host);
+        self.filter_resolved(host, addrs, self.is_allowed(host, port))
+    }
+
+    /// Keeps the addresses of `host` that may be connected to: all of them when `allowed`,
+    /// else the public ones.
+    pub(crate) fn filter_resolved(
+        &self,
+        host: &str,
+        addrs: impl IntoIterator<Item = IpAddr>,
+        allowed: bool,
+    ) -> Result<Vec<IpAddr>, Refusal> {
         let mut first_refused = None;
         let kept: Vec<IpAddr> = addrs
             .into_iter()
@@ -208,24 +288,15 @@ impl NetworkPolicy {
     }
 }
 
-/// A host in the form the allow-list stores: what the WHATWG host parser makes of it (so IPv4
-/// written as one integer or in hex is the dotted quad, IPv6 is compressed, names are
-/// lowercase punycode), without brackets or a trailing dot.
-fn normalize_entry(host: &str) -> Option<String> {
-    let bracketed;
-    let host = if host.contains(':') && !host.starts_with('[') {
-        bracketed = format!("[{host}]");
-        bracketed.as_str()
+/// Warns about an allow-list entry that was not taken, without echoing one that holds
+/// credentials (`user:password@host`, pasted from a URL).
+fn warn_ignored(entry: &str, why: &InvalidEntry) {
+    if entry.contains('@') {
+        tracing::warn!(
+            "ignoring an {ALLOWED_HOSTS_VAR} entry that holds credentials (not shown): {why}"
+        );
     } else {
-        host
-    };
-    match Host::parse(host).ok()? {
-        Host::Domain(name) => {
-            let name = name.trim_end_matches('.');
-            (!name.is_empty() && !name.contains('*')).then(|| name.to_owned())
-        }
-        Host::Ipv4(ip) => Some(ip.to_string()),
-        Host::Ipv6(ip) => Some(ip.to_string()),
+        tracing::warn!("ignoring the {ALLOWED_HOSTS_VAR} entry {entry:?}: {why}");
     }
 }
 
@@ -297,12 +368,77 @@ mod tests {
     }
 
     #[test]
-    fn urls_ports_and_wildcards_in_the_allow_list_allow_nothing() {
-        let policy =
-            NetworkPolicy::from_allowed_hosts("*, *.example.com, localhost:8080, http://x.org");
+    fn urls_wildcards_and_credentials_in_the_allow_list_allow_nothing() {
+        let policy = NetworkPolicy::from_allowed_hosts(
+            "*, *.example.com, http://x.org, https://y.org:443, u:p@z.org, *:8080, :8080",
+        );
         assert_eq!(policy.allowed_hosts().count(), 0);
-        assert!(!policy.is_allowed_host("a.example.com"));
-        assert!(!policy.is_allowed_host("localhost"));
+        assert!(!policy.is_allowed("a.example.com", 443));
+        assert!(!policy.is_allowed("x.org", 80));
+        assert!(!policy.is_allowed("z.org", 80));
+        assert!(!policy.is_allowed("127.0.0.1", 8080));
+    }
+
+    #[test]
+    fn a_host_port_entry_allows_the_host_on_that_port_only() {
+        let policy = NetworkPolicy::from_allowed_hosts("127.0.0.1:18080, [::1]:8080");
+        assert_eq!(policy.check_url(&url("http://127.0.0.1:18080/")), Ok(()));
+        assert_eq!(policy.check_url(&url("http://[::1]:8080/")), Ok(()));
+        for refused in [
+            "http://127.0.0.1:18081/",
+            "http://127.0.0.1/",
+            "https://127.0.0.1/",
+            "http://[::1]:8081/",
+            "http://[::1]/",
+        ] {
+            assert!(
+                matches!(
+                    policy.check_url(&url(refused)),
+                    Err(Refusal::Address {
+                        class: AddressClass::Loopback,
+                        ..
+                    })
+                ),
+                "{refused}"
+            );
+        }
+        assert!(!policy.is_allowed_host("127.0.0.1"));
+    }
+
+    #[test]
+    fn the_default_port_of_the_scheme_is_the_port_matched() {
+        let policy = NetworkPolicy::from_allowed_hosts("10.0.0.5:443");
+        assert_eq!(policy.check_url(&url("https://10.0.0.5/")), Ok(()));
+        assert!(policy.check_url(&url("http://10.0.0.5/")).is_err());
+        assert_eq!(policy.check_url(&url("http://10.0.0.5:443/")), Ok(()));
+    }
+
+    #[test]
+    fn a_refusal_on_another_port_hints_at_the_ports_allowed() {
+        let policy = NetworkPolicy::from_allowed_hosts("10.0.0.5:80, 10.0.0.5:443, 10.0.0.6");
+        assert_eq!(
+            policy.port_hint(&url("http://10.0.0.5:8080/")).as_deref(),
+            Some("ALLOWED_HOSTS allows 10.0.0.5 only on ports 80, 443, not on port 8080")
+        );
+        assert_eq!(policy.port_hint(&url("http://10.0.0.5/")), None);
+        assert_eq!(policy.port_hint(&url("http://10.0.0.6:8080/")), None);
+        assert_eq!(policy.port_hint(&url("http://10.0.0.7:8080/")), None);
+    }
+
+    #[test]
+    fn every_spelling_of_an_empty_list_allows_nothing() {
+        for list in ["", " ", ",", " , ,", "\t,\n"] {
+            let policy = NetworkPolicy::from_allowed_hosts(list);
+            assert_eq!(policy, NetworkPolicy::default(), "{list:?}");
+            assert!(
+                policy.check_url(&url("http://127.0.0.1/")).is_err(),
+                "{list:?}"
+            );
+            let from_env = NetworkPolicy::from_env_value(Ok(list.to_owned()));
+            assert_eq!(from_env, NetworkPolicy::default(), "{list:?}");
+        }
+        let unset = NetworkPolicy::from_env_value(Err(std::env::VarError::NotPresent));
+        assert_eq!(unset, NetworkPolicy::default());
     }
 
     #[test]
@@ -335,7 +471,7 @@ mod tests {
         assert_eq!(policy.check_url(&url("http://localhost/")), Ok(()));
         let loopback: IpAddr = "127.0.0.1".parse().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            policy.check_resolved("localhost", [loopback]),
+            policy.check_resolved("localhost", 80, [loopback]),
             Err(Refusal::Resolved {
                 host: "localhost".into(),
                 addr: loopback,
@@ -348,12 +484,26 @@ mod tests {
     fn allowing_an_address_does_not_allow_names_resolving_to_it() {
         let policy = NetworkPolicy::default().allow_host("127.0.0.1");
         let loopback: IpAddr = "127.0.0.1".parse().unwrap_or_else(|e| panic!("{e}"));
-        assert!(policy.check_resolved("localhost", [loopback]).is_err());
+        assert!(policy.check_resolved("localhost", 80, [loopback]).is_err());
         let policy = policy.allow_host("LOCALHOST.");
         assert_eq!(
-            policy.check_resolved("localhost", [loopback]),
+            policy.check_resolved("localhost", 80, [loopback]),
             Ok(vec![loopback])
         );
+    }
+
+    #[test]
+    fn a_name_allowed_on_one_port_keeps_internal_addresses_on_that_port_only() {
+        let policy = NetworkPolicy::default().allow_host("api.internal:8080");
+        let private: IpAddr = "10.0.0.9".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            policy.check_resolved("api.internal", 8080, [private]),
+            Ok(vec![private])
+        );
+        assert!(matches!(
+            policy.check_resolved("api.internal", 8081, [private]),
+            Err(Refusal::Resolved { .. })
+        ));
     }
 
     #[test]
@@ -365,7 +515,7 @@ mod tests {
     #[test]
     fn empty_resolution_is_refused() {
         assert_eq!(
-            NetworkPolicy::default().check_resolved("nowhere.example", []),
+            NetworkPolicy::default().check_resolved("nowhere.example", 80, []),
             Err(Refusal::Unresolved("nowhere.example".into()))
         );
     }

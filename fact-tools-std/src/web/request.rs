@@ -9,7 +9,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::client::{Failure, HttpClient, Outgoing, read_capped};
+use super::body::Body;
+use super::client::{HttpClient, Outgoing, read_capped};
+use super::failure::{Failure, redacted};
 
 /// The timeout of a request when the caller gives none, in seconds.
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
@@ -47,7 +49,8 @@ impl From<HttpMethod> for reqwest::Method {
 /// The response to `Web.HTTPRequest`.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct HttpResponse {
-    /// The URL that answered, after any redirects.
+    /// The URL that answered, after any redirects (a user name and password in it shown as
+    /// `***`).
     pub url: String,
     /// The HTTP status code of the final response (a 404 or 500 from the server is still a
     /// successful call).
@@ -56,20 +59,31 @@ pub struct HttpResponse {
     pub headers: BTreeMap<String, String>,
     /// The `Content-Type` header, when present.
     pub content_type: Option<String>,
-    /// The parsed JSON value when the response is JSON (`application/json` or `+json`) and
-    /// complete; otherwise the body as text (invalid UTF-8 replaced by U+FFFD).
+    /// The parsed JSON value when the response is JSON (`application/json` or `+json`),
+    /// complete and within the cap; otherwise the body as text, decoded by `charset`.
     pub body: Value,
-    /// Bytes of body received and returned (at most the policy's cap).
+    /// The encoding the body was decoded from, by its WHATWG name: the `charset` of the
+    /// `Content-Type` (`ISO-8859-1` reads as `windows-1252`, as in browsers), the one a byte
+    /// order mark names, or `UTF-8`.
+    pub charset: String,
+    /// Why the body text is not exactly the bytes received, decoded: bytes invalid in the
+    /// charset (replaced by U+FFFD), or a charset this tool does not know (decoded as UTF-8).
+    /// Null when the text is exact.
+    pub decoding_error: Option<String>,
+    /// Bytes of body received (at most the policy's cap); `body` holds all of them, or when
+    /// `truncated`, the part that fits.
     pub content_length: usize,
     /// Milliseconds from sending the request to reading the end of the body.
     pub response_time_ms: f64,
-    /// True when the body was longer than the cap and has been cut; a truncated JSON body is
-    /// returned as text.
+    /// True when the body was longer than the cap and has been cut. The cap bounds both the
+    /// bytes read and the body's size in this JSON answer (where a control character takes
+    /// up to 6 bytes); a truncated JSON body is returned as text.
     pub truncated: bool,
 }
 
 /// Makes an HTTP request to a public address (or a host allowed by ALLOWED_HOSTS) and returns
-/// the status, headers and body. JSON responses are parsed.
+/// the status, headers and body. JSON responses are parsed; text is decoded by its charset.
+/// A site that cannot be reached or answers with a broken response is a 502.
 #[tool(name = "Web.HTTPRequest", timeout = 65)]
 pub async fn http_request(
     /// The URL to request (http or https)
@@ -116,23 +130,30 @@ pub async fn http_request(
         .map_err(|failure| failure.into_tool_error(&url, timeout_secs))?;
     let (bytes, truncated) = read_capped(&mut response, client.policy().body_limit())
         .await
-        .map_err(|err| Failure::of(&err).into_tool_error(&url, timeout_secs))?;
+        .map_err(|err| Failure::of(&err, response.url()).into_tool_error(&url, timeout_secs))?;
     let response_time_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let content_type = response
         .headers()
         .get(header::CONTENT_TYPE)
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-    let is_json = content_type.as_deref().is_some_and(is_json_media_type);
+    let body = Body::decode(
+        &bytes,
+        content_type.as_deref(),
+        truncated,
+        client.policy().body_limit(),
+    );
     Ok(HttpResponse {
-        url: response.url().to_string(),
+        url: redacted(response.url()),
         status_code: response.status().as_u16(),
         headers: response_headers(response.headers()),
         content_length: bytes.len(),
-        body: decode_body(bytes, is_json && !truncated),
+        body: body.value,
+        charset: body.charset.to_owned(),
+        decoding_error: body.decoding_error,
         content_type,
         response_time_ms,
-        truncated,
+        truncated: body.truncated,
     })
 }
 
@@ -175,58 +196,9 @@ fn response_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
     out
 }
 
-/// `application/json`, `text/json` or any `+json` type, whatever its parameters.
-fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
-}
-
-/// The JSON value when asked for and valid, else text; an incomplete UTF-8 sequence at the
-/// end (where a cap cut a character) is dropped rather than replaced.
-fn decode_body(bytes: Vec<u8>, as_json: bool) -> Value {
-    if as_json && let Ok(value) = serde_json::from_slice(&bytes) {
-        return value;
-    }
-    let complete = match std::str::from_utf8(&bytes) {
-        Err(err) if err.error_len().is_none() => &bytes[..err.valid_up_to()],
-        _ => &bytes[..],
-    };
-    Value::String(String::from_utf8_lossy(complete).into_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn json_media_types_are_recognized_with_parameters() {
-        assert!(is_json_media_type("application/json; charset=utf-8"));
-        assert!(is_json_media_type("application/problem+json"));
-        assert!(is_json_media_type("Application/JSON"));
-        assert!(!is_json_media_type("text/html"));
-        assert!(!is_json_media_type("application/jsonl"));
-    }
-
-    #[test]
-    fn a_character_cut_by_the_cap_is_dropped_not_replaced() {
-        let mut bytes = "héllo".as_bytes().to_vec();
-        bytes.extend_from_slice(&"é".as_bytes()[..1]);
-        assert_eq!(decode_body(bytes, false), Value::from("héllo"));
-    }
-
-    #[test]
-    fn invalid_json_with_a_json_type_is_returned_as_text() {
-        assert_eq!(decode_body(b"{nope".to_vec(), true), Value::from("{nope"));
-        assert_eq!(
-            decode_body(br#"{"a":1}"#.to_vec(), true),
-            serde_json::json!({"a": 1})
-        );
-    }
 
     #[test]
     fn host_header_is_refused_and_bad_headers_are_named() {

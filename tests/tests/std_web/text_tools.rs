@@ -34,7 +34,47 @@ async fn parse_json_of_invalid_text_is_a_400_with_line_and_column() {
     assert_eq!(result.metadata.extra["column"], 4);
 }
 
+#[tokio::test]
+async fn parse_json_accepts_numbers_of_any_size_and_says_which_are_text() {
+    let digits = "7".repeat(5000);
+    let text = format!("{{\"huge\": [1e400, {digits}], \"small\": 1.5}}");
+    let result = call(&public_only(), "Web.ParseJSON", json!({"json_text": text})).await;
+    let parsed = data(&result);
+    assert_eq!(
+        parsed["value"],
+        json!({"huge": ["1e400", digits], "small": 1.5})
+    );
+    assert_eq!(parsed["numbers_as_text"], json!(["/huge/0", "/huge/1"]));
+
+    let result = call(
+        &public_only(),
+        "Web.ParseJSON",
+        json!({"json_text": "-1e400"}),
+    )
+    .await;
+    assert_eq!(data(&result)["type"], "number");
+}
+
 // --- Web.ExtractURLs ---
+
+#[tokio::test]
+async fn extract_urls_finds_ipv6_literals_and_hosts_in_any_script() {
+    let text = "API at http://[2001:db8::1]:8080/v1, mirror (http://[2001:db8::2]/x). \
+                Сайт: http://пример.рф/путь, and https://例子.测试.";
+    let result = call(&public_only(), "Web.ExtractURLs", json!({"text": text})).await;
+    let data = data(&result);
+    assert_eq!(
+        data["urls"],
+        json!([
+            "http://[2001:db8::1]:8080/v1",
+            "http://[2001:db8::2]/x",
+            "http://пример.рф/путь",
+            "https://例子.测试"
+        ])
+    );
+    assert_eq!(data["details"][0]["host"], "[2001:db8::1]");
+    assert_eq!(data["details"][2]["host"], "xn--e1afmkfd.xn--p1ai");
+}
 
 #[tokio::test]
 async fn extract_urls_strips_punctuation_dedups_and_keeps_order() {
