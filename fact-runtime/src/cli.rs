@@ -23,7 +23,12 @@
 //! Exit codes: 0 success; 1 the call failed (its `ToolResult` is still printed); 2 a bad command
 //! line (including `--args` that is not JSON); 3 the program could not start (configuration,
 //! address, audit database).
+//!
+//! A program whose tools need configuration that can be wrong (a directory, a database) checks
+//! it in [`try_run_with`], so that a mistake stops it at start-up with exit code 3, not each
+//! call later.
 
+use std::error::Error;
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
@@ -42,6 +47,10 @@ pub const EXIT_CALL_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code of a program that could not start.
 pub const EXIT_STARTUP: u8 = 3;
+
+/// Why a `configure` of [`try_run_with`] refused to start: any error, printed as
+/// `fact: {error}` (its `Display` alone, so say there what was wrong and what was expected).
+pub type ConfigureError = Box<dyn Error + Send + Sync>;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -138,10 +147,53 @@ pub fn run() -> ExitCode {
     run_with(|builder| builder)
 }
 
-/// As [`run`], with `configure` applied to the executor's builder first (policies, quotas,
-/// extensions, tools registered at run time).
+/// As [`run`], with `configure` applied to the executor's builder (policies, quotas,
+/// extensions, tools registered at run time), as [`try_run_with`] applies it.
 pub fn run_with(
     configure: impl FnOnce(ToolExecutorBuilder) -> ToolExecutorBuilder + Send + 'static,
+) -> ExitCode {
+    try_run_with(|builder| Ok(configure(builder)))
+}
+
+/// As [`run_with`], with a `configure` that can refuse to start: when it returns an error, the
+/// program prints `fact: {error}` to standard error and exits with [`EXIT_STARTUP`] (3),
+/// having served, called and printed nothing.
+///
+/// `configure` runs once, for every command: `serve`, `call`, and `tools` too, so that `tools`
+/// lists what `serve` would serve and a broken configuration shows there as well. It runs
+/// after the command line and the server's settings are checked, and before the audit
+/// database is opened (or created) or an address bound: a configuration that cannot work
+/// leaves nothing behind. The command line then adds the audit log on `DATABASE_URL`, which
+/// replaces one that `configure` set, and OAuth2 when `OAUTH_*` is set, which `configure` may
+/// replace.
+///
+/// Build what the tools need from the environment here, once, and hand it to them as an
+/// [extension](ToolExecutorBuilder::extension), rather than letting each call read the
+/// environment and fail on its own:
+///
+/// ```no_run
+/// use std::path::PathBuf;
+///
+/// /// Where the catalog tools read their files.
+/// #[derive(Debug, Clone)]
+/// struct CatalogDir(PathBuf);
+///
+/// fn main() -> std::process::ExitCode {
+///     fact_runtime::cli::try_run_with(|builder| {
+///         let dir = std::env::var_os("CATALOG_DIR")
+///             .map(PathBuf::from)
+///             .ok_or("CATALOG_DIR is not set: expected the catalog's directory")?;
+///         if !dir.is_dir() {
+///             return Err(format!("CATALOG_DIR={}: expected a directory", dir.display()).into());
+///         }
+///         Ok(builder.extension(CatalogDir(dir)))
+///     })
+/// }
+/// ```
+pub fn try_run_with(
+    configure: impl FnOnce(ToolExecutorBuilder) -> Result<ToolExecutorBuilder, ConfigureError>
+    + Send
+    + 'static,
 ) -> ExitCode {
     let cli = match parse_command_line() {
         Ok(cli) => cli,
@@ -185,7 +237,7 @@ fn parse_command_line() -> Result<Cli, clap::Error> {
 
 async fn execute(
     command: Command,
-    configure: impl FnOnce(ToolExecutorBuilder) -> ToolExecutorBuilder,
+    configure: impl FnOnce(ToolExecutorBuilder) -> Result<ToolExecutorBuilder, ConfigureError>,
 ) -> ExitCode {
     match command {
         Command::Serve { addr } => {
@@ -193,7 +245,9 @@ async fn execute(
             serve(addr, configure).await
         }
         Command::Tools { format } => {
-            let executor = match configure(ToolExecutor::builder()).build() {
+            let built = configure(ToolExecutor::builder())
+                .and_then(|builder| builder.build().map_err(ConfigureError::from));
+            let executor = match built {
                 Ok(executor) => executor,
                 Err(error) => return startup_failed(&error),
             };
@@ -242,7 +296,7 @@ async fn execute(
 
 async fn serve(
     addr: Option<std::net::SocketAddr>,
-    configure: impl FnOnce(ToolExecutorBuilder) -> ToolExecutorBuilder,
+    configure: impl FnOnce(ToolExecutorBuilder) -> Result<ToolExecutorBuilder, ConfigureError>,
 ) -> ExitCode {
     for (name, value) in environment_summary() {
         tracing::info!(target: "fact::config", "{name}={value}");
@@ -282,12 +336,12 @@ async fn serve(
     }
 }
 
-/// The executor every command that runs calls uses: the linked tools, `configure`, the audit
-/// log on `DATABASE_URL`, and authorization when `OAUTH_*` is configured. The audit sink is
+/// The executor every command that runs calls uses: the linked tools, authorization when
+/// `OAUTH_*` is configured, `configure`, and the audit log on `DATABASE_URL`. The audit sink is
 /// returned too, to be closed once the executor has shut down (SQLite then folds its
 /// write-ahead log back into the file).
 async fn executor(
-    configure: impl FnOnce(ToolExecutorBuilder) -> ToolExecutorBuilder,
+    configure: impl FnOnce(ToolExecutorBuilder) -> Result<ToolExecutorBuilder, ConfigureError>,
 ) -> Result<(ToolExecutor, std::sync::Arc<SqlAuditSink>), String> {
     let mut builder = ToolExecutor::builder();
     match AuthorizationManager::from_env() {
@@ -295,6 +349,9 @@ async fn executor(
         Ok(None) => {}
         Err(error) => return Err(format!("OAuth configuration: {error}")),
     }
+    // Before the audit database is opened: a configuration that cannot work refuses to start
+    // without creating one.
+    let builder = configure(builder).map_err(|error| error.to_string())?;
     let sink = std::sync::Arc::new(
         SqlAuditSink::from_env()
             .await
@@ -302,7 +359,8 @@ async fn executor(
     );
     let log = AuditLog::start(sink.clone(), AuditConfig::default())
         .map_err(|error| format!("audit log: {error}"))?;
-    let executor = configure(builder.audit(log))
+    let executor = builder
+        .audit(log)
         .build()
         .map_err(|error| error.to_string())?;
     Ok((executor, sink))

@@ -6,6 +6,8 @@
 //! change what a test sees. Waits are bounded only so that a broken binary fails the test
 //! instead of hanging it; nothing is asserted about how long anything takes.
 
+#[path = "cli/fs_roots.rs"]
+mod fs_roots;
 #[path = "cli/support.rs"]
 mod support;
 

@@ -3,6 +3,12 @@
 //! work.
 #![cfg(unix)]
 
+// A test crate's root resolves `mod` next to itself, so the submodules name their folder.
+#[path = "std_fs/answer_size.rs"]
+mod answer_size;
+#[path = "std_fs/encodings.rs"]
+mod encodings;
+
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,8 +21,10 @@ use serde_json::{Value, json};
 /// What the secret file next to the root holds; no answer may ever contain it.
 const SECRET: &str = "TOP-SECRET-next-to-the-root";
 
-/// The configured read limit of these tests.
-const CAP: u64 = 1024;
+/// The configured answer limit of these tests, in bytes of JSON.
+///
+/// Room for every listing of the fixture tree, and far less than the files made to exceed it.
+const CAP: u64 = 8 * 1024;
 
 /// A temporary tree, removed on drop:
 ///
@@ -84,9 +92,8 @@ impl Tree {
         self.write("utf16be.txt", be);
         self.write("odd.txt", [0x68, 0x00, 0x69]);
         self.write("binary.bin", b"abc\xff\xfe\x00rest");
-        // 'a' then 2-byte characters: byte CAP (1024) falls inside the 512th 'é'.
-        self.write("big.txt", format!("a{}", "é".repeat(1000)));
-        self.write("exactly-cap.txt", "x".repeat(1024));
+        // 'a' then 2-byte characters, twice the limit.
+        self.write("big.txt", format!("a{}", "é".repeat(5000)));
 
         // Listing fixtures.
         self.write("listing/z.txt", "z");
@@ -120,7 +127,7 @@ impl Tree {
     fn roots(&self) -> FileRoots {
         FileRoots::new([&self.root])
             .expect("the root opens")
-            .max_read_bytes(CAP)
+            .max_answer_bytes(CAP)
     }
 
     fn executor(&self) -> ToolExecutor {
@@ -312,86 +319,21 @@ async fn max_lines_of_zero_is_refused_by_the_schema() {
 }
 
 #[tokio::test]
-async fn a_file_over_the_read_limit_is_cut_without_splitting_a_character() {
+async fn a_file_over_the_answer_limit_is_cut_between_two_characters() {
     let tree = Tree::new();
     let result = read(&tree.executor(), json!({"file_path": "big.txt"})).await;
     let data = data(&result);
     assert_eq!(data["truncated"], json!(true));
-    assert_eq!(data["truncated_by"], json!("max_read_bytes"));
-    assert_eq!(data["size_bytes"], json!(2001));
-    assert_eq!(data["bytes_read"], json!(CAP));
-    // Byte 1024 is the first byte of a 2-byte 'é': it is dropped, and counted.
-    assert_eq!(data["incomplete_tail_bytes"], json!(1));
-    let expected = format!("a{}", "é".repeat(511));
-    assert_eq!(data["content"], json!(expected));
-}
-
-#[tokio::test]
-async fn a_file_of_exactly_the_read_limit_is_not_truncated() {
-    let tree = Tree::new();
-    let result = read(&tree.executor(), json!({"file_path": "exactly-cap.txt"})).await;
-    let data = data(&result);
-    assert_eq!(data["truncated"], json!(false), "{data}");
-    assert_eq!(data["bytes_read"], json!(CAP));
-}
-
-#[tokio::test]
-async fn latin1_decodes_every_byte_as_its_code_point() {
-    let tree = Tree::new();
-    let args = json!({"file_path": "latin1.txt", "encoding": "latin-1"});
-    let result = read(&tree.executor(), args).await;
-    let data = data(&result);
-    assert_eq!(data["content"], json!("café crème"));
-    assert_eq!(data["encoding"], json!("latin-1"));
-}
-
-#[tokio::test]
-async fn utf16_follows_the_byte_order_mark() {
-    let tree = Tree::new();
-    let executor = tree.executor();
-    for file in ["utf16le.txt", "utf16be.txt"] {
-        let args = json!({"file_path": file, "encoding": "utf-16"});
-        let result = read(&executor, args).await;
-        assert_eq!(data(&result)["content"], json!("héllo 𝄞"), "{file}");
-    }
-}
-
-#[tokio::test]
-async fn utf16_of_odd_length_is_a_validation_error() {
-    let tree = Tree::new();
-    let args = json!({"file_path": "odd.txt", "encoding": "utf-16"});
-    let result = read(&tree.executor(), args).await;
-    assert_refused(&result, 400, "odd utf-16");
-    let message = result.error.unwrap_or_default();
-    assert!(message.contains("even number of bytes"), "{message}");
-}
-
-#[tokio::test]
-async fn non_utf8_content_is_a_validation_error_naming_the_byte_offset() {
-    let tree = Tree::new();
-    let result = read(&tree.executor(), json!({"file_path": "binary.bin"})).await;
-    assert_refused(&result, 400, "binary as utf-8");
-    let message = result.error.unwrap_or_default();
-    assert!(message.contains("'binary.bin'"), "{message}");
-    assert!(message.contains("byte offset 3"), "{message}");
-}
-
-#[tokio::test]
-async fn ascii_refuses_a_byte_above_0x7f_naming_its_offset() {
-    let tree = Tree::new();
-    let args = json!({"file_path": "latin1.txt", "encoding": "ascii"});
-    let result = read(&tree.executor(), args).await;
-    assert_refused(&result, 400, "latin-1 as ascii");
-    let message = result.error.unwrap_or_default();
-    assert!(message.contains("byte offset 3"), "{message}");
-}
-
-#[tokio::test]
-async fn an_unknown_encoding_is_refused_by_the_schema() {
-    let tree = Tree::new();
-    let args = json!({"file_path": "notes.txt", "encoding": "windows-1252"});
-    let result = read(&tree.executor(), args).await;
-    assert_refused(&result, 400, "unknown encoding");
+    assert_eq!(data["truncated_by"], json!("max_answer_bytes"));
+    assert_eq!(data["size_bytes"], json!(10_001));
+    let content = data["content"].as_str().unwrap_or_default();
+    let kept = content.strip_prefix('a').map(|rest| rest.chars().count());
+    assert!(
+        kept.is_some_and(|k| k > 0) && content[1..].chars().all(|c| c == 'é'),
+        "{content:?}"
+    );
+    // Every byte read is behind the content: no character was cut in half.
+    assert_eq!(data["bytes_read"], json!(content.len()));
 }
 
 #[tokio::test]
@@ -399,21 +341,6 @@ async fn reading_a_directory_is_a_validation_error() {
     let tree = Tree::new();
     let result = read(&tree.executor(), json!({"file_path": "sub"})).await;
     assert_refused(&result, 400, "a directory");
-}
-
-#[tokio::test]
-async fn the_read_file_schema_lists_the_encodings() {
-    let tree = Tree::new();
-    let executor = tree.executor();
-    let info = executor
-        .tool_info("FileSystem.ReadFile")
-        .expect("the tool is registered");
-    let schema = &info.input_schema;
-    assert_eq!(schema["required"], json!(["file_path"]), "{schema}");
-    let shown = schema.to_string();
-    for encoding in ["utf-8", "ascii", "latin-1", "utf-16"] {
-        assert!(shown.contains(&format!("\"{encoding}\"")), "{shown}");
-    }
 }
 
 fn names(result: &ToolResult) -> Vec<String> {
@@ -725,17 +652,26 @@ async fn get_file_info_refuses_paths_outside_the_roots() {
 }
 
 #[tokio::test]
-async fn without_file_roots_the_tools_use_the_default_root_and_name_it_when_missing() {
-    // The test runs in the `tests` crate directory, where `./data` does not exist.
-    if std::env::var_os("FACT_FS_ROOTS").is_some() || Path::new("data").exists() {
-        return;
-    }
+async fn without_file_roots_every_file_tool_refuses_and_names_the_setting_not_a_host_path() {
+    // Whatever the environment says and whatever `./data` holds: the tools never read it.
     let executor = ToolExecutor::builder()
         .build()
         .expect("the executor builds");
-    let result = read(&executor, json!({"file_path": "notes.txt"})).await;
-    assert_refused(&result, 500, "no roots configured");
-    let message = result.error.unwrap_or_default();
-    assert!(message.contains("./data"), "{message}");
-    assert!(message.contains("FACT_FS_ROOTS"), "{message}");
+    let cwd = std::env::current_dir().expect("a working directory");
+    let calls = [
+        ("FileSystem.ReadFile", json!({"file_path": "notes.txt"})),
+        ("FileSystem.ListDirectory", json!({"directory_path": "."})),
+        ("FileSystem.GetFileInfo", json!({"path": "notes.txt"})),
+    ];
+    for (tool, arguments) in calls {
+        let result = call(&executor, tool, arguments).await;
+        assert_refused(&result, 403, tool);
+        let message = result.error.unwrap_or_default();
+        assert!(message.contains("FACT_FS_ROOTS"), "{tool}: {message}");
+        assert!(message.contains("FileRoots"), "{tool}: {message}");
+        assert!(
+            !message.contains(&*cwd.to_string_lossy()),
+            "{tool}: {message}"
+        );
+    }
 }

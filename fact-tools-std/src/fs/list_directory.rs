@@ -1,5 +1,5 @@
 //! `FileSystem.ListDirectory`: the entries of a directory inside the roots, optionally
-//! recursive, never following symlinks.
+//! recursive, never following symlinks, as many as one answer has room for.
 
 use std::collections::BinaryHeap;
 
@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::FileRoots;
 use super::access::io_error;
+use super::answer_size;
 use super::metadata::{self, EntryType};
 
 /// How deep a recursive listing goes when `max_depth` is not given.
@@ -37,6 +38,9 @@ pub struct DirectoryEntry {
 }
 
 /// The entries under a directory.
+///
+/// As compact JSON the whole answer takes at most [`FileRoots::max_answer_bytes`] bytes, and
+/// it holds at most [`FileRoots::max_list_entries`] entries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct DirectoryListing {
     /// The directory, as requested.
@@ -46,7 +50,8 @@ pub struct DirectoryListing {
     pub entries: Vec<DirectoryEntry>,
     /// How many entries were returned.
     pub count: usize,
-    /// Whether entries were left out because the entry limit was reached.
+    /// Whether entries were left out because the entry limit, or the answer's size limit, was
+    /// reached. The entries kept are then the first in listing order.
     pub truncated: bool,
     /// How many levels were listed (1: the directory's own entries only).
     pub max_depth: u32,
@@ -54,7 +59,8 @@ pub struct DirectoryListing {
 
 /// Lists a directory inside the allowed file roots: directories first, then files, by name.
 /// Hidden entries (names starting with '.') are left out unless asked for. Recursion never
-/// follows symlinked directories.
+/// follows symlinked directories. A listing too large for one answer keeps its first entries,
+/// and says so.
 #[tool(name = "FileSystem.ListDirectory", timeout = 30)]
 pub fn list_directory(
     /// The directory to list: relative to a root ('.' for the first root), or absolute inside one
@@ -89,6 +95,11 @@ pub fn list_directory(
             resolved.path
         )));
     }
+    let room = answer_size::budget(
+        roots.max_answer_bytes_limit(),
+        &DirectoryListing::frame(&directory_path, max_depth),
+        &format!("'{}'", resolved.path),
+    )?;
     let dir = resolved
         .dir
         .open_dir(&resolved.relative)
@@ -98,8 +109,10 @@ pub fn list_directory(
         extensions: normalize_extensions(file_types.unwrap_or_default()),
         max_depth,
         max_entries: roots.max_list_entries_limit(),
+        room,
         entries: Vec::new(),
         truncated: false,
+        over: false,
         ctx,
     };
     walk.list(&dir, &display_prefix(&directory_path), 1)
@@ -113,6 +126,20 @@ pub fn list_directory(
     })
 }
 
+impl DirectoryListing {
+    /// The answer for `directory` with no entries and its count at its widest: what an answer
+    /// takes besides its entries.
+    fn frame(directory: &str, max_depth: u32) -> Self {
+        Self {
+            directory: directory.to_owned(),
+            entries: Vec::new(),
+            count: usize::MAX,
+            truncated: false,
+            max_depth,
+        }
+    }
+}
+
 /// A listing in progress.
 struct Walk<'a> {
     include_hidden: bool,
@@ -120,8 +147,14 @@ struct Walk<'a> {
     extensions: Vec<String>,
     max_depth: u32,
     max_entries: usize,
+    /// The bytes of JSON the answer has left for entries.
+    room: usize,
     entries: Vec<DirectoryEntry>,
+    /// Whether an entry was left out.
     truncated: bool,
+    /// Set once an entry had no room, or the call was cancelled: nothing more is added, so
+    /// that the entries are always the start of the whole listing.
+    over: bool,
     ctx: &'a ToolContext,
 }
 
@@ -162,7 +195,9 @@ struct Found {
 
 impl Walk<'_> {
     /// Appends the entries of `dir` (at `depth`, 1 for the listed directory) whose paths start
-    /// with `prefix`, recursing into real subdirectories while `depth < max_depth`.
+    /// with `prefix`, recursing into real subdirectories while `depth < max_depth`, until an
+    /// entry has no room left: the listing then stops there, so that what it holds is always
+    /// the start of the whole listing.
     fn list(&mut self, dir: &Dir, prefix: &str, depth: u32) -> std::io::Result<()> {
         let budget = self.max_entries.saturating_sub(self.entries.len());
         // The `budget` entries that sort first, whatever order the disk gives them in: a
@@ -172,6 +207,7 @@ impl Walk<'_> {
         for entry in dir.entries()? {
             if self.ctx.is_cancelled() {
                 self.truncated = true;
+                self.over = true;
                 return Ok(());
             }
             // An entry removed while listing, or unreadable, is left out.
@@ -216,19 +252,18 @@ impl Walk<'_> {
             }
         });
         for item in found {
-            if self.entries.len() >= self.max_entries {
-                self.truncated = true;
-                return Ok(());
-            }
             let path = format!("{prefix}{}", item.name);
             let descend = item.entry_type == EntryType::Directory && depth < self.max_depth;
-            self.entries.push(DirectoryEntry {
+            let entry = DirectoryEntry {
                 name: item.name.clone(),
                 path: path.clone(),
                 entry_type: item.entry_type,
                 size: item.size,
                 modified: item.modified,
-            });
+            };
+            if !self.admit(entry) {
+                return Ok(());
+            }
             if descend {
                 // `open_dir_nofollow`: an entry swapped for a symlink since it was read is
                 // refused by the kernel, not followed. Unreadable subdirectories are listed
@@ -236,9 +271,26 @@ impl Walk<'_> {
                 if let Ok(sub) = dir.open_dir_nofollow(&item.name) {
                     self.list(&sub, &format!("{path}/"), depth + 1)?;
                 }
+                if self.over {
+                    return Ok(());
+                }
             }
         }
         Ok(())
+    }
+
+    /// Adds `entry` if the entry limit and the answer's room allow it (its JSON and a comma);
+    /// otherwise marks the listing truncated and over.
+    fn admit(&mut self, entry: DirectoryEntry) -> bool {
+        let cost = answer_size::json_len(&entry).saturating_add(1);
+        if self.over || self.entries.len() >= self.max_entries || cost > self.room {
+            self.truncated = true;
+            self.over = true;
+            return false;
+        }
+        self.room -= cost;
+        self.entries.push(entry);
+        true
     }
 
     fn wanted(&self, name: &str) -> bool {

@@ -35,14 +35,44 @@
 //! directory, and `FileSystem.GetFileInfo` never follows a symlink out of its root nor tells
 //! where such a link points.
 //!
+//! # Encodings
+//!
+//! `FileSystem.ReadFile` decodes UTF-8 (the default), ASCII, ISO-8859-1 and UTF-16
+//! ([`Encoding`]), each named by any of its common labels, in any case, with or without `-`
+//! (`UTF8`, `us-ascii`, `ISO-8859-1`, `latin1`, `utf_16`). The input schema takes any string
+//! for the encoding, with the names as examples, so that validation does not refuse a label
+//! the tool accepts; an unknown label is a 400 listing the accepted names.
+//!
+//! # What one call can cost
+//!
+//! - **Answer size**: an answer takes at most [`FileRoots::max_answer_bytes`] bytes of
+//!   compact JSON (default 10 MiB), measured on the JSON itself, escapes included: a NUL byte
+//!   is one byte on disk and six in JSON (`\u0000`). `FileSystem.ReadFile` stops before the
+//!   first character that would not fit and `FileSystem.ListDirectory` before the first
+//!   entry, so an answer is always the start of the whole, and says `truncated` when it is
+//!   not all of it. `FileSystem.GetFileInfo` describes one entry: its answer grows only with
+//!   the path it was given (and a symlink's target, at most a few KiB).
+//! - **Memory**: `FileSystem.ReadFile` decodes the file piece by piece (64 KiB at a time) and
+//!   keeps only the text it answers, so a read holds at most about the answer's size plus one
+//!   piece, whatever the file's size or encoding. `FileSystem.ListDirectory` keeps at most
+//!   [`FileRoots::max_list_entries`] entries (default 10,000) per directory while it sorts
+//!   them, however large the directory.
+//! - **Time**: each tool has a 30 s timeout; a listing stops when its call is cancelled.
+//!
 //! # Configuration
 //!
 //! Give an executor a [`FileRoots`] with
-//! [`ToolExecutorBuilder::extension`](fact_runtime::ToolExecutorBuilder::extension). Without
-//! one, the tools build one from the environment on first use ([`FileRoots::from_env`]):
-//! `FACT_FS_ROOTS` lists the roots separated like `PATH` (`:` on Unix, `;` on Windows), and
-//! defaults to `./data`. A root that cannot be opened is reported by each call (500) until it
-//! exists.
+//! [`ToolExecutorBuilder::extension`](fact_runtime::ToolExecutorBuilder::extension), built
+//! once at start-up: [`FileRoots::new`] from paths, or [`FileRoots::from_env`] from
+//! `FACT_FS_ROOTS`, which lists the roots separated like `PATH` (`:` on Unix, `;` on Windows)
+//! and defaults to `./data` when unset. A root that cannot be opened, or a variable that is
+//! set but lists no directory (empty, blank, only separators), is an error then, naming the
+//! variable and the root; it never means the working directory. Unset with no `./data`,
+//! there are no roots. The `fact` binary does exactly this, and refuses to start on such an
+//! error.
+//!
+//! Without a [`FileRoots`] the tools refuse every call (403, naming no path of the host):
+//! they never read the environment themselves.
 //!
 //! ```
 //! use fact_runtime::serde_json::json;
@@ -73,14 +103,18 @@
 //! ```
 
 mod access;
+mod answer_size;
+mod bounded_text;
 mod decode;
+mod encoding;
 mod file_info;
 mod list_directory;
 mod metadata;
 mod read_file;
 mod roots;
 
-pub use decode::{DecodeError, Decoded, Encoding};
+pub use decode::{DecodeError, Decoded};
+pub use encoding::{Encoding, UnknownEncoding};
 pub use file_info::{FileInfo, SymlinkInfo, SymlinkResolution, get_file_info};
 pub use list_directory::{
     DEFAULT_RECURSIVE_DEPTH, DirectoryEntry, DirectoryListing, MAX_DEPTH, list_directory,
@@ -88,6 +122,6 @@ pub use list_directory::{
 pub use metadata::EntryType;
 pub use read_file::{FileContent, TruncatedBy, read_file};
 pub use roots::{
-    DEFAULT_MAX_LIST_ENTRIES, DEFAULT_MAX_READ_BYTES, DEFAULT_ROOT, FileRoots, FileRootsError,
+    DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_LIST_ENTRIES, DEFAULT_ROOT, FileRoots, FileRootsError,
     ROOTS_ENV,
 };

@@ -1,6 +1,5 @@
-//! `FileSystem.ReadFile`: the text of a regular file inside the roots.
-
-use std::io::Read;
+//! `FileSystem.ReadFile`: the text of a regular file inside the roots, as much of it as one
+//! answer has room for.
 
 use fact_runtime::{ToolContext, ToolError, tool};
 use schemars::JsonSchema;
@@ -8,52 +7,76 @@ use serde::Serialize;
 
 use super::FileRoots;
 use super::access::{io_error, open_regular_file};
-use super::decode::Encoding;
+use super::answer_size;
+use super::bounded_text::{ReadTextError, TextLimits, read_text};
+use super::encoding::{Encoding, EncodingLabel};
 
 /// Why the content of a [`FileContent`] stops before the end of the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TruncatedBy {
-    /// The file is longer than the configured read limit
-    /// ([`FileRoots::max_read_bytes`]); only its first bytes were read.
-    MaxReadBytes,
+    /// The answer, as JSON, would have grown past the configured limit
+    /// ([`FileRoots::max_answer_bytes`]) with the next character.
+    MaxAnswerBytes,
     /// The content stops after `max_lines` lines.
     MaxLines,
 }
 
 /// The text of a file, and how much of the file it covers.
+///
+/// As compact JSON the whole answer takes at most [`FileRoots::max_answer_bytes`] bytes,
+/// escapes included: a file of NUL bytes (six bytes of JSON each) is cut six times sooner than
+/// a file of letters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct FileContent {
     /// The path, as requested.
     pub path: String,
-    /// The decoded text (at most `max_lines` lines and the configured read limit).
+    /// The decoded text, from the start of the file: at most `max_lines` lines, and no more
+    /// than the answer has room for. It never ends inside a character.
     pub content: String,
     /// The encoding the bytes were decoded with.
     pub encoding: Encoding,
     /// The size of the whole file in bytes, when it was opened.
     pub size_bytes: u64,
-    /// How many bytes were read from the start of the file.
+    /// How many bytes from the start of the file `content` covers (a UTF-16 byte-order mark
+    /// included).
     pub bytes_read: u64,
     /// How many lines `content` holds (a last line without a newline counts).
     pub lines: usize,
-    /// Whether `content` stops before the end of the file.
+    /// Whether the file has text after `content`.
     pub truncated: bool,
-    /// Why `content` stops early: `max_lines` takes precedence when both apply.
+    /// The limit that stopped `content` before the end of the file.
     pub truncated_by: Option<TruncatedBy>,
-    /// Bytes at the end of the read that were dropped because the read limit cut a character
-    /// in half (0 unless the read limit was reached).
-    pub incomplete_tail_bytes: usize,
+}
+
+impl FileContent {
+    /// The answer for `path` with no content and every other field at its widest: what an
+    /// answer takes besides the characters of its content.
+    fn frame(path: &str, encoding: Encoding) -> Self {
+        Self {
+            path: path.to_owned(),
+            content: String::new(),
+            encoding,
+            size_bytes: u64::MAX,
+            bytes_read: u64::MAX,
+            lines: usize::MAX,
+            truncated: false,
+            truncated_by: Some(TruncatedBy::MaxAnswerBytes),
+        }
+    }
 }
 
 /// Reads a text file inside the allowed file roots. Relative paths are looked up in each root
 /// in order; absolute paths must lie inside a root. Symlinks are followed only while they stay
-/// inside the root; devices, FIFOs and sockets are refused. Large files are cut at the
-/// configured limit (10 MiB by default) and say so.
+/// inside the root; devices, FIFOs and sockets are refused. A file too large for one answer
+/// (10 MiB of JSON by default) is cut between two characters, and says so.
 #[tool(name = "FileSystem.ReadFile", timeout = 30)]
 pub fn read_file(
     /// The file to read: relative to a root, or absolute inside one
     file_path: String,
-    /// The text encoding of the file (default utf-8)
+    /// The text encoding of the file: utf-8 (the default), ascii, latin-1 or utf-16, under
+    /// any common label, in any case (UTF8, us-ascii, ISO-8859-1, ...)
+    #[schemars(with = "Option<EncodingLabel>")]
     encoding: Option<Encoding>,
     /// Return at most this many lines from the start of the file
     #[schemars(range(min = 1))]
@@ -62,87 +85,68 @@ pub fn read_file(
 ) -> Result<FileContent, ToolError> {
     let roots = FileRoots::for_call(ctx)?;
     let resolved = roots.resolve(&file_path)?;
-    let (file, metadata) = open_regular_file(resolved.dir, &resolved.relative, resolved.path)?;
-    let limit = roots.max_read_bytes_limit();
-    let mut bytes = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| io_error(resolved.path, &e))?;
-    let cut_by_size = u64::try_from(bytes.len()).map_or(true, |read| read > limit);
-    if cut_by_size {
-        bytes.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    }
     let encoding = encoding.unwrap_or_default();
-    let decoded = encoding.decode(&bytes, cut_by_size).map_err(|e| {
-        ToolError::invalid_input(format!(
+    let json_bytes = answer_size::budget(
+        roots.max_answer_bytes_limit(),
+        &FileContent::frame(&file_path, encoding),
+        &format!("'{}'", resolved.path),
+    )?;
+    let (file, metadata) = open_regular_file(resolved.dir, &resolved.relative, resolved.path)?;
+    let limits = TextLimits {
+        json_bytes,
+        max_lines,
+    };
+    let text = read_text(file, encoding, limits).map_err(|error| match error {
+        ReadTextError::Io(e) => io_error(resolved.path, &e),
+        ReadTextError::Decode(e) => ToolError::invalid_input(format!(
             "cannot decode '{}': {e}; try another encoding",
             resolved.path
-        ))
+        )),
     })?;
-    let (content, lines, cut_by_lines) = keep_lines(decoded.text, max_lines);
-    let truncated_by = if cut_by_lines {
-        Some(TruncatedBy::MaxLines)
-    } else if cut_by_size {
-        Some(TruncatedBy::MaxReadBytes)
-    } else {
-        None
-    };
     Ok(FileContent {
         path: file_path.clone(),
-        content,
+        content: text.content,
         encoding,
         size_bytes: metadata.len(),
-        bytes_read: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
-        lines,
-        truncated: truncated_by.is_some(),
-        truncated_by,
-        incomplete_tail_bytes: decoded.incomplete_tail_bytes,
+        bytes_read: text.bytes_read,
+        lines: text.lines,
+        truncated: text.stopped_by.is_some(),
+        truncated_by: text.stopped_by,
     })
-}
-
-/// The first `max_lines` lines of `text` (each with its newline), how many lines that is, and
-/// whether any text was left out.
-fn keep_lines(text: String, max_lines: Option<u64>) -> (String, usize, bool) {
-    let total = text.split_inclusive('\n').count();
-    let keep = max_lines.map_or(total, |max| {
-        usize::try_from(max).map_or(total, |max| max.min(total))
-    });
-    if keep == total {
-        return (text, total, false);
-    }
-    let end: usize = text.split_inclusive('\n').take(keep).map(str::len).sum();
-    let mut text = text;
-    text.truncate(end);
-    (text, keep, true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fs::answer_size::{json_char_len, json_len};
 
     #[test]
-    fn keep_lines_counts_a_last_line_without_a_newline() {
-        assert_eq!(keep_lines("a\nb".into(), None), ("a\nb".into(), 2, false));
-        assert_eq!(keep_lines(String::new(), None), (String::new(), 0, false));
-    }
-
-    #[test]
-    fn keep_lines_cuts_after_the_requested_line_keeping_its_newline() {
-        assert_eq!(
-            keep_lines("a\nb\nc\n".into(), Some(2)),
-            ("a\nb\n".into(), 2, true)
-        );
-    }
-
-    #[test]
-    fn keep_lines_does_not_claim_a_cut_when_the_text_fits() {
-        assert_eq!(
-            keep_lines("a\nb\n".into(), Some(2)),
-            ("a\nb\n".into(), 2, false)
-        );
-        assert_eq!(
-            keep_lines("a\nb\n".into(), Some(9)),
-            ("a\nb\n".into(), 2, false)
-        );
+    fn an_answer_takes_no_more_than_its_frame_and_the_json_of_its_characters() {
+        let content = "a\0\"é𝄞\n\u{1f}";
+        let characters: usize = content.chars().map(json_char_len).sum();
+        let truncations = [
+            None,
+            Some(TruncatedBy::MaxLines),
+            Some(TruncatedBy::MaxAnswerBytes),
+        ];
+        for truncated_by in truncations {
+            for encoding in [Encoding::Utf8, Encoding::Latin1, Encoding::Utf16] {
+                let answer = FileContent {
+                    path: "dir/ü \"x\"\t.txt".to_owned(),
+                    content: content.to_owned(),
+                    encoding,
+                    size_bytes: 123_456_789,
+                    bytes_read: 17,
+                    lines: 2,
+                    truncated: truncated_by.is_some(),
+                    truncated_by,
+                };
+                let frame = FileContent::frame(&answer.path, encoding);
+                assert!(
+                    json_len(&answer) <= json_len(&frame) + characters,
+                    "{answer:?}"
+                );
+            }
+        }
     }
 }

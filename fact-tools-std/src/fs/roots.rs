@@ -1,24 +1,24 @@
 //! [`FileRoots`]: the directories the file tools may read, each held open as a capability.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use cap_std::fs::Dir;
 use fact_runtime::{ToolContext, ToolError};
 
 use super::access;
 
-/// The environment variable that lists the roots of the process-wide default [`FileRoots`].
+/// The environment variable [`FileRoots::from_env`] reads the roots from.
 pub const ROOTS_ENV: &str = "FACT_FS_ROOTS";
 
-/// The root used when [`ROOTS_ENV`] is unset or empty.
+/// The root [`FileRoots::from_env`] opens when [`ROOTS_ENV`] is unset, if it exists.
 pub const DEFAULT_ROOT: &str = "./data";
 
-/// How many bytes `FileSystem.ReadFile` reads at most, unless configured: 10 MiB.
-pub const DEFAULT_MAX_READ_BYTES: u64 = 10 * 1024 * 1024;
+/// How many bytes of JSON one answer of a file tool takes at most, unless configured: 10 MiB.
+pub const DEFAULT_MAX_ANSWER_BYTES: u64 = 10 * 1024 * 1024;
 
 /// How many entries `FileSystem.ListDirectory` returns at most, unless configured.
 pub const DEFAULT_MAX_LIST_ENTRIES: usize = 10_000;
@@ -30,6 +30,25 @@ pub enum FileRootsError {
     /// The list of roots was empty.
     #[error("no file roots configured: expected at least one directory")]
     NoRoots,
+    /// A `PATH`-style list named no directory: it was empty, blank, or only separators. Such
+    /// a list never means the working directory, nor everything.
+    #[error(
+        "the list of file roots {list:?} names no directory: expected one or more \
+         directories separated by {separator:?}"
+    )]
+    EmptyList {
+        /// The list as given.
+        list: String,
+        /// The separator of a list on this platform (`:` on Unix, `;` on Windows).
+        separator: char,
+    },
+    /// The roots [`FileRoots::from_env`] read from [`ROOTS_ENV`] (or its default) cannot be
+    /// used: `problem` says why.
+    #[error("{ROOTS_ENV} (default {DEFAULT_ROOT}): {problem}")]
+    Env {
+        /// What was wrong with the roots.
+        problem: Box<FileRootsError>,
+    },
     /// A root could not be opened (it does not exist, is not a directory, or is not readable).
     #[error("cannot open file root '{path}': {source}")]
     Open {
@@ -40,6 +59,9 @@ pub enum FileRootsError {
         source: io::Error,
     },
 }
+
+/// The separator of a `PATH`-style list on this platform.
+const LIST_SEPARATOR: char = if cfg!(windows) { ';' } else { ':' };
 
 /// One configured root: an open directory plus the absolute paths that name it.
 struct Root {
@@ -68,14 +90,16 @@ impl fmt::Debug for Root {
 /// which refuses, in the kernel where it can (`openat2` with `RESOLVE_BENEATH`), any path or
 /// symlink that leads out of the root. Hand one to an executor with
 /// [`ToolExecutorBuilder::extension`](fact_runtime::ToolExecutorBuilder::extension); without
-/// one, the tools use [`FileRoots::from_env`], built on first use.
+/// one, the tools refuse every call (403): they never read the environment themselves, so
+/// that a root that cannot be opened is found when the program starts
+/// ([`FileRoots::from_env`]), not by a caller.
 ///
 /// ```
 /// use fact_tools_std::fs::FileRoots;
 ///
 /// let dir = std::env::temp_dir();
-/// let roots = FileRoots::new([&dir])?.max_read_bytes(64 * 1024);
-/// assert_eq!(roots.max_read_bytes_limit(), 64 * 1024);
+/// let roots = FileRoots::new([&dir])?.max_answer_bytes(64 * 1024);
+/// assert_eq!(roots.max_answer_bytes_limit(), 64 * 1024);
 /// assert_eq!(roots.names(), [dir.display().to_string()]);
 ///
 /// // Hand it to every call of an executor:
@@ -86,7 +110,7 @@ impl fmt::Debug for Root {
 #[derive(Debug, Clone)]
 pub struct FileRoots {
     roots: Arc<[Root]>,
-    max_read_bytes: u64,
+    max_answer_bytes: u64,
     max_list_entries: usize,
 }
 
@@ -108,20 +132,67 @@ impl FileRoots {
         }
         Ok(Self {
             roots: roots.into(),
-            max_read_bytes: DEFAULT_MAX_READ_BYTES,
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
             max_list_entries: DEFAULT_MAX_LIST_ENTRIES,
         })
     }
 
-    /// The roots listed in `FACT_FS_ROOTS`, separated like `PATH` (`:` on Unix, `;` on
-    /// Windows); `./data` when the variable is unset or lists nothing.
-    pub fn from_env() -> Result<Self, FileRootsError> {
-        Self::from_path_list(std::env::var_os(ROOTS_ENV).unwrap_or_default())
+    /// The roots listed in [`ROOTS_ENV`] (`FACT_FS_ROOTS`), separated like `PATH` (`:` on
+    /// Unix, `;` on Windows), each opened now; `None` when the variable is unset and the
+    /// default root [`DEFAULT_ROOT`] (`./data`) does not exist, so that a program that does
+    /// not use the file tools needs no directory for them. Without roots the file tools refuse
+    /// every call.
+    ///
+    /// Call it once, at start-up, and hand the roots to the executor: a configuration that
+    /// cannot work then stops the program, instead of failing each call.
+    ///
+    /// # Errors
+    ///
+    /// [`FileRootsError::Env`], naming the variable, when it is set but lists no directory
+    /// (empty, blank, only separators: never the working directory, nor everything), or when
+    /// a root (the default one included, if it exists) cannot be opened as a directory.
+    ///
+    /// ```no_run
+    /// use fact_runtime::ToolExecutor;
+    /// use fact_tools_std::fs::FileRoots;
+    ///
+    /// let mut builder = ToolExecutor::builder();
+    /// if let Some(roots) = FileRoots::from_env()? {
+    ///     builder = builder.extension(roots);
+    /// }
+    /// let executor = builder.build()?;
+    /// # let _ = executor;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_env() -> Result<Option<Self>, FileRootsError> {
+        Self::from_variable(std::env::var_os(ROOTS_ENV), Path::new(DEFAULT_ROOT))
+    }
+
+    /// [`from_env`](Self::from_env) with the variable's value and the default root given.
+    fn from_variable(
+        value: Option<OsString>,
+        default_root: &Path,
+    ) -> Result<Option<Self>, FileRootsError> {
+        let roots = match value {
+            Some(list) => Self::from_path_list(list),
+            // `symlink_metadata`: a default root that exists as anything at all (a dangling
+            // link, a file) is meant to be the root, and its failure to open is reported.
+            None if default_root.symlink_metadata().is_ok() => Self::new([default_root]),
+            None => return Ok(None),
+        };
+        roots.map(Some).map_err(|problem| FileRootsError::Env {
+            problem: Box::new(problem),
+        })
     }
 
     /// The roots in a `PATH`-style list, as [`from_env`](Self::from_env) reads them: entries
-    /// are split with [`std::env::split_paths`], empty entries are skipped, and an empty list
-    /// means `./data`.
+    /// are split with [`std::env::split_paths`], and empty or blank entries are skipped (they
+    /// never mean the working directory).
+    ///
+    /// # Errors
+    ///
+    /// [`FileRootsError::EmptyList`] when no entry is left; [`FileRootsError::Open`] naming
+    /// the first root that cannot be opened as a directory.
     ///
     /// ```
     /// use fact_tools_std::fs::FileRoots;
@@ -129,30 +200,36 @@ impl FileRoots {
     /// let tmp = std::env::temp_dir();
     /// let list = std::env::join_paths([&tmp, &tmp])?;
     /// assert_eq!(FileRoots::from_path_list(list)?.names().len(), 2);
+    /// assert!(FileRoots::from_path_list(" ").is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_path_list(list: impl AsRef<OsStr>) -> Result<Self, FileRootsError> {
-        let paths: Vec<PathBuf> = std::env::split_paths(list.as_ref())
-            .filter(|p| !p.as_os_str().is_empty())
+        let list = list.as_ref();
+        let paths: Vec<PathBuf> = std::env::split_paths(list)
+            .filter(|p| !p.as_os_str().to_string_lossy().trim().is_empty())
             .collect();
         if paths.is_empty() {
-            Self::new([DEFAULT_ROOT])
-        } else {
-            Self::new(paths)
+            return Err(FileRootsError::EmptyList {
+                list: list.to_string_lossy().into_owned(),
+                separator: LIST_SEPARATOR,
+            });
         }
+        Self::new(paths)
     }
 
-    /// Sets how many bytes `FileSystem.ReadFile` reads at most (default 10 MiB); a longer file
-    /// is returned truncated, and says so.
+    /// Sets how many bytes of JSON one answer of a file tool takes at most (default 10 MiB),
+    /// escapes included. `FileSystem.ReadFile` stops reading before the character that would
+    /// not fit, and `FileSystem.ListDirectory` before the entry that would not; each says it
+    /// was cut. A read keeps about this much in memory, and one buffer of the file.
     #[must_use]
-    pub fn max_read_bytes(mut self, bytes: u64) -> Self {
-        self.max_read_bytes = bytes;
+    pub fn max_answer_bytes(mut self, bytes: u64) -> Self {
+        self.max_answer_bytes = bytes;
         self
     }
 
-    /// How many bytes `FileSystem.ReadFile` reads at most.
-    pub fn max_read_bytes_limit(&self) -> u64 {
-        self.max_read_bytes
+    /// How many bytes of JSON one answer of a file tool takes at most.
+    pub fn max_answer_bytes_limit(&self) -> u64 {
+        self.max_answer_bytes
     }
 
     /// Sets how many entries `FileSystem.ListDirectory` returns at most (default 10,000); a
@@ -173,24 +250,16 @@ impl FileRoots {
         self.roots.iter().map(|r| r.name.clone()).collect()
     }
 
-    /// The roots of a call: the context's [`FileRoots`] extension, else the process-wide
-    /// default from the environment. A default that cannot be built is a 500 naming the root,
-    /// at call time (and retried on the next call).
+    /// The roots of a call: the executor's [`FileRoots`] extension. Without one, no path is
+    /// allowed: a 403 that says how to configure the tools, and names no path of the host.
     pub(crate) fn for_call(ctx: &ToolContext) -> Result<&Self, ToolError> {
-        if let Some(roots) = ctx.extension::<Self>() {
-            return Ok(roots);
-        }
-        static DEFAULT: OnceLock<FileRoots> = OnceLock::new();
-        if let Some(roots) = DEFAULT.get() {
-            return Ok(roots);
-        }
-        let roots = Self::from_env().map_err(|e| {
-            ToolError::fatal(format!(
-                "the file tools are not configured: {e} (set {ROOTS_ENV} or give the executor \
-                 a FileRoots extension)"
+        ctx.extension::<Self>().ok_or_else(|| {
+            ToolError::security(format!(
+                "file access is not enabled: no file roots are configured (the `fact` binary \
+                 opens the directories listed in {ROOTS_ENV} at start-up; a program hands its \
+                 executor a FileRoots)"
             ))
-        })?;
-        Ok(DEFAULT.get_or_init(|| roots))
+        })
     }
 
     /// Finds the root and root-relative path that `path` names.
@@ -330,12 +399,90 @@ mod tests {
     }
 
     #[test]
-    fn a_path_list_with_only_separators_means_the_default_root() {
-        // `./data` does not exist in the crate directory, so the default is named in the error.
-        let message = FileRoots::from_path_list(":")
-            .expect_err("./data does not exist here")
+    fn a_path_list_naming_no_directory_is_refused_in_every_form() {
+        for list in ["", " ", "\t", ":", "::", " : ", ": :"] {
+            let refused = FileRoots::from_path_list(list);
+            assert!(
+                matches!(refused, Err(FileRootsError::EmptyList { .. })),
+                "{list:?}: {refused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_blank_entry_beside_a_root_is_skipped_not_taken_for_the_working_directory() {
+        let dir = temp_root("blank-entry");
+        let list = format!(" :{}::", dir.display());
+        let names = FileRoots::from_path_list(&list).map(|roots| roots.names());
+        assert_eq!(names.ok(), Some(vec![dir.display().to_string()]));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_comma_is_no_separator_and_names_a_root_that_does_not_exist() {
+        let refused = FileRoots::from_path_list(",").map(|roots| roots.names());
+        let message = refused.expect_err("',' is no directory here").to_string();
+        assert!(message.contains("','"), "{message}");
+    }
+
+    #[test]
+    fn an_unset_variable_without_the_default_root_means_no_roots() {
+        let missing = std::env::temp_dir().join("fact-fs-roots-no-default-0xdead");
+        let roots = FileRoots::from_variable(None, &missing);
+        assert!(matches!(roots, Ok(None)), "{roots:?}");
+    }
+
+    #[test]
+    fn an_unset_variable_opens_the_default_root_when_it_exists() {
+        let dir = temp_root("default");
+        let names = FileRoots::from_variable(None, &dir).map(|roots| roots.map(|r| r.names()));
+        assert_eq!(names.ok(), Some(Some(vec![dir.display().to_string()])));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_default_root_that_exists_but_is_no_directory_is_an_error_naming_it() {
+        let dir = temp_root("default-file");
+        let file = dir.join("data");
+        std::fs::write(&file, "not a directory").expect("writes a file");
+        let message = FileRoots::from_variable(None, &file)
+            .expect_err("a file is no root")
             .to_string();
-        assert!(message.contains("./data"), "{message}");
+        assert!(message.contains(ROOTS_ENV), "{message}");
+        assert!(message.contains(&file.display().to_string()), "{message}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_set_variable_naming_no_directory_is_an_error_naming_the_variable() {
+        let dir = temp_root("set-blank");
+        for value in ["", "  ", ":"] {
+            let message = FileRoots::from_variable(Some(value.into()), &dir)
+                .expect_err("no directory named")
+                .to_string();
+            assert!(message.contains(ROOTS_ENV), "{value:?}: {message}");
+            assert!(
+                message.contains("names no directory"),
+                "{value:?}: {message}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_set_variable_with_a_root_that_cannot_be_opened_names_the_variable_and_the_root() {
+        let dir = temp_root("set-typo");
+        let typo = dir.join("dtaa");
+        let list = std::env::join_paths([&dir, &typo]).expect("joins");
+        let message = FileRoots::from_variable(Some(list), &dir)
+            .expect_err("a missing root is refused")
+            .to_string();
+        assert!(message.contains(ROOTS_ENV), "{message}");
+        assert!(
+            message.contains(&format!("'{}'", typo.display())),
+            "{message}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
