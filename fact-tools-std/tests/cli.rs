@@ -8,6 +8,8 @@
 
 #[path = "cli/fs_roots.rs"]
 mod fs_roots;
+#[path = "cli/sql_settings.rs"]
+mod sql_settings;
 #[path = "cli/support.rs"]
 mod support;
 

@@ -8,6 +8,10 @@
 //! `./data`): a root that cannot be opened, or a variable set to no directory at all, stops
 //! `fact` with exit code 3 and a message naming the variable and the root. Unset with no
 //! `./data`, `fact` starts and the file tools refuse every call.
+//!
+//! The SQL tools' settings (`FACT_SQL_ALLOWED_TABLES`, `FACT_SQL_STATEMENT_TIMEOUT`, ...) are
+//! checked then too: one that does not parse stops `fact` the same way. Their database
+//! (`FACT_SQL_DATABASE_URL`) is connected on the first SQL call.
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -18,7 +22,11 @@ use fact_runtime::ToolExecutorBuilder;
 use fact_tools_std::fs::{DEFAULT_ROOT, FileRoots, ROOTS_ENV};
 
 fn main() -> ExitCode {
-    fact_runtime::cli::try_run_with(with_file_roots)
+    fact_runtime::cli::try_run_with(|builder| {
+        // A typo in a SQL setting stops `fact` here, rather than failing every SQL call.
+        fact_tools_std::sql::SqlPolicy::from_env()?;
+        with_file_roots(builder)
+    })
 }
 
 /// Hands the executor the file roots of the environment, opened now.
