@@ -57,12 +57,10 @@ fn a_sql_setting_that_does_not_parse_stops_fact_at_start_up() {
 fn facts_own_tables_stay_hidden_when_both_variables_name_one_database() {
     let scratch = Scratch::new("sql-same-db");
     // A first call writes the audit log into DATABASE_URL.
-    let first = run(scratch.fact().args([
-        "call",
-        "Web.ParseJSON",
-        "--args",
-        r#"{"json_text": "[1]"}"#,
-    ]));
+    let first =
+        run(scratch
+            .fact()
+            .args(["call", "Web.ParseJSON", "--args", r#"{"json_text": "[1]"}"#]));
     assert_eq!(first.status.code(), Some(0), "{first:?}");
     let same = scratch.database_url();
     for statement in [
@@ -76,10 +74,10 @@ fn facts_own_tables_stay_hidden_when_both_variables_name_one_database() {
         let result = result_of(&output);
         assert_eq!(result["status_code"], 403, "{statement}: {result}");
     }
-    let schema = run(scratch.fact().env("FACT_SQL_DATABASE_URL", &same).args([
-        "call",
-        "SQL.SchemaInfo",
-    ]));
+    let schema = run(scratch
+        .fact()
+        .env("FACT_SQL_DATABASE_URL", &same)
+        .args(["call", "SQL.SchemaInfo"]));
     let result = result_of(&schema);
     assert_eq!(result["data"]["tables"], serde_json::json!([]), "{result}");
 }
