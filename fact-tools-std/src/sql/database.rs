@@ -10,37 +10,27 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::TryStreamExt as _;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use sqlx::pool::PoolConnection;
+use sqlx::ConnectOptions as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{LockedSqliteHandle, SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use sqlx::{
-    Column as _, ConnectOptions as _, Connection as _, Executor as _, Postgres, Row as _, Sqlite,
-    Statement as _, TypeInfo as _,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use tokio_util::sync::CancellationToken;
 
 use super::admission::{Admission, Turn};
-use super::decode::{PgDecoder, bind_json, object, sqlite_value, unique_names};
+pub(crate) use super::collect::Rows;
+use super::collect::{Cap, FetchError};
 use super::guard::{CheckedQuery, Refusal, SqlDialect};
-use super::params::bind_postgres;
 use super::policy::{PolicyError, SqlPolicy};
+use super::postgres_fetch::{PgText, postgres_fetch};
+use super::sqlite_fetch::sqlite_fetch;
 
 /// The environment variable naming the database the SQL tools read. It has no default, and
 /// is never FACT's own `DATABASE_URL`.
 pub const DATABASE_URL_VAR: &str = "FACT_SQL_DATABASE_URL";
 
-/// The smallest size one SQLite value may reach however many columns share the result cap,
-/// so that a wide result can still hold ordinary text.
-const MIN_VALUE_BYTES: usize = 64 * 1024;
-
 /// How long a caller told the database is busy should wait before trying again.
 pub(crate) const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
-
-/// How often (in SQLite virtual-machine steps) a running SQLite statement checks its deadline.
-const SQLITE_PROGRESS_STEPS: i32 = 1_000;
 
 /// Why the SQL tools could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -152,14 +142,6 @@ struct Inner {
 enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
-}
-
-/// The rows a query returned, at most `max_rows` of them.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Rows {
-    pub(crate) columns: Vec<(String, String)>,
-    pub(crate) rows: Vec<Map<String, Value>>,
-    pub(crate) truncated: bool,
 }
 
 impl SqlDatabase {
@@ -286,9 +268,7 @@ impl SqlDatabase {
     ) -> Result<Rows, SqlError> {
         let statement = match self.dialect() {
             SqlDialect::Sqlite => Statement::Sqlite(query.sql()),
-            SqlDialect::Postgres => {
-                Statement::Postgres(PgStatement::Guarded(self.qualified(query)?))
-            }
+            SqlDialect::Postgres => Statement::Postgres(PgText::Guarded(self.qualified(query)?)),
         };
         self.run(statement, user, params, max_rows, cancel).await
     }
@@ -329,7 +309,7 @@ impl SqlDatabase {
     ) -> Result<Rows, SqlError> {
         let statement = match self.dialect() {
             SqlDialect::Sqlite => Statement::Sqlite(sql),
-            SqlDialect::Postgres => Statement::Postgres(PgStatement::Raw(sql.to_owned())),
+            SqlDialect::Postgres => Statement::Postgres(PgText::Raw(sql.to_owned())),
         };
         self.run(statement, "", params, max_rows, cancel).await
     }
@@ -420,21 +400,14 @@ impl SqlDatabase {
 /// A statement ready for its database.
 enum Statement<'s> {
     Sqlite(&'s str),
-    Postgres(PgStatement),
-}
-
-/// A PostgreSQL statement: a checked query's body, which runs wrapped in the caps, or one of
-/// ours, which runs as it is.
-enum PgStatement {
-    Guarded(String),
-    Raw(String),
+    Postgres(PgText),
 }
 
 impl Statement<'_> {
     fn text(&self) -> &str {
         match self {
             Self::Sqlite(sql) => sql,
-            Self::Postgres(PgStatement::Guarded(sql) | PgStatement::Raw(sql)) => sql,
+            Self::Postgres(PgText::Guarded(sql) | PgText::Raw(sql)) => sql,
         }
     }
 }
@@ -465,352 +438,6 @@ fn digest(text: &str) -> String {
 /// `name` as a quoted PostgreSQL identifier.
 fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// How much of a result is kept: at most `rows` rows, and no more rows once their values
-/// reach about `bytes` bytes of JSON.
-#[derive(Debug, Clone, Copy)]
-struct Cap {
-    rows: usize,
-    bytes: usize,
-}
-
-/// A result in the making, kept within its [`Cap`].
-struct Collected {
-    cap: Cap,
-    rows: Vec<Map<String, Value>>,
-    bytes: usize,
-    truncated: bool,
-}
-
-impl Collected {
-    fn new(cap: Cap) -> Self {
-        Self {
-            cap,
-            rows: Vec::new(),
-            bytes: 0,
-            truncated: false,
-        }
-    }
-
-    /// Whether there is room for another row; when there is not, the result is truncated.
-    fn has_room(&mut self) -> bool {
-        let room = self.rows.len() < self.cap.rows && self.bytes <= self.cap.bytes;
-        self.truncated |= !room;
-        room
-    }
-
-    /// Keeps a row, unless it would take the result past its byte cap.
-    fn push(&mut self, row: Map<String, Value>) {
-        let size: usize = row
-            .iter()
-            .map(|(name, value)| name.len() + json_size(value))
-            .sum();
-        if self.bytes + size > self.cap.bytes {
-            self.bytes = self.cap.bytes + 1;
-            self.truncated = true;
-            return;
-        }
-        self.bytes += size;
-        self.rows.push(row);
-    }
-}
-
-/// About how many bytes `value` takes as JSON.
-fn json_size(value: &Value) -> usize {
-    match value {
-        Value::Null | Value::Bool(_) => 5,
-        Value::Number(_) => 12,
-        Value::String(text) => text.len() + 2,
-        Value::Array(items) => items.iter().map(json_size).sum::<usize>() + 2,
-        Value::Object(map) => {
-            map.iter()
-                .map(|(k, v)| k.len() + 3 + json_size(v))
-                .sum::<usize>()
-                + 2
-        }
-    }
-}
-
-async fn sqlite_fetch(
-    mut connection: PoolConnection<Sqlite>,
-    sql: &str,
-    params: &[Value],
-    cap: Cap,
-    timeout: Duration,
-    cancel: &CancellationToken,
-) -> Result<Rows, FetchError> {
-    let deadline = Instant::now() + timeout;
-    let cancel = cancel.clone();
-    {
-        // Set afresh before every statement, so a handler left by an abandoned call never
-        // stops the next one.
-        let mut handle = connection.lock_handle().await?;
-        handle.set_progress_handler(SQLITE_PROGRESS_STEPS, move || {
-            Instant::now() < deadline && !cancel.is_cancelled()
-        });
-        // SQLite's own maximum until the statement is prepared and its columns known.
-        limit_value_length(&mut handle, usize::MAX);
-    }
-    // The connection was opened with query_only; it is asserted again before every
-    // statement, so that no earlier statement can have left it off.
-    sqlx::query("PRAGMA query_only = ON")
-        .execute(&mut *connection)
-        .await?;
-    let statement = connection.prepare(sql).await?;
-    if let Some(sqlx::Either::Right(placeholders)) = statement.parameters()
-        && placeholders != params.len()
-    {
-        return Err(FetchError::Ours(SqlError::Parameter(format!(
-            "the statement has {placeholders} placeholder(s) but {} parameter(s) were given",
-            params.len()
-        ))));
-    }
-    let declared: Vec<String> = statement
-        .columns()
-        .iter()
-        .map(|column| column.type_info().name().to_owned())
-        .collect();
-    let names = unique_names(statement.columns().iter().map(|column| column.name()));
-    // No value (nor row the statement sorts or groups) may grow past the columns' share of
-    // the result cap: SQLite refuses it (SQLITE_TOOBIG) before allocating it.
-    let value_limit = value_limit(cap.bytes, names.len());
-    limit_value_length(&mut connection.lock_handle().await?, value_limit);
-    let too_big = |error: sqlx::Error| match &error {
-        sqlx::Error::Database(database) if database.code().as_deref() == Some("18") => {
-            FetchError::Ours(SqlError::TooLarge {
-                what: "a value of the result, or a row the statement sorts or groups,".to_owned(),
-                limit: value_limit,
-                cap: cap.bytes,
-            })
-        }
-        _ => FetchError::Sqlx(error),
-    };
-    let mut kept = Collected::new(cap);
-    {
-        let mut stream = bind_json!(statement.query(), params).fetch(&mut *connection);
-        while let Some(row) = stream.try_next().await.map_err(too_big)? {
-            if !kept.has_room() {
-                break;
-            }
-            let values = (0..names.len())
-                .map(|index| sqlite_value(&row, index))
-                .collect::<Result<Vec<_>, _>>()?;
-            kept.push(object(&names, values));
-        }
-    }
-    Ok(Rows {
-        columns: names.into_iter().zip(declared).collect(),
-        rows: kept.rows,
-        truncated: kept.truncated,
-    })
-}
-
-/// The most bytes one value of a result of `columns` columns may take: an equal share of the
-/// result cap, but at least [`MIN_VALUE_BYTES`] (and never more than the cap).
-fn value_limit(cap: usize, columns: usize) -> usize {
-    (cap / columns.max(1)).max(MIN_VALUE_BYTES).min(cap.max(1))
-}
-
-/// Sets SQLite's `SQLITE_LIMIT_LENGTH` on the locked connection: the largest string, blob or
-/// row it will build, checked before the memory is allocated. sqlx has no safe way to reach
-/// `sqlite3_limit`, hence this one call through the raw handle.
-#[allow(unsafe_code)]
-fn limit_value_length(handle: &mut LockedSqliteHandle<'_>, bytes: usize) {
-    let bytes = i32::try_from(bytes).unwrap_or(i32::MAX);
-    // SAFETY: `as_raw_handle` is the live connection that `handle` keeps locked for as long as
-    // it is borrowed here, so no other thread uses it; `sqlite3_limit` only reads and writes
-    // that connection's limit array, with a valid limit id, and cannot fail.
-    unsafe {
-        libsqlite3_sys::sqlite3_limit(
-            handle.as_raw_handle().as_ptr(),
-            libsqlite3_sys::SQLITE_LIMIT_LENGTH,
-            bytes,
-        );
-    }
-}
-
-async fn postgres_fetch(
-    mut connection: PoolConnection<Postgres>,
-    statement: &PgStatement,
-    params: &[Value],
-    cap: Cap,
-) -> Result<Rows, FetchError> {
-    let mut transaction = connection.begin_with("BEGIN READ ONLY").await?;
-    let body = match statement {
-        PgStatement::Guarded(body) => body,
-        PgStatement::Raw(sql) => return postgres_fetch_raw(transaction, sql, params, cap).await,
-    };
-    // The query's own columns: names and types to report, and how each is read.
-    let described = transaction.prepare(body.as_str()).await?;
-    let names = unique_names(described.columns().iter().map(|column| column.name()));
-    let mut columns = Vec::with_capacity(names.len());
-    let mut decoders = Vec::with_capacity(names.len());
-    for column in described.columns() {
-        let ty = column.type_info();
-        // A type without a JSON form of its own is sent as its text form.
-        let decoder = PgDecoder::for_type(ty);
-        columns.push(decoder.is_some());
-        decoders.push(decoder.unwrap_or(PgDecoder::Text));
-    }
-    let column_types: Vec<String> = described
-        .columns()
-        .iter()
-        .map(|column| column.type_info().name().to_owned())
-        .collect();
-    let guarded = guarded_query(body, &columns, cap);
-    let statement = transaction.prepare(&guarded).await?;
-    let types = match statement.parameters() {
-        Some(sqlx::Either::Left(types)) => types.to_vec(),
-        _ => Vec::new(),
-    };
-    let query = bind_postgres(statement.query(), params, &types).map_err(FetchError::Ours)?;
-    let mut kept = Collected::new(cap);
-    {
-        let mut stream = query.fetch(&mut *transaction);
-        while let Some(row) = stream.try_next().await? {
-            if !kept.has_room() {
-                break;
-            }
-            let size: i64 = row.try_get(0)?;
-            if usize::try_from(size).map_or(true, |size| size > cap.bytes) {
-                if kept.rows.is_empty() {
-                    return Err(FetchError::Ours(SqlError::TooLarge {
-                        what: format!("the result's first row ({size} bytes as text)"),
-                        limit: cap.bytes,
-                        cap: cap.bytes,
-                    }));
-                }
-                kept.truncated = true;
-                break;
-            }
-            let values = decoders
-                .iter()
-                .enumerate()
-                .map(|(index, decoder)| decoder.decode(&row, index + 1))
-                .collect::<Result<Vec<_>, _>>()?;
-            kept.push(object(&names, values));
-        }
-    }
-    transaction.rollback().await?;
-    Ok(Rows {
-        columns: names.into_iter().zip(column_types).collect(),
-        rows: kept.rows,
-        truncated: kept.truncated,
-    })
-}
-
-/// Runs `sql` as it is, for statements of ours (the catalog's) and tests of the lower layers:
-/// only the row and byte caps apply, and a type without a JSON form is an error.
-async fn postgres_fetch_raw(
-    mut transaction: sqlx::Transaction<'_, Postgres>,
-    sql: &str,
-    params: &[Value],
-    cap: Cap,
-) -> Result<Rows, FetchError> {
-    let statement = transaction.prepare(sql).await?;
-    let names = unique_names(statement.columns().iter().map(|column| column.name()));
-    let mut decoders = Vec::with_capacity(names.len());
-    for (column, name) in statement.columns().iter().zip(&names) {
-        let ty = column.type_info();
-        decoders.push(PgDecoder::for_type(ty).ok_or_else(|| {
-            FetchError::Ours(SqlError::Database(format!(
-                "column '{name}' has type {}, which has no JSON form",
-                ty.name()
-            )))
-        })?);
-    }
-    let column_types = statement
-        .columns()
-        .iter()
-        .map(|column| column.type_info().name().to_owned());
-    let types = match statement.parameters() {
-        Some(sqlx::Either::Left(types)) => types.to_vec(),
-        _ => Vec::new(),
-    };
-    let query = bind_postgres(statement.query(), params, &types).map_err(FetchError::Ours)?;
-    let mut kept = Collected::new(cap);
-    {
-        let mut stream = query.fetch(&mut *transaction);
-        while let Some(row) = stream.try_next().await? {
-            if !kept.has_room() {
-                break;
-            }
-            let values = decoders
-                .iter()
-                .enumerate()
-                .map(|(index, decoder)| decoder.decode(&row, index))
-                .collect::<Result<Vec<_>, _>>()?;
-            kept.push(object(&names, values));
-        }
-    }
-    transaction.rollback().await?;
-    Ok(Rows {
-        columns: names.into_iter().zip(column_types).collect(),
-        rows: kept.rows,
-        truncated: kept.truncated,
-    })
-}
-
-/// `body` wrapped so that PostgreSQL sends at most `cap.rows + 1` rows, and no row larger
-/// than `cap.bytes`: each row comes with its size as text (column 0), and a row past the cap
-/// comes with its values left out, so that nothing that large is read off the connection.
-/// `decoded[i]` says whether column `i` is read as its own type; the others are sent as text.
-fn guarded_query(body: &str, decoded: &[bool], cap: Cap) -> String {
-    let aliases: Vec<String> = (1..=decoded.len()).map(|i| format!("fact_c{i}")).collect();
-    let mut size = String::from("0::int8");
-    for alias in &aliases {
-        let _ = write!(
-            size,
-            " + coalesce(octet_length(fact_q.{alias}::text)::int8, 0)"
-        );
-    }
-    let mut select = String::from("fact_m.fact_size");
-    for (alias, decoded) in aliases.iter().zip(decoded) {
-        let bytes = cap.bytes;
-        let _ = if *decoded {
-            write!(
-                select,
-                ", CASE WHEN fact_m.fact_size > {bytes} THEN NULL ELSE fact_m.{alias} END"
-            )
-        } else {
-            // format('%s', ...) is the value's text form, by its type's output function (a
-            // cast to text may differ: inet's keeps the netmask); num_nulls tells a NULL value
-            // from a row of NULLs, which IS NULL does not.
-            write!(
-                select,
-                ", CASE WHEN fact_m.fact_size > {bytes} OR num_nulls(fact_m.{alias}) = 1 \
-                 THEN NULL ELSE format('%s', fact_m.{alias}) END"
-            )
-        };
-    }
-    let column_list = if aliases.is_empty() {
-        String::new()
-    } else {
-        format!("({})", aliases.join(", "))
-    };
-    // OFFSET 0 keeps the middle query from being merged into the outer one, which would
-    // compute the size once per reference.
-    format!(
-        "SELECT {select} FROM (SELECT fact_q.*, {size} AS fact_size FROM \
-         (SELECT * FROM (\n{body}\n) AS fact_inner LIMIT {rows}) AS fact_q{column_list} \
-         OFFSET 0) AS fact_m",
-        rows = cap.rows.saturating_add(1),
-    )
-}
-
-/// A failure inside a fetch, before it is told apart: the database's, or one of ours already
-/// told apart.
-#[derive(Debug)]
-enum FetchError {
-    Sqlx(sqlx::Error),
-    Ours(SqlError),
-}
-
-impl From<sqlx::Error> for FetchError {
-    fn from(error: sqlx::Error) -> Self {
-        Self::Sqlx(error)
-    }
 }
 
 /// Tells the database's refusals apart: a write refused by the read-only connection, a

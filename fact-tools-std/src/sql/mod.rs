@@ -54,6 +54,7 @@
 
 mod admission;
 mod catalog;
+mod collect;
 mod database;
 mod decode;
 mod functions;
@@ -61,7 +62,9 @@ mod guard;
 mod params;
 mod pg_time;
 mod policy;
+mod postgres_fetch;
 mod query;
+mod sqlite_fetch;
 mod sqlite_text;
 
 #[cfg(test)]
