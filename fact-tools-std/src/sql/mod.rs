@@ -59,6 +59,7 @@ mod database;
 mod decode;
 mod functions;
 mod guard;
+mod guard_walk;
 mod params;
 mod pg_time;
 mod policy;
@@ -66,6 +67,7 @@ mod postgres_fetch;
 mod query;
 mod sqlite_fetch;
 mod sqlite_text;
+mod statement_text;
 
 #[cfg(test)]
 mod layers_tests;
