@@ -96,7 +96,7 @@ async fn postgres_rows_larger_than_the_result_cap_are_never_read() {
         return;
     };
     for bomb in [
-        "SELECT repeat('x', 500000000) AS big",
+        "SELECT repeat('x', 100000000) AS big",
         "SELECT repeat('x', 5000000) AS a, repeat('y', 5000000) AS b",
         "SELECT decode(repeat('ab', 5000000), 'hex') AS bytes",
     ] {
@@ -125,7 +125,7 @@ async fn one_user_cannot_take_every_connection() {
             .max_connections(4)
             .max_statements_per_user(2)
             .queue_timeout(Duration::from_millis(300))
-            .statement_timeout(Duration::from_secs(5)),
+            .statement_timeout(Duration::from_secs(8)),
     )
     .await;
     let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) \
@@ -143,7 +143,7 @@ async fn one_user_cannot_take_every_connection() {
         });
     }
     // Six of alice's eight wait out their turn (300 ms) and are told the database is busy;
-    // the other two run until the 5 s statement timeout. The outer bound only turns a broken
+    // the other two run until the 8 s statement timeout. The outer bound only turns a broken
     // build into a failure instead of a hang.
     for _ in 0..6 {
         let result = tokio::time::timeout(Duration::from_secs(4), alice.join_next())
@@ -160,7 +160,10 @@ async fn one_user_cannot_take_every_connection() {
             "{result:?}"
         );
     }
-    assert_eq!(alice.len(), 2, "two of alice's statements still run");
+    assert!(
+        alice.try_join_next().is_none(),
+        "two of alice's statements still run"
+    );
     // Bob is not held up by alice: his statement runs at once, while hers still run.
     let bob = executor
         .execute_tool_call(
@@ -168,9 +171,8 @@ async fn one_user_cannot_take_every_connection() {
         )
         .await;
     assert_eq!(rows(bob), json!([{"one": 1}]));
-    assert_eq!(
-        alice.len(),
-        2,
+    assert!(
+        alice.try_join_next().is_none(),
         "alice's two were still running while bob was answered"
     );
     while let Some(result) = alice.join_next().await {
@@ -185,7 +187,7 @@ async fn a_call_that_finds_every_connection_busy_is_a_503_not_a_timeout() {
             .max_connections(2)
             .max_statements_per_user(2)
             .queue_timeout(Duration::from_millis(300))
-            .statement_timeout(Duration::from_secs(4)),
+            .statement_timeout(Duration::from_secs(8)),
     )
     .await;
     let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) \
@@ -204,9 +206,11 @@ async fn a_call_that_finds_every_connection_busy_is_a_503_not_a_timeout() {
         })
         .collect();
     // Once alice's two statements hold both connections, bob's call waits for one and is
-    // told the database is busy. Until they start, his calls are answered (bounded tries).
+    // told the database is busy. Until they start, his calls are answered (tries bounded by
+    // time, well inside the statement timeout).
     let mut bob = None;
-    for _ in 0..30 {
+    let tries_end = std::time::Instant::now() + Duration::from_secs(4);
+    while std::time::Instant::now() < tries_end {
         let result = executor
             .execute_tool_call(
                 ToolCall::new("SQL.Query", json!({"statement": "SELECT 1"})).user("bob"),
