@@ -349,3 +349,36 @@ fn check_version(lit: &LitStr) -> syn::Result<()> {
         ))
     }
 }
+
+#[cfg(test)]
+mod contract_tests {
+    include!("definition_cases.rs");
+
+    use proc_macro2::Literal;
+    use quote::quote;
+
+    #[test]
+    fn the_attribute_accepts_exactly_the_definitions_the_contract_accepts() {
+        for case in DEFINITION_CASES {
+            let DefinitionCase {
+                name,
+                version,
+                timeout_secs,
+                scopes,
+                accepted,
+            } = *case;
+            let timeout = Literal::u64_unsuffixed(timeout_secs);
+            let attr = quote! {
+                name = #name, version = #version, timeout = #timeout,
+                requires_auth, scopes = [#(#scopes),*]
+            };
+            let parsed = super::parse(attr);
+            assert_eq!(
+                parsed.is_ok(),
+                accepted,
+                "{case:?}: {:?}",
+                parsed.err().map(|e| e.to_string())
+            );
+        }
+    }
+}

@@ -260,6 +260,18 @@ pub enum BuildError {
         /// Where the tool comes from.
         defined_at: String,
     },
+    /// A tool's version, timeout or scopes break the contract every definition keeps, the
+    /// one `#[tool]` checks at compile time: version `MAJOR.MINOR.PATCH`, timeout from 1 s to
+    /// one day, scopes non-empty, without whitespace, each once.
+    #[error("invalid definition of tool '{name}' ({defined_at}): {reason}")]
+    InvalidDefinition {
+        /// The tool.
+        name: String,
+        /// What is wrong, and what was expected.
+        reason: String,
+        /// Where the tool comes from.
+        defined_at: String,
+    },
     /// A builder option is out of range.
     #[error("invalid executor configuration: {0}")]
     InvalidConfig(String),

@@ -179,18 +179,19 @@ fn from_definition(definition: ToolDefinition) -> Result<RegisteredTool, BuildEr
         output_schema: definition.output_schema,
         defined_at: "registered at run time".to_owned(),
     };
-    if info.timeout.is_zero() {
-        return Err(BuildError::InvalidConfig(format!(
-            "tool '{}' has a zero timeout",
-            info.name
-        )));
-    }
     finish(info, Handler::Dynamic(definition.handler))
 }
 
 fn finish(info: ToolInfo, handler: Handler) -> Result<RegisteredTool, BuildError> {
     if let Err(reason) = check_tool_name(&info.name) {
         return Err(BuildError::InvalidName {
+            name: info.name,
+            reason,
+            defined_at: info.defined_at,
+        });
+    }
+    if let Err(reason) = check_definition(&info) {
+        return Err(BuildError::InvalidDefinition {
             name: info.name,
             reason,
             defined_at: info.defined_at,
@@ -243,6 +244,43 @@ pub(crate) fn check_tool_name(name: &str) -> Result<(), String> {
             return Err(format!(
                 "segment `{segment}` must start with a letter and hold only letters, digits and `_`"
             ));
+        }
+    }
+    Ok(())
+}
+
+/// The longest timeout a tool may declare: one day, as `#[tool(timeout = ...)]` allows.
+const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// The rest of the contract every definition keeps (docs/ARCHITECTURE.md), whether `#[tool]`
+/// made it (checked again here at no cost) or it was registered at run time: version
+/// `MAJOR.MINOR.PATCH` numbers, a timeout from 1 s to one day, scopes non-empty, without
+/// whitespace, each once.
+fn check_definition(info: &ToolInfo) -> Result<(), String> {
+    let parts: Vec<&str> = info.version.split('.').collect();
+    let numeric = parts
+        .iter()
+        .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+    if parts.len() != 3 || !numeric {
+        return Err(format!(
+            "version \"{}\" is not MAJOR.MINOR.PATCH, e.g. \"1.0.0\"",
+            info.version
+        ));
+    }
+    if info.timeout < Duration::from_secs(1) || info.timeout > MAX_TIMEOUT {
+        return Err(format!(
+            "timeout of {} s is outside 1 s to 86400 s (one day)",
+            info.timeout.as_secs_f64()
+        ));
+    }
+    for (index, scope) in info.scopes.iter().enumerate() {
+        if scope.is_empty() || scope.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "scope {scope:?} must be non-empty and contain no whitespace"
+            ));
+        }
+        if info.scopes[..index].contains(scope) {
+            return Err(format!("duplicate scope \"{scope}\""));
         }
     }
     Ok(())

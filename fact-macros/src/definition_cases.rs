@@ -1,0 +1,77 @@
+// The contract of a tool definition, as a table of cases: name, version, timeout and scopes,
+// and whether FACT accepts them. It is included by `#[tool]`'s unit tests (fact-macros'
+// `args.rs`) and by the run-time registration test (`tests/tests/definition_contract.rs`), so
+// that the macro's checks and the registry's run on one table and cannot drift apart.
+
+/// One tool definition and whether it is accepted.
+#[derive(Debug, Clone, Copy)]
+struct DefinitionCase {
+    name: &'static str,
+    version: &'static str,
+    timeout_secs: u64,
+    scopes: &'static [&'static str],
+    accepted: bool,
+}
+
+const fn case(
+    name: &'static str,
+    version: &'static str,
+    timeout_secs: u64,
+    scopes: &'static [&'static str],
+    accepted: bool,
+) -> DefinitionCase {
+    DefinitionCase {
+        name,
+        version,
+        timeout_secs,
+        scopes,
+        accepted,
+    }
+}
+
+const DEFINITION_CASES: &[DefinitionCase] = &[
+    // accepted
+    case("MyApp.Calculator", "1.0.0", 10, &[], true),
+    case("A1.b_2", "0.0.1", 1, &["read"], true),
+    case("Toolkit.Tool", "10.20.30", 86_400, &["calc.read", "calc:write"], true),
+    case(
+        "ThisToolkitNameIsLongButFine.AndSoIsTheToolNameUpToSixtyFourChar",
+        "1.0.0",
+        30,
+        &[],
+        true,
+    ),
+    // names
+    case("Calculator", "1.0.0", 10, &[], false),
+    case("My-App.Calc", "1.0.0", 10, &[], false),
+    case("1App.Calc", "1.0.0", 10, &[], false),
+    case("_App.Calc", "1.0.0", 10, &[], false),
+    case("App.Calc.More", "1.0.0", 10, &[], false),
+    case(".Calc", "1.0.0", 10, &[], false),
+    case("App.", "1.0.0", 10, &[], false),
+    case("Äpp.Calc", "1.0.0", 10, &[], false),
+    case("App.Calc ", "1.0.0", 10, &[], false),
+    case(
+        "ThisToolkitNameIsLongButFine.AndSoIsTheToolNameUpToSixtyFourChars",
+        "1.0.0",
+        30,
+        &[],
+        false,
+    ),
+    // versions: MAJOR.MINOR.PATCH numbers
+    case("App.Calc", "1.0", 10, &[], false),
+    case("App.Calc", "1.0.0.0", 10, &[], false),
+    case("App.Calc", "v1.0.0", 10, &[], false),
+    case("App.Calc", "1.x.0", 10, &[], false),
+    case("App.Calc", "1..0", 10, &[], false),
+    case("App.Calc", "1.0.0-beta", 10, &[], false),
+    case("App.Calc", "", 10, &[], false),
+    // timeouts: 1 s to one day
+    case("App.Calc", "1.0.0", 0, &[], false),
+    case("App.Calc", "1.0.0", 86_401, &[], false),
+    // scopes: non-empty, no whitespace, no duplicates
+    case("App.Calc", "1.0.0", 10, &[""], false),
+    case("App.Calc", "1.0.0", 10, &["calc read"], false),
+    case("App.Calc", "1.0.0", 10, &["read\t"], false),
+    case("App.Calc", "1.0.0", 10, &["read", "write", "read"], false),
+];
