@@ -11,7 +11,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument as _;
 
-use crate::audit::{AuditError, AuditLog, AuditRecord};
+use crate::audit::{AuditError, AuditLog};
+use crate::auth::AccessToken;
 use crate::auth::AuthorizationManager;
 use crate::call::ToolCall;
 use crate::clock::{SharedClock, SystemClock};
@@ -20,7 +21,7 @@ use crate::error::{BuildError, ErrorKind, ToolError};
 use crate::extensions::Extensions;
 use crate::metrics::MetricsCollector;
 use crate::pipeline::authorize::Authorizer;
-use crate::pipeline::execute::{LocalRunner, stage_panicked};
+use crate::pipeline::execute::{LocalRunner, Ran, stage_panicked};
 use crate::pipeline::policy::PolicyCheck;
 use crate::pipeline::rate_limit::{RateLimitSettings, RateLimiter};
 use crate::pipeline::record::{AuditedCall, Recorder};
@@ -28,6 +29,7 @@ use crate::pipeline::route::{Route, Router};
 use crate::pipeline::validate::ArgumentValidator;
 use crate::policy::{SecurityPolicy, Validator};
 use crate::rate_limit::{RateLimit, RateLimitStore};
+use crate::registry::RegisteredTool;
 use crate::registry::{Registry, ToolInfo, plausible_tool_name};
 use crate::result::ToolResult;
 use crate::schema::ToolFormat;
@@ -213,7 +215,7 @@ impl ToolExecutorBuilder {
         self
     }
 
-    /// Writes one [`AuditRecord`] per call, refused calls included, to `log`. Call
+    /// Writes one [`AuditRecord`](crate::audit::AuditRecord) per call, refused calls included, to `log`. Call
     /// [`ToolExecutor::shutdown`] before exiting so every record is written.
     #[must_use]
     pub fn audit(mut self, log: AuditLog) -> Self {
@@ -327,7 +329,7 @@ impl ToolExecutor {
     /// With an audit log configured, the call's record is queued before this returns; when the
     /// log's queue is full, this waits for room rather than drop the record. A call whose
     /// future is dropped before it is answered is recorded too, as cancelled
-    /// ([`AuditRecord::CANCELLED_STATUS`]).
+    /// ([`AuditRecord::CANCELLED_STATUS`](crate::audit::AuditRecord::CANCELLED_STATUS)).
     pub async fn execute_tool_call(&self, call: ToolCall) -> ToolResult {
         // One span per call: what it was and how it ended, never its arguments or token. A name
         // no tool could have is the caller's text: it stays out of the log.
@@ -350,10 +352,18 @@ impl ToolExecutor {
     async fn answer(&self, mut call: ToolCall, span: tracing::Span) -> ToolResult {
         let started = Instant::now();
         let mut audited = AuditedCall::open(self.inner.audit.as_ref(), &call, started);
-        let outcome = AssertUnwindSafe(self.run(&mut call, &mut audited.method))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|payload| Err(stage_panicked(&call.tool_name, payload.as_ref())));
+        let outcome = AssertUnwindSafe(async {
+            let (tool, access_token, route) = self.admit(&mut call).await?;
+            // Until the runner says how the call ran, the route says how it was meant to:
+            // that is what a call whose caller stops waiting is audited with.
+            audited.method = route.method();
+            let ran = self.execute(route, tool, &mut call, access_token).await;
+            audited.method = ran.method;
+            ran.result
+        })
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|payload| Err(stage_panicked(&call.tool_name, payload.as_ref())));
         let elapsed = started.elapsed();
         let user = call.user_id.take();
         let result = match outcome {
@@ -387,12 +397,12 @@ impl ToolExecutor {
         }
     }
 
-    /// The stages from lookup to execution.
-    async fn run(
+    /// The stages from lookup to route: the tool, the caller's token when the tool needs one,
+    /// and where the call runs; or why it was refused.
+    async fn admit(
         &self,
         call: &mut ToolCall,
-        method: &mut &'static str,
-    ) -> Result<Value, ToolError> {
+    ) -> Result<(&RegisteredTool, Option<AccessToken>, Route), ToolError> {
         let inner = &*self.inner;
         let tool = inner.registry.get(&call.tool_name).ok_or_else(|| {
             ToolError::new(
@@ -407,11 +417,19 @@ impl ToolExecutor {
         inner.validator.validate(tool, call)?;
         let access_token = inner.authorizer.authorize(tool, call).await?;
         inner.rate_limiter.check(tool, call).await?;
-        match inner.router.route(tool) {
-            Route::Local => {
-                *method = AuditRecord::LOCAL;
-                inner.local.run(tool, call, access_token).await
-            }
+        Ok((tool, access_token, inner.router.route(tool)))
+    }
+
+    /// The execute stage: runs the admitted call on its route, and says how it ran.
+    async fn execute(
+        &self,
+        route: Route,
+        tool: &RegisteredTool,
+        call: &mut ToolCall,
+        access_token: Option<AccessToken>,
+    ) -> Ran {
+        match route {
+            Route::Local => self.inner.local.run(tool, call, access_token).await,
         }
     }
 

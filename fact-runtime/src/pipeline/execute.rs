@@ -1,4 +1,6 @@
-//! The execute stage: run the tool in this process, within its timeout, surviving its panics.
+//! The execute stage: run the tool where the route stage sent it, within its timeout,
+//! surviving its panics. The bounds ([`run_bounded`]) are one wrapper every runner shares; the
+//! local runner is the only runner today.
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
@@ -15,6 +17,65 @@ use crate::context::ToolContext;
 use crate::error::{ErrorKind, ToolError};
 use crate::extensions::Extensions;
 use crate::registry::RegisteredTool;
+
+/// How a call ran: the `execution_method` of its audit record, and its result.
+#[derive(Debug)]
+pub(crate) struct Ran {
+    pub(crate) method: &'static str,
+    pub(crate) result: Result<Value, ToolError>,
+}
+
+/// The bounds of one run, made before the runner starts: the deadline, and the token that is
+/// cancelled when the call times out or its caller stops waiting.
+#[derive(Debug, Clone)]
+pub(crate) struct Bounds {
+    pub(crate) deadline: Instant,
+    pub(crate) cancellation: CancellationToken,
+}
+
+impl Bounds {
+    pub(crate) fn starting_now(timeout: std::time::Duration) -> Self {
+        Self {
+            deadline: Instant::now() + timeout,
+            cancellation: CancellationToken::new(),
+        }
+    }
+}
+
+/// Runs the future `start` makes within `bounds`, for tool `tool` of `timeout`: a panic while
+/// making or polling it is a 500, the deadline a 504, and the bounds' token is cancelled when
+/// the deadline passes or this future is dropped first. Every runner goes through here.
+pub(crate) async fn run_bounded<F>(
+    tool: &str,
+    timeout: std::time::Duration,
+    bounds: Bounds,
+    start: impl FnOnce() -> F,
+) -> Result<Value, ToolError>
+where
+    F: Future<Output = Result<Value, ToolError>>,
+{
+    // Cancels the token if this future is dropped before the run finishes.
+    let guard = bounds.cancellation.drop_guard();
+    // A handler may panic before it even returns its future.
+    let future = match std::panic::catch_unwind(AssertUnwindSafe(start)) {
+        Ok(future) => future,
+        Err(payload) => return Err(panicked(tool, payload.as_ref())),
+    };
+    let outcome =
+        tokio::time::timeout_at(bounds.deadline, AssertUnwindSafe(future).catch_unwind()).await;
+    match outcome {
+        Ok(Ok(result)) => {
+            guard.disarm();
+            result
+        }
+        Ok(Err(payload)) => Err(panicked(tool, payload.as_ref())),
+        // Dropping `guard` cancels the token, which a sync tool may be watching.
+        Err(_elapsed) => Err(ToolError::new(
+            ErrorKind::Timeout,
+            format!("Tool '{tool}' timed out after {}", humanize(timeout)),
+        )),
+    }
+}
 
 /// Runs local tools. Async tools run on the calling task; sync tools are sent to tokio's
 /// blocking pool by their generated code. The tool's context is cancelled when the call times
@@ -39,18 +100,15 @@ impl LocalRunner {
         tool: &RegisteredTool,
         call: &mut ToolCall,
         access_token: Option<AccessToken>,
-    ) -> Result<Value, ToolError> {
-        let cancellation = CancellationToken::new();
-        // Cancels the tool's token if this future is dropped before the tool finishes.
-        let guard = cancellation.clone().drop_guard();
-        let deadline = Instant::now() + tool.timeout;
+    ) -> Ran {
+        let bounds = Bounds::starting_now(tool.timeout);
         let ctx = ToolContext::for_call(
             call.call_id.clone(),
             tool.info.name.clone(),
             call.user_id.clone(),
             call.session_id.clone(),
-            deadline,
-            cancellation,
+            bounds.deadline,
+            bounds.cancellation.clone(),
             Arc::clone(&self.extensions),
         );
         let ctx = match access_token {
@@ -58,30 +116,13 @@ impl LocalRunner {
             None => ctx,
         };
         let arguments = std::mem::take(&mut call.arguments);
-        // A handler may panic before it even returns its future.
-        let future = match std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let result = run_bounded(&tool.info.name, tool.timeout, bounds, || {
             tool.handler.call(ctx, arguments)
-        })) {
-            Ok(future) => future,
-            Err(payload) => return Err(panicked(&tool.info.name, payload.as_ref())),
-        };
-        let outcome =
-            tokio::time::timeout_at(deadline, AssertUnwindSafe(future).catch_unwind()).await;
-        match outcome {
-            Ok(Ok(result)) => {
-                guard.disarm();
-                result
-            }
-            Ok(Err(payload)) => Err(panicked(&tool.info.name, payload.as_ref())),
-            // Dropping `guard` cancels the tool's token, which a sync tool may be watching.
-            Err(_elapsed) => Err(ToolError::new(
-                ErrorKind::Timeout,
-                format!(
-                    "Tool '{}' timed out after {}",
-                    tool.info.name,
-                    humanize(tool.timeout)
-                ),
-            )),
+        })
+        .await;
+        Ran {
+            method: crate::audit::AuditRecord::LOCAL,
+            result,
         }
     }
 }
