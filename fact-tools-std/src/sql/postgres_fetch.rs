@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use futures::TryStreamExt as _;
 use serde_json::Value;
 use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgStatement;
 use sqlx::{
     Column as _, Connection as _, Executor as _, Postgres, Row as _, Statement as _, TypeInfo as _,
 };
@@ -30,102 +31,91 @@ pub(super) async fn postgres_fetch(
     cap: Cap,
 ) -> Result<Rows, FetchError> {
     let mut transaction = connection.begin_with("BEGIN READ ONLY").await?;
-    let body = match statement {
-        PgText::Guarded(body) => body,
-        PgText::Raw(sql) => return postgres_fetch_raw(transaction, sql, params, cap).await,
-    };
-    // The query's own columns: names and types to report, and how each is read.
-    let described = transaction.prepare(body.as_str()).await?;
-    let names = unique_names(described.columns().iter().map(|column| column.name()));
-    let mut columns = Vec::with_capacity(names.len());
-    let mut decoders = Vec::with_capacity(names.len());
-    for column in described.columns() {
-        let ty = column.type_info();
-        // A type without a JSON form of its own is sent as its text form.
-        let decoder = PgDecoder::for_type(ty);
-        columns.push(decoder.is_some());
-        decoders.push(decoder.unwrap_or(PgDecoder::Text));
+    match statement {
+        PgText::Guarded(body) => {
+            // The query's own columns: names and types to report, and how each is read. A
+            // type without a JSON form of its own is sent as its text form.
+            let columns = Columns::of(&transaction.prepare(body.as_str()).await?);
+            let decoded: Vec<bool> = columns.decoders.iter().map(Option::is_some).collect();
+            let decoders = columns
+                .decoders
+                .iter()
+                .map(|decoder| decoder.unwrap_or(PgDecoder::Text))
+                .collect();
+            let text = guarded_query(body, &decoded, cap);
+            let guarded = transaction.prepare(text.as_str()).await?;
+            read_rows(transaction, &guarded, params, columns, decoders, true, cap).await
+        }
+        // Statements of ours (the catalog's) and tests of the lower layers run as they are:
+        // only the row and byte caps apply, and a type without a JSON form is an error.
+        PgText::Raw(sql) => {
+            let statement = transaction.prepare(sql.as_str()).await?;
+            let columns = Columns::of(&statement);
+            let decoders = columns
+                .decoders
+                .iter()
+                .zip(&columns.names)
+                .zip(&columns.types)
+                .map(|((decoder, name), type_name)| {
+                    decoder.ok_or_else(|| {
+                        FetchError::Ours(SqlError::Database(format!(
+                            "column '{name}' has type {type_name}, which has no JSON form"
+                        )))
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            read_rows(
+                transaction,
+                &statement,
+                params,
+                columns,
+                decoders,
+                false,
+                cap,
+            )
+            .await
+        }
     }
-    let column_types: Vec<String> = described
-        .columns()
-        .iter()
-        .map(|column| column.type_info().name().to_owned())
-        .collect();
-    let guarded = guarded_query(body, &columns, cap);
-    let statement = transaction.prepare(&guarded).await?;
-    let kept = read_rows(
-        &mut transaction,
-        &statement,
-        params,
-        &names,
-        &decoders,
-        true,
-        cap,
-    )
-    .await?;
-    transaction.rollback().await?;
-    Ok(Rows {
-        columns: names.into_iter().zip(column_types).collect(),
-        rows: kept.rows,
-        truncated: kept.truncated,
-    })
 }
 
-/// Runs `sql` as it is, for statements of ours (the catalog's) and tests of the lower layers:
-/// only the row and byte caps apply, and a type without a JSON form is an error.
-async fn postgres_fetch_raw(
-    mut transaction: sqlx::Transaction<'_, Postgres>,
-    sql: &str,
-    params: &[Value],
-    cap: Cap,
-) -> Result<Rows, FetchError> {
-    let statement = transaction.prepare(sql).await?;
-    let names = unique_names(statement.columns().iter().map(|column| column.name()));
-    let mut decoders = Vec::with_capacity(names.len());
-    for (column, name) in statement.columns().iter().zip(&names) {
-        let ty = column.type_info();
-        decoders.push(PgDecoder::for_type(ty).ok_or_else(|| {
-            FetchError::Ours(SqlError::Database(format!(
-                "column '{name}' has type {}, which has no JSON form",
-                ty.name()
-            )))
-        })?);
-    }
-    let column_types: Vec<String> = statement
-        .columns()
-        .iter()
-        .map(|column| column.type_info().name().to_owned())
-        .collect();
-    let kept = read_rows(
-        &mut transaction,
-        &statement,
-        params,
-        &names,
-        &decoders,
-        false,
-        cap,
-    )
-    .await?;
-    transaction.rollback().await?;
-    Ok(Rows {
-        columns: names.into_iter().zip(column_types).collect(),
-        rows: kept.rows,
-        truncated: kept.truncated,
-    })
+/// A prepared statement's columns: unique names, the database's type names, and the decoder
+/// of each type that has a JSON form.
+struct Columns {
+    names: Vec<String>,
+    types: Vec<String>,
+    decoders: Vec<Option<PgDecoder>>,
 }
 
-/// Binds `params` to `statement` and reads its rows as JSON objects keyed by `names`, within
-/// `cap`. When `sized`, column 0 is each row's size as text ([`guarded_query`]) and the values
-/// follow: a first row past the byte cap is refused, a later one ends the result.
+impl Columns {
+    fn of(statement: &PgStatement<'_>) -> Self {
+        let columns = statement.columns();
+        Self {
+            names: unique_names(columns.iter().map(|column| column.name())),
+            types: columns
+                .iter()
+                .map(|column| column.type_info().name().to_owned())
+                .collect(),
+            decoders: columns
+                .iter()
+                .map(|column| PgDecoder::for_type(column.type_info()))
+                .collect(),
+        }
+    }
+}
+
+/// Binds `params` to `statement`, reads its rows as JSON objects keyed by the columns' names
+/// within `cap` (each with `decoders`), and rolls the transaction back. When `sized`, column 0
+/// is each row's size as text ([`guarded_query`]) and the values follow: a first row past the
+/// byte cap is refused, a later one ends the result.
 async fn read_rows(
-    connection: &mut sqlx::PgConnection,
-    statement: &sqlx::postgres::PgStatement<'_>,
+    mut transaction: sqlx::Transaction<'_, Postgres>,
+    statement: &PgStatement<'_>,
     params: &[Value],
-    names: &[String],
-    decoders: &[PgDecoder],
+    columns: Columns,
+    decoders: Vec<PgDecoder>,
     sized: bool,
     cap: Cap,
-) -> Result<Collected, FetchError> {
+) -> Result<Rows, FetchError> {
     let types = match statement.parameters() {
         Some(sqlx::Either::Left(types)) => types.to_vec(),
         _ => Vec::new(),
@@ -133,33 +123,40 @@ async fn read_rows(
     let query = bind_postgres(statement.query(), params, &types).map_err(FetchError::Ours)?;
     let first_value = usize::from(sized);
     let mut kept = Collected::new(cap);
-    let mut stream = query.fetch(connection);
-    while let Some(row) = stream.try_next().await? {
-        if !kept.has_room() {
-            break;
-        }
-        if sized {
-            let size: i64 = row.try_get(0)?;
-            if usize::try_from(size).map_or(true, |size| size > cap.bytes) {
-                if kept.rows.is_empty() {
-                    return Err(FetchError::Ours(SqlError::TooLarge {
-                        what: format!("the result's first row ({size} bytes as text)"),
-                        limit: cap.bytes,
-                        cap: cap.bytes,
-                    }));
-                }
-                kept.truncated = true;
+    {
+        let mut stream = query.fetch(&mut *transaction);
+        while let Some(row) = stream.try_next().await? {
+            if !kept.has_room() {
                 break;
             }
+            if sized {
+                let size: i64 = row.try_get(0)?;
+                if usize::try_from(size).map_or(true, |size| size > cap.bytes) {
+                    if kept.rows.is_empty() {
+                        return Err(FetchError::Ours(SqlError::TooLarge {
+                            what: format!("the result's first row ({size} bytes as text)"),
+                            limit: cap.bytes,
+                            cap: cap.bytes,
+                        }));
+                    }
+                    kept.truncated = true;
+                    break;
+                }
+            }
+            let values = decoders
+                .iter()
+                .enumerate()
+                .map(|(index, decoder)| decoder.decode(&row, first_value + index))
+                .collect::<Result<Vec<_>, _>>()?;
+            kept.push(object(&columns.names, values));
         }
-        let values = decoders
-            .iter()
-            .enumerate()
-            .map(|(index, decoder)| decoder.decode(&row, first_value + index))
-            .collect::<Result<Vec<_>, _>>()?;
-        kept.push(object(names, values));
     }
-    Ok(kept)
+    transaction.rollback().await?;
+    Ok(Rows {
+        columns: columns.names.into_iter().zip(columns.types).collect(),
+        rows: kept.rows,
+        truncated: kept.truncated,
+    })
 }
 
 /// `body` wrapped so that PostgreSQL sends at most `cap.rows + 1` rows, and no row larger
