@@ -118,6 +118,29 @@ async fn postgres_rows_larger_than_the_result_cap_are_never_read() {
     fixture.drop_schema().await;
 }
 
+/// `count` calls of `user`, each a statement that runs until the statement timeout, started
+/// on tasks of their own.
+fn endless_statements(
+    executor: &std::sync::Arc<fact_runtime::ToolExecutor>,
+    user: &'static str,
+    count: usize,
+) -> tokio::task::JoinSet<ToolResult> {
+    const ENDLESS: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) \
+                           SELECT count(*) AS n FROM c";
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        let executor = std::sync::Arc::clone(executor);
+        calls.spawn(async move {
+            executor
+                .execute_tool_call(
+                    ToolCall::new("SQL.Query", json!({"statement": ENDLESS})).user(user),
+                )
+                .await
+        });
+    }
+    calls
+}
+
 #[tokio::test]
 async fn one_user_cannot_take_every_connection() {
     let fixture = Fixture::sqlite(
@@ -128,20 +151,8 @@ async fn one_user_cannot_take_every_connection() {
             .statement_timeout(Duration::from_secs(8)),
     )
     .await;
-    let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) \
-                   SELECT count(*) AS n FROM c";
     let executor = std::sync::Arc::new(fixture.executor.clone());
-    let mut alice = tokio::task::JoinSet::new();
-    for _ in 0..8 {
-        let executor = std::sync::Arc::clone(&executor);
-        alice.spawn(async move {
-            executor
-                .execute_tool_call(
-                    ToolCall::new("SQL.Query", json!({"statement": endless})).user("alice"),
-                )
-                .await
-        });
-    }
+    let mut alice = endless_statements(&executor, "alice", 8);
     // Six of alice's eight wait out their turn (300 ms) and are told the database is busy;
     // the other two run until the 8 s statement timeout. The outer bound only turns a broken
     // build into a failure instead of a hang.
@@ -190,21 +201,8 @@ async fn a_call_that_finds_every_connection_busy_is_a_503_not_a_timeout() {
             .statement_timeout(Duration::from_secs(8)),
     )
     .await;
-    let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) \
-                   SELECT count(*) AS n FROM c";
     let executor = std::sync::Arc::new(fixture.executor.clone());
-    let holders: Vec<_> = (0..2)
-        .map(|_| {
-            let executor = std::sync::Arc::clone(&executor);
-            tokio::spawn(async move {
-                executor
-                    .execute_tool_call(
-                        ToolCall::new("SQL.Query", json!({"statement": endless})).user("alice"),
-                    )
-                    .await
-            })
-        })
-        .collect();
+    let mut holders = endless_statements(&executor, "alice", 2);
     // Once alice's two statements hold both connections, bob's call waits for one and is
     // told the database is busy. Until they start, his calls are answered (tries bounded by
     // time, well inside the statement timeout).
@@ -235,10 +233,9 @@ async fn a_call_that_finds_every_connection_busy_is_a_503_not_a_timeout() {
             .contains("all 2 connections to the database stayed in use"),
         "{bob:?}"
     );
-    for holder in holders {
-        let result = holder.await.expect("joins");
+    while let Some(result) = holders.join_next().await {
         assert_status(
-            &result,
+            &result.expect("joins"),
             504,
             "alice's statements stop at the statement timeout",
         );
