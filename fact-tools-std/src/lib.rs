@@ -2,6 +2,8 @@
 
 #[cfg(feature = "fs")]
 pub mod fs;
+#[cfg(any(feature = "fs", feature = "web"))]
+mod json_size;
 #[cfg(feature = "sql")]
 pub mod sql;
 #[cfg(feature = "web")]
