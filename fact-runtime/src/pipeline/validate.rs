@@ -21,8 +21,6 @@ const MAX_REPORTED: usize = 5;
 /// A tool's input schema, compiled once when the registry is built.
 pub(crate) struct CompiledSchema {
     validator: Validator,
-    /// The schema itself, to read which values it calls integers.
-    schema: Value,
     /// Top-level string parameters that declare their own `maxLength`: the tool's contract for
     /// them replaces the policy's `max_string_length`.
     declared_lengths: Vec<(String, usize)>,
@@ -54,7 +52,6 @@ impl CompiledSchema {
             .map_err(|e| e.to_string())?;
         Ok(Self {
             validator,
-            schema: schema.clone(),
             declared_lengths: declared_lengths(schema),
         })
     }
@@ -117,7 +114,7 @@ impl ArgumentValidator {
         // JSON Schema calls 10.0 an integer, and the check above agreed: the tool receives
         // the integer it was promised, not a float its own parsing refuses.
         if has_integral_float(arguments) {
-            let root = &tool.schema.schema;
+            let root = &tool.info.input_schema;
             integers_where_declared(root, root, arguments, 0);
         }
         self.policy.run_validators(tool, call)
