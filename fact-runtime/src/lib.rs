@@ -4,6 +4,8 @@
 #[allow(unused_extern_crates)]
 extern crate self as fact_runtime;
 
+#[cfg(feature = "arcade")]
+pub mod arcade;
 pub mod audit;
 pub mod auth;
 mod call;
