@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use futures::{FutureExt as _, Stream, StreamExt as _};
@@ -29,8 +29,7 @@ use crate::pipeline::route::{Route, Router};
 use crate::pipeline::validate::ArgumentValidator;
 use crate::policy::{SecurityPolicy, Validator};
 use crate::rate_limit::{RateLimit, RateLimitStore};
-use crate::registry::RegisteredTool;
-use crate::registry::{Registry, ToolInfo, plausible_tool_name};
+use crate::registry::{RegisteredTool, Registry, ToolInfo, plausible_tool_name};
 use crate::result::ToolResult;
 use crate::schema::ToolFormat;
 
@@ -73,7 +72,13 @@ pub struct ToolExecutor {
 
 #[derive(Debug)]
 struct Inner {
-    registry: Registry,
+    /// The tools served now: swapped whole when the Arcade Engine's catalogue is read again.
+    registry: RwLock<Arc<Registry>>,
+    /// This process's own tools, which every registry starts from.
+    #[cfg(feature = "arcade")]
+    locals: Vec<Arc<RegisteredTool>>,
+    #[cfg(feature = "arcade")]
+    gateway: Option<Arc<crate::arcade::GatewayState>>,
     validator: ArgumentValidator,
     authorizer: Authorizer,
     rate_limiter: RateLimiter,
@@ -99,6 +104,8 @@ pub struct ToolExecutorBuilder {
     authorization: Option<AuthorizationManager>,
     audit: Option<AuditLog>,
     extensions: Extensions,
+    #[cfg(feature = "arcade")]
+    gateway: Option<crate::arcade::ArcadeGateway>,
 }
 
 impl ToolExecutorBuilder {
@@ -232,19 +239,97 @@ impl ToolExecutorBuilder {
         self
     }
 
-    /// Builds the registry (compiling every input schema once) and the pipeline.
+    /// Routes calls between this executor's tools and an Arcade Engine's, as `gateway` says.
+    /// The Engine's tools join the registry when its catalogue is read: build with
+    /// [`build_connected`](Self::build_connected), or call
+    /// [`ToolExecutor::refresh_remote_tools`] after [`build`](Self::build).
+    #[cfg(feature = "arcade")]
+    #[must_use]
+    pub fn arcade(mut self, gateway: crate::arcade::ArcadeGateway) -> Self {
+        self.gateway = Some(gateway);
+        self
+    }
+
+    /// Builds the registry (compiling every input schema once) and the pipeline. With an
+    /// Arcade gateway, the Engine's tools are not read here (that needs I/O): see
+    /// [`build_connected`](Self::build_connected).
     ///
     /// # Errors
     ///
     /// [`BuildError`] when two tools share a name, a name or schema is invalid, or an option is
     /// out of range.
     pub fn build(self) -> Result<ToolExecutor, BuildError> {
+        self.assemble(Vec::new())
+    }
+
+    /// Builds as [`build`](Self::build) does, with the Arcade Engine's tools read first, so
+    /// that options may name them; then reads the catalogue again on the gateway's interval
+    /// for as long as the executor lives. An Engine that cannot be read is logged and reported
+    /// by [`ToolExecutor::arcade_health`]: this process's own tools are served meanwhile, and
+    /// the Engine's join at the next read that succeeds.
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build).
+    #[cfg(feature = "arcade")]
+    pub async fn build_connected(self) -> Result<ToolExecutor, BuildError> {
+        let Some(settings) = self.gateway.clone() else {
+            return self.build();
+        };
+        let state = Arc::new(crate::arcade::GatewayState::new(
+            settings,
+            Arc::clone(&self.clock),
+        ));
+        let remotes = match state.read_catalogue().await {
+            Ok((tools, _skipped)) => tools,
+            Err(error) => {
+                tracing::warn!(%error, "the Arcade Engine's tools could not be read; serving this process's tools until they can");
+                Vec::new()
+            }
+        };
+        let executor = self.assemble_with(Some(state), remotes)?;
+        executor.spawn_refresh();
+        Ok(executor)
+    }
+
+    fn assemble(self, remotes: Vec<RegisteredTool>) -> Result<ToolExecutor, BuildError> {
+        #[cfg(feature = "arcade")]
+        {
+            let clock = Arc::clone(&self.clock);
+            let state = self
+                .gateway
+                .clone()
+                .map(|settings| Arc::new(crate::arcade::GatewayState::new(settings, clock)));
+            self.assemble_with(state, remotes)
+        }
+        #[cfg(not(feature = "arcade"))]
+        self.assemble_with(remotes)
+    }
+
+    fn assemble_with(
+        self,
+        #[cfg(feature = "arcade")] gateway: Option<Arc<crate::arcade::GatewayState>>,
+        remotes: Vec<RegisteredTool>,
+    ) -> Result<ToolExecutor, BuildError> {
         if self.max_concurrency == 0 {
             return Err(BuildError::InvalidConfig(
                 "max_concurrency must be at least 1".to_owned(),
             ));
         }
-        let registry = Registry::build(self.discover, self.manual)?;
+        let locals: Vec<Arc<RegisteredTool>> = Registry::build(self.discover, self.manual)?
+            .tools()
+            .cloned()
+            .collect();
+        #[cfg(feature = "arcade")]
+        let registry = match &gateway {
+            Some(gateway) => Registry::of(gateway.merge(&locals, remotes)?)?,
+            None => Registry::of(locals.iter().cloned())?,
+        };
+        #[cfg(not(feature = "arcade"))]
+        let registry = {
+            drop(remotes);
+            Registry::of(locals.iter().cloned())?
+        };
         tracing::debug!(tools = registry.len(), "tool registry built");
         let tool_validators =
             by_registered_name(&registry, self.tool_validators, |validators, more| {
@@ -255,16 +340,21 @@ impl ToolExecutorBuilder {
         rate_limits.per_tool = by_registered_name(&registry, rate_limits.per_tool, |_, _| {
             Err("is given two rate limits, one by its name and one by its exported name")
         })?;
-        let rate_limiter = RateLimiter::new(rate_limits, registry.tools(), &self.clock)
-            .map_err(BuildError::InvalidConfig)?;
+        let rate_limiter = RateLimiter::new(
+            rate_limits,
+            registry.tools().map(|tool| &**tool),
+            &self.clock,
+        )
+        .map_err(BuildError::InvalidConfig)?;
         let policy = PolicyCheck::new(self.policy, self.validators, tool_validators);
-        let recorder = Recorder::new(
-            self.clock,
-            registry.tools().map(|tool| tool.info.name.as_str()),
-        );
+        let recorder = Recorder::new(self.clock, registry.len());
         Ok(ToolExecutor {
             inner: Arc::new(Inner {
-                registry,
+                registry: RwLock::new(Arc::new(registry)),
+                #[cfg(feature = "arcade")]
+                locals,
+                #[cfg(feature = "arcade")]
+                gateway,
                 validator: ArgumentValidator::new(policy),
                 authorizer: Authorizer::new(self.authorization),
                 rate_limiter,
@@ -320,7 +410,20 @@ impl ToolExecutor {
             authorization: None,
             extensions: Extensions::new(),
             audit: None,
+            #[cfg(feature = "arcade")]
+            gateway: None,
         }
+    }
+
+    /// The registry serving calls now.
+    fn registry(&self) -> Arc<Registry> {
+        // Swapped whole, never left half-written: a panic elsewhere leaves it valid.
+        let registry = self
+            .inner
+            .registry
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(&registry)
     }
 
     /// Runs one call through the pipeline. Never panics and never fails: every outcome,
@@ -352,8 +455,12 @@ impl ToolExecutor {
     async fn answer(&self, mut call: ToolCall, span: tracing::Span) -> ToolResult {
         let started = Instant::now();
         let mut audited = AuditedCall::open(self.inner.audit.as_ref(), &call, started);
+        let registry = self.registry();
+        let mut found = None;
         let outcome = AssertUnwindSafe(async {
-            let (tool, access_token, route) = self.admit(&mut call).await?;
+            let tool = self.look_up(&registry, &mut call)?;
+            found = Some(Arc::clone(tool));
+            let (access_token, route) = self.admit(tool, &mut call).await?;
             // Until the runner says how the call ran, the route says how it was meant to:
             // that is what a call whose caller stops waiting is audited with.
             audited.method = route.method();
@@ -370,7 +477,12 @@ impl ToolExecutor {
             Ok(data) => ToolResult::success(call.call_id, call.tool_name, data, elapsed),
             Err(error) => ToolResult::failure(call.call_id, call.tool_name, error, elapsed),
         };
-        self.inner.recorder.record(&result, user.as_deref());
+        self.inner.recorder.record(
+            &result,
+            user.as_deref(),
+            audited.method,
+            found.as_ref().map(|tool| &*tool.series),
+        );
         span.record("status", result.status_code);
         if let Some(error_type) = &result.metadata.error_type {
             span.record("error_type", error_type.as_ref());
@@ -397,14 +509,13 @@ impl ToolExecutor {
         }
     }
 
-    /// The stages from lookup to route: the tool, the caller's token when the tool needs one,
-    /// and where the call runs; or why it was refused.
-    async fn admit(
+    /// The lookup stage: the tool `call` names, by its name or its exported one.
+    fn look_up<'r>(
         &self,
+        registry: &'r Registry,
         call: &mut ToolCall,
-    ) -> Result<(&RegisteredTool, Option<AccessToken>, Route), ToolError> {
-        let inner = &*self.inner;
-        let tool = inner.registry.get(&call.tool_name).ok_or_else(|| {
+    ) -> Result<&'r Arc<RegisteredTool>, ToolError> {
+        let tool = registry.get(&call.tool_name).ok_or_else(|| {
             ToolError::new(
                 ErrorKind::ToolNotFound,
                 format!("Tool '{}' not found", call.tool_name),
@@ -414,13 +525,26 @@ impl ToolExecutor {
             // Called by its exported name (`MyApp_Calculator`): answer with the real one.
             call.tool_name.clone_from(&tool.info.name);
         }
+        Ok(tool)
+    }
+
+    /// The stages from validation to route: the caller's token when the tool needs one, and
+    /// where the call runs; or why it was refused.
+    async fn admit(
+        &self,
+        tool: &RegisteredTool,
+        call: &mut ToolCall,
+    ) -> Result<(Option<AccessToken>, Route), ToolError> {
+        let inner = &*self.inner;
         inner.validator.validate(tool, call)?;
         let access_token = inner.authorizer.authorize(tool, call).await?;
         inner.rate_limiter.check(tool, call).await?;
-        Ok((tool, access_token, inner.router.route(tool)))
+        Ok((access_token, inner.router.route(tool)))
     }
 
-    /// The execute stage: runs the admitted call on its route, and says how it ran.
+    /// The execute stage: runs the admitted call on its route, and says how it ran. A call
+    /// routed to the Engine first runs here only when the Engine could not take it: never
+    /// after the remote tool may have run.
     async fn execute(
         &self,
         route: Route,
@@ -428,8 +552,27 @@ impl ToolExecutor {
         call: &mut ToolCall,
         access_token: Option<AccessToken>,
     ) -> Ran {
+        let local = &self.inner.local;
         match route {
-            Route::Local => self.inner.local.run(tool, call, access_token).await,
+            Route::Local(handler) => local.run(tool, &handler, call, access_token).await,
+            #[cfg(feature = "arcade")]
+            Route::Arcade(remote) => {
+                crate::pipeline::execute::run_remote(tool, &remote, call)
+                    .await
+                    .0
+            }
+            #[cfg(feature = "arcade")]
+            Route::ArcadeThenLocal(remote, handler) => {
+                let (ran, declined) =
+                    crate::pipeline::execute::run_remote(tool, &remote, call).await;
+                if !declined {
+                    return ran;
+                }
+                if let Err(error) = &ran.result {
+                    tracing::info!(%error, "the Arcade Engine could not take the call: running it here");
+                }
+                local.run(tool, &handler, call, access_token).await
+            }
         }
     }
 
@@ -493,14 +636,105 @@ impl ToolExecutor {
         self.inner.recorder.collector()
     }
 
-    /// Every tool, sorted by name.
-    pub fn available_tools(&self) -> Vec<&ToolInfo> {
-        self.inner.registry.infos()
+    /// Every tool, sorted by name: this process's, and the Arcade Engine's as last read.
+    pub fn available_tools(&self) -> Vec<Arc<ToolInfo>> {
+        self.registry().infos()
     }
 
     /// The tool called `name` (or exported as `name`, with `_` for `.`).
-    pub fn tool_info(&self, name: &str) -> Option<&ToolInfo> {
-        self.inner.registry.get(name).map(|tool| &tool.info)
+    pub fn tool_info(&self, name: &str) -> Option<Arc<ToolInfo>> {
+        self.registry().get(name).map(|tool| Arc::clone(&tool.info))
+    }
+
+    /// Reads the Arcade Engine's catalogue again and serves what it lists from the next call
+    /// on: new tools join, changed ones are replaced, vanished ones answer 404. Returns the
+    /// number of the Engine's tools served and a warning for each tool left out (one whose
+    /// definition FACT cannot register, named). Without a gateway this does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ArcadeError`](crate::arcade::ArcadeError) when the catalogue cannot be read: the
+    /// registry is left as it was.
+    #[cfg(feature = "arcade")]
+    pub async fn refresh_remote_tools(
+        &self,
+    ) -> Result<(usize, Vec<String>), crate::arcade::ArcadeError> {
+        let Some(gateway) = &self.inner.gateway else {
+            return Ok((0, Vec::new()));
+        };
+        let (remotes, skipped) = gateway.read_catalogue().await?;
+        let mut skipped = skipped;
+        let merged = match gateway.merge(&self.inner.locals, remotes) {
+            Ok(merged) => merged,
+            Err(error) => {
+                return Err(crate::arcade::ArcadeError::Malformed {
+                    endpoint: "GET /v1/tools".to_owned(),
+                    problem: format!("a catalogue FACT cannot serve: {error}"),
+                });
+            }
+        };
+        let registry = match Registry::of(merged.iter().cloned()) {
+            Ok(registry) => registry,
+            Err(error) => {
+                // A remote name that clashes with a local one once exported: leave the
+                // remote ones out rather than serve two tools under one name.
+                skipped.push(format!("the Engine's tools are left out: {error}"));
+                Registry::of(self.inner.locals.iter().cloned()).map_err(|error| {
+                    crate::arcade::ArcadeError::Malformed {
+                        endpoint: "GET /v1/tools".to_owned(),
+                        problem: error.to_string(),
+                    }
+                })?
+            }
+        };
+        let remote_count = registry
+            .tools()
+            .filter(|tool| !matches!(tool.runs, crate::registry::Runs::Local(_)))
+            .count();
+        *self
+            .inner
+            .registry
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(registry);
+        Ok((remote_count, skipped))
+    }
+
+    /// How the Arcade Engine is doing; `None` without a gateway.
+    #[cfg(feature = "arcade")]
+    pub fn arcade_health(&self) -> Option<crate::arcade::ArcadeHealth> {
+        self.inner.gateway.as_ref().map(|gateway| gateway.health())
+    }
+
+    /// Reads the catalogue again on the gateway's interval while this executor lives.
+    #[cfg(feature = "arcade")]
+    fn spawn_refresh(&self) {
+        let Some(interval) = self
+            .inner
+            .gateway
+            .as_ref()
+            .and_then(|gateway| gateway.settings.refresh_interval)
+        else {
+            return;
+        };
+        let executor = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let Some(inner) = executor.upgrade() else {
+                    return;
+                };
+                let executor = ToolExecutor { inner };
+                match executor.refresh_remote_tools().await {
+                    Ok((tools, _)) => tracing::debug!(tools, "Arcade Engine catalogue read"),
+                    Err(error) => {
+                        tracing::warn!(%error, "Arcade Engine catalogue could not be read")
+                    }
+                }
+            }
+        });
     }
 
     /// Every tool's schema in `format`, sorted by name: a JSON array ready to hand to an LLM API.
@@ -535,7 +769,7 @@ impl ToolExecutor {
         HealthReport {
             status,
             problem,
-            tools: self.inner.registry.len(),
+            tools: self.registry().len(),
             executions_total: executions,
             failures_total: failures,
             uptime_seconds: self.inner.started.elapsed().as_secs_f64(),

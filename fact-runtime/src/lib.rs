@@ -46,7 +46,7 @@ pub use extensions::Extensions;
 pub use fact_macros::tool;
 pub use policy::{SecurityPolicy, Validator};
 pub use rate_limit::{RateLimit, RateLimitKey, RateLimitStore};
-pub use registry::ToolInfo;
+pub use registry::{Execution, ToolInfo};
 pub use result::{ResultMetadata, ToolResult};
 pub use schema::{ToolFormat, UnknownFormat};
 /// Re-exported so that a crate of tools can build arguments without its own dependency.

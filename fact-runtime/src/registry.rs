@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::definition::{Handler, ToolDefinition, ToolRegistration};
 use crate::error::BuildError;
+use crate::metrics::ToolSeries;
 use crate::pipeline::validate::CompiledSchema;
 use crate::schema::underscore_name;
 
@@ -42,21 +43,56 @@ pub struct ToolInfo {
     /// JSON Schema of the output, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<Value>,
-    /// The defining function (`module::function (file:line)`), or `registered at run time`.
+    /// The defining function (`module::function (file:line)`), `registered at run time`, or
+    /// the remote Engine that serves it.
     pub defined_at: String,
+    /// Where calls of the tool run.
+    pub execution: Execution,
+}
+
+/// Where calls of a tool run: in this process, on an Arcade Engine, or on both, the first
+/// side first and the second when the first cannot take the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Execution {
+    /// In this process.
+    Local,
+    /// On the Arcade Engine.
+    Arcade,
+    /// Here, and on the Engine should this process not take the call.
+    LocalThenArcade,
+    /// On the Engine, and here should the Engine not take the call.
+    ArcadeThenLocal,
 }
 
 fn seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(duration.as_secs_f64())
 }
 
-/// A tool ready to run: its info, its handler and its compiled input schema.
+/// A tool ready to run: its info, where it runs, its compiled input schema and its metric
+/// series.
 #[derive(Debug)]
 pub(crate) struct RegisteredTool {
-    pub(crate) info: ToolInfo,
+    pub(crate) info: Arc<ToolInfo>,
     pub(crate) timeout: Duration,
-    pub(crate) schema: CompiledSchema,
-    pub(crate) handler: Handler,
+    pub(crate) schema: Arc<CompiledSchema>,
+    pub(crate) runs: Runs,
+    pub(crate) series: Arc<ToolSeries>,
+}
+
+/// What runs a tool's calls: its handler here, its remote on an Engine, or both.
+#[derive(Debug, Clone)]
+pub(crate) enum Runs {
+    Local(Handler),
+    #[cfg(feature = "arcade")]
+    Remote(crate::arcade::RemoteTool),
+    #[cfg(feature = "arcade")]
+    Both {
+        local: Handler,
+        remote: crate::arcade::RemoteTool,
+        remote_first: bool,
+    },
 }
 
 impl std::fmt::Debug for Handler {
@@ -92,7 +128,23 @@ impl Registry {
         Ok(registry)
     }
 
+    /// A registry of `tools`, already checked and compiled, refusing clashes as
+    /// [`build`](Self::build) does.
+    pub(crate) fn of(
+        tools: impl IntoIterator<Item = Arc<RegisteredTool>>,
+    ) -> Result<Self, BuildError> {
+        let mut registry = Self::default();
+        for tool in tools {
+            registry.insert_shared(tool)?;
+        }
+        Ok(registry)
+    }
+
     fn insert(&mut self, tool: RegisteredTool) -> Result<(), BuildError> {
+        self.insert_shared(Arc::new(tool))
+    }
+
+    fn insert_shared(&mut self, tool: Arc<RegisteredTool>) -> Result<(), BuildError> {
         if let Some(&index) = self.by_name.get(&tool.info.name) {
             return Err(BuildError::DuplicateTool {
                 name: tool.info.name.clone(),
@@ -113,7 +165,7 @@ impl Registry {
         let index = self.tools.len();
         self.by_name.insert(tool.info.name.clone(), index);
         self.by_export_name.insert(export_name, index);
-        self.tools.push(Arc::new(tool));
+        self.tools.push(tool);
         Ok(())
     }
 
@@ -127,13 +179,14 @@ impl Registry {
     }
 
     /// Every tool, in registration order.
-    pub(crate) fn tools(&self) -> impl Iterator<Item = &RegisteredTool> {
-        self.tools.iter().map(|tool| &**tool)
+    pub(crate) fn tools(&self) -> impl Iterator<Item = &Arc<RegisteredTool>> {
+        self.tools.iter()
     }
 
     /// Every tool, sorted by name.
-    pub(crate) fn infos(&self) -> Vec<&ToolInfo> {
-        let mut infos: Vec<&ToolInfo> = self.tools.iter().map(|t| &t.info).collect();
+    pub(crate) fn infos(&self) -> Vec<Arc<ToolInfo>> {
+        let mut infos: Vec<Arc<ToolInfo>> =
+            self.tools.iter().map(|t| Arc::clone(&t.info)).collect();
         infos.sort_by(|a, b| a.name.cmp(&b.name));
         infos
     }
@@ -161,9 +214,9 @@ fn from_registration(registration: &ToolRegistration) -> Result<RegisteredTool, 
         input_schema: (registration.input_schema)(),
         output_schema: (registration.output_schema)(),
         defined_at,
+        execution: Execution::Local,
     };
-    let handler = Handler::Static(registration.call);
-    finish(info, handler)
+    finish(info, Runs::Local(Handler::Static(registration.call)))
 }
 
 fn from_definition(definition: ToolDefinition) -> Result<RegisteredTool, BuildError> {
@@ -178,11 +231,14 @@ fn from_definition(definition: ToolDefinition) -> Result<RegisteredTool, BuildEr
         input_schema: definition.input_schema,
         output_schema: definition.output_schema,
         defined_at: "registered at run time".to_owned(),
+        execution: Execution::Local,
     };
-    finish(info, Handler::Dynamic(definition.handler))
+    finish(info, Runs::Local(Handler::Dynamic(definition.handler)))
 }
 
-fn finish(info: ToolInfo, handler: Handler) -> Result<RegisteredTool, BuildError> {
+/// Checks `info` against the contract of every definition, compiles its schema and keys its
+/// metric series: a tool ready to run on `runs`.
+pub(crate) fn finish(info: ToolInfo, runs: Runs) -> Result<RegisteredTool, BuildError> {
     if let Err(reason) = check_tool_name(&info.name) {
         return Err(BuildError::InvalidName {
             name: info.name,
@@ -206,9 +262,10 @@ fn finish(info: ToolInfo, handler: Handler) -> Result<RegisteredTool, BuildError
     })?;
     Ok(RegisteredTool {
         timeout: info.timeout,
-        info,
-        schema,
-        handler,
+        series: Arc::new(ToolSeries::new(&Arc::from(info.name.as_str()))),
+        info: Arc::new(info),
+        schema: Arc::new(schema),
+        runs,
     })
 }
 

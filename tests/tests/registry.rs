@@ -20,11 +20,8 @@ fn noop(name: &str) -> ToolDefinition {
 #[test]
 fn registry_holds_exactly_the_linked_tools() {
     let executor = ToolExecutor::builder().build().expect("registry builds");
-    let names: Vec<&str> = executor
-        .available_tools()
-        .iter()
-        .map(|t| t.name.as_str())
-        .collect();
+    let tools = executor.available_tools();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
     let mut expected: Vec<&str> = fixtures::TOOL_NAMES.to_vec();
     expected.push("MyApp.Calculator");
     expected.sort_unstable();

@@ -13,7 +13,7 @@ fn executor() -> ToolExecutor {
     ToolExecutor::builder().build().expect("registry builds")
 }
 
-fn info<'a>(executor: &'a ToolExecutor, name: &str) -> &'a ToolInfo {
+fn info(executor: &ToolExecutor, name: &str) -> std::sync::Arc<ToolInfo> {
     executor
         .tool_info(name)
         .unwrap_or_else(|| panic!("{name} is registered"))
@@ -55,7 +55,8 @@ fn exported_name_finds_the_tool() {
     assert_eq!(
         executor
             .tool_info("MyApp_Calculator")
-            .map(|i| i.name.as_str()),
+            .map(|i| i.name.clone())
+            .as_deref(),
         Some("MyApp.Calculator")
     );
 }

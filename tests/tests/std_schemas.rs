@@ -28,9 +28,9 @@ fn executor() -> ToolExecutor {
 #[test]
 fn linking_the_crate_registers_exactly_the_ten_tools() {
     let executor = executor();
-    let mut names: Vec<&str> = executor
-        .available_tools()
-        .into_iter()
+    let tools = executor.available_tools();
+    let mut names: Vec<&str> = tools
+        .iter()
         .map(|info| info.name.as_str())
         .filter(|name| {
             ["Web.", "FileSystem.", "SQL."]

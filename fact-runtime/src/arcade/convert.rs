@@ -310,6 +310,7 @@ mod tests {
             input_schema,
             output_schema: None,
             defined_at: "here".to_owned(),
+            execution: crate::registry::Execution::Local,
         }
     }
 

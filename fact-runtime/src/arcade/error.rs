@@ -101,6 +101,21 @@ impl ArcadeError {
         }
     }
 
+    /// Whether the Engine could not take an execute that failed so, and the tool did not run:
+    /// no connection, a 429, a busy Engine that said so, or a tool the Engine no longer has.
+    /// Hybrid routing falls back to the other side on these, and on nothing else.
+    pub fn did_not_take(&self) -> bool {
+        !self.may_have_run()
+            && matches!(
+                self,
+                Self::Connect { .. }
+                    | Self::Status {
+                        status: 404 | 429 | 502 | 503 | 504,
+                        ..
+                    }
+            )
+    }
+
     /// The failure of remote tool `tool`'s call, as FACT's contract gives it: the Engine's
     /// refusal of the input is a 400, an unknown tool a 404, a rate limit or a busy Engine a
     /// 503 with `retry_after_ms` (the call did not start), a passed deadline a 504, and every

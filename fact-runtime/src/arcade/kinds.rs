@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::wire::{OutputError, kind};
 use crate::error::{ErrorKind, ToolError};
@@ -66,7 +66,7 @@ pub(crate) fn tool_error(error: OutputError, authorization_url: Option<String>) 
     if let Some(ms) = error.retry_after_ms {
         tool_error = tool_error.with_retry_after(Duration::from_millis(ms));
     }
-    for (key, value) in error.extra.unwrap_or_else(Map::new) {
+    for (key, value) in error.extra.unwrap_or_default() {
         tool_error = tool_error.with_metadata(key, value);
     }
     if let Some(prompt) = error.additional_prompt_content {

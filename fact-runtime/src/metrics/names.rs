@@ -4,15 +4,17 @@
 //! label sets. `HighToolErrorRate` divides `rate(tool_execution_failures_total[5m])` by
 //! `rate(tool_executions_total[5m])` with no `by` clause, which PromQL matches series by series on
 //! identical labels: both counters therefore carry exactly one label, `tool`, and the rule yields
-//! each tool's error ratio. The outcome of each call (`status`, the HTTP-style code, and
-//! `error_type`, `none` on success) labels the duration histogram, whose `_count` series counts
-//! calls by outcome. No series is ever labelled by user.
+//! each tool's error ratio. The outcome of each call (`status`, the HTTP-style code,
+//! `error_type`, `none` on success, and `route`: `local`, `arcade`, or `refused` before it was
+//! routed) labels the duration histogram, whose `_count` series counts calls by outcome and
+//! route. No series is ever labelled by user.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use metrics::{Key, Label, Level, Metadata, SharedString};
 
+use crate::audit::AuditRecord;
 use crate::error::ErrorKind;
 use crate::result::ToolResult;
 
@@ -21,7 +23,7 @@ pub const EXECUTIONS_TOTAL: &str = "tool_executions_total";
 /// Every call that failed, whatever stage refused it; label `tool`.
 pub const EXECUTION_FAILURES_TOTAL: &str = "tool_execution_failures_total";
 /// Wall time of each call, from receipt to answer, in seconds; labels `tool`, `status`,
-/// `error_type`.
+/// `error_type`, `route`.
 pub const EXECUTION_DURATION_SECONDS: &str = "tool_execution_duration_seconds";
 /// The `tool` label (and collector key) of calls to a name no tool has: a fixed value, so that
 /// made-up names cannot grow the number of series.
@@ -36,14 +38,21 @@ pub const DURATION_BUCKETS_SECONDS: &[f64] = &[
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
+/// The `route` label values: the audit record's `execution_method`s.
+const ROUTES: [&str; 3] = [
+    AuditRecord::REFUSED,
+    AuditRecord::LOCAL,
+    AuditRecord::ARCADE,
+];
+
 /// The Prometheus keys of one tool (a registered one, or [`UNREGISTERED_TOOL`]), built once so
 /// that recording a call allocates nothing: its two counters, and its duration histogram for
-/// each outcome the pipeline answers with (success, then each [`ErrorKind`]).
+/// each outcome the pipeline answers with (success, then each [`ErrorKind`]) on each route.
 #[derive(Debug)]
 pub(crate) struct ToolSeries {
     executions: Key,
     failures: Key,
-    durations: Vec<(u16, &'static str, Key)>,
+    durations: Vec<(u16, &'static str, &'static str, Key)>,
 }
 
 impl ToolSeries {
@@ -58,16 +67,19 @@ impl ToolSeries {
             executions: Key::from_parts(EXECUTIONS_TOTAL, vec![label()]),
             failures: Key::from_parts(EXECUTION_FAILURES_TOTAL, vec![label()]),
             durations: outcomes
-                .map(|(status, error_type)| {
-                    let key = duration_key(label(), status, Cow::Borrowed(error_type));
-                    (status, error_type, key)
+                .flat_map(|(status, error_type)| {
+                    ROUTES.into_iter().map(move |route| {
+                        let key = duration_key(label(), status, Cow::Borrowed(error_type), route);
+                        (status, error_type, route, key)
+                    })
                 })
                 .collect(),
         }
     }
 
-    /// Records `result` in whatever recorder the process installed.
-    pub(crate) fn emit(&self, result: &ToolResult) {
+    /// Records `result`, of a call that went `route` (an `execution_method`), in whatever
+    /// recorder the process installed.
+    pub(crate) fn emit(&self, result: &ToolResult, route: &'static str) {
         let error_type = result.metadata.error_type.as_deref().unwrap_or("none");
         let seconds = result.execution_time_ms / 1000.0;
         metrics::with_recorder(|recorder| {
@@ -79,12 +91,11 @@ impl ToolSeries {
                     .register_counter(&self.failures, &METADATA)
                     .increment(1);
             }
-            let known = self
-                .durations
-                .iter()
-                .find(|(status, kind, _)| *status == result.status_code && *kind == error_type);
+            let known = self.durations.iter().find(|(status, kind, on, _)| {
+                *status == result.status_code && *kind == error_type && *on == route
+            });
             match known {
-                Some((_, _, key)) => recorder.register_histogram(key, &METADATA).record(seconds),
+                Some((_, _, _, key)) => recorder.register_histogram(key, &METADATA).record(seconds),
                 // An outcome the pipeline does not produce today: keyed on the spot.
                 None => {
                     let tool = self.executions.labels().next().cloned();
@@ -92,6 +103,7 @@ impl ToolSeries {
                         tool.unwrap_or_else(|| Label::new("tool", UNREGISTERED_TOOL)),
                         result.status_code,
                         Cow::Owned(error_type.to_owned()),
+                        route,
                     );
                     recorder.register_histogram(&key, &METADATA).record(seconds);
                 }
@@ -100,11 +112,17 @@ impl ToolSeries {
     }
 }
 
-fn duration_key(tool: Label, status: u16, error_type: Cow<'static, str>) -> Key {
+fn duration_key(
+    tool: Label,
+    status: u16,
+    error_type: Cow<'static, str>,
+    route: &'static str,
+) -> Key {
     let labels = vec![
         tool,
         Label::new("status", Cow::<'static, str>::Owned(status.to_string())),
         Label::new("error_type", error_type),
+        Label::new("route", route),
     ];
     Key::from_parts(EXECUTION_DURATION_SECONDS, labels)
 }

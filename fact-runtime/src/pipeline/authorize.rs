@@ -28,6 +28,12 @@ impl Authorizer {
         if !tool.info.requires_auth && tool.info.scopes.is_empty() {
             return Ok(None);
         }
+        // A tool only the Arcade Engine runs is authorized there: the Engine answers with the
+        // authorization URL its user must visit.
+        #[cfg(feature = "arcade")]
+        if matches!(tool.runs, crate::registry::Runs::Remote(_)) {
+            return Ok(None);
+        }
         let Some(manager) = &self.manager else {
             let who = call.user_id.as_deref().map_or_else(
                 || "an anonymous caller".to_owned(),

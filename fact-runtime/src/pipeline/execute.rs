@@ -1,6 +1,6 @@
 //! The execute stage: run the tool where the route stage sent it, within its timeout,
-//! surviving its panics. The bounds ([`run_bounded`]) are one wrapper every runner shares; the
-//! local runner is the only runner today.
+//! surviving its panics. The bounds ([`run_bounded`]) are one wrapper every runner shares: the
+//! local runner's, and the Arcade runner's ([`run_remote`]).
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::AccessToken;
 use crate::call::ToolCall;
 use crate::context::ToolContext;
+use crate::definition::Handler;
 use crate::error::{ErrorKind, ToolError};
 use crate::extensions::Extensions;
 use crate::registry::RegisteredTool;
@@ -93,11 +94,12 @@ impl LocalRunner {
         }
     }
 
-    /// Runs `tool` for `call`, whose arguments have been validated and are moved into the tool,
+    /// Runs `tool` for `call` by `handler`: the arguments, validated, are moved into the tool,
     /// with the caller's `access_token` when the authorize stage produced one.
     pub(crate) async fn run(
         &self,
         tool: &RegisteredTool,
+        handler: &Handler,
         call: &mut ToolCall,
         access_token: Option<AccessToken>,
     ) -> Ran {
@@ -117,7 +119,7 @@ impl LocalRunner {
         };
         let arguments = std::mem::take(&mut call.arguments);
         let result = run_bounded(&tool.info.name, tool.timeout, bounds, || {
-            tool.handler.call(ctx, arguments)
+            handler.call(ctx, arguments)
         })
         .await;
         Ran {
@@ -125,6 +127,31 @@ impl LocalRunner {
             result,
         }
     }
+}
+
+/// Runs `tool` for `call` on the Arcade Engine through `remote`, within the same bounds as a
+/// local run. The outcome says whether the Engine could not take the call, so that hybrid
+/// routing may run it here instead.
+#[cfg(feature = "arcade")]
+pub(crate) async fn run_remote(
+    tool: &RegisteredTool,
+    remote: &crate::arcade::RemoteTool,
+    call: &ToolCall,
+) -> (Ran, bool) {
+    let bounds = Bounds::starting_now(tool.timeout);
+    let deadline = bounds.deadline;
+    let mut declined = false;
+    let result = run_bounded(&tool.info.name, tool.timeout, bounds, || async {
+        let outcome = remote.call(call, deadline).await;
+        declined = outcome.declined;
+        outcome.result
+    })
+    .await;
+    let ran = Ran {
+        method: crate::audit::AuditRecord::ARCADE,
+        result,
+    };
+    (ran, declined)
 }
 
 /// A panicking tool is a 500; its message goes to the log, not to the caller, since it may

@@ -318,7 +318,7 @@ mod tests {
             ..RateLimitSettings::default()
         };
         let clock: SharedClock = Arc::new(clock.clone());
-        RateLimiter::new(settings, registry.tools(), &clock).unwrap_or_default()
+        RateLimiter::new(settings, registry.tools().map(|tool| &**tool), &clock).unwrap_or_default()
     }
 
     /// Runs the in-process check without a tokio runtime: it never awaits.

@@ -1,6 +1,5 @@
 //! The record stage: account for every call, accepted or refused.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -20,40 +19,41 @@ pub(crate) struct Recorder {
     executions: AtomicU64,
     failures: AtomicU64,
     collector: MetricsCollector,
-    /// Each registered tool's Prometheus series, keyed once, so that no call allocates them.
-    series: HashMap<String, ToolSeries>,
+    /// The series of calls to names no tool has; each registered tool carries its own.
     unregistered: ToolSeries,
 }
 
 impl Recorder {
-    /// A recorder for an executor of the tools named `tools`: each of them, and the one
+    /// A recorder for an executor of `tools` tools: each of them, and the one
     /// [`UNREGISTERED_TOOL`], gets figures of its own however many there are.
-    pub(crate) fn new<'a>(clock: SharedClock, tools: impl IntoIterator<Item = &'a str>) -> Self {
-        let series: HashMap<String, ToolSeries> = tools
-            .into_iter()
-            .map(|name| (name.to_owned(), ToolSeries::new(&Arc::from(name))))
-            .collect();
+    pub(crate) fn new(clock: SharedClock, tools: usize) -> Self {
         let limits = CollectorLimits::default();
-        let limits = limits.max_tools(limits.tools().max(series.len() + 1));
+        let limits = limits.max_tools(limits.tools().max(tools + 1));
         Self {
             executions: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             collector: MetricsCollector::with_limits(clock, limits),
-            series,
             unregistered: ToolSeries::new(&Arc::from(UNREGISTERED_TOOL)),
         }
     }
 
-    /// Records `result`, the answer to a call made by `user`.
-    pub(crate) fn record(&self, result: &ToolResult, user: Option<&str>) {
+    /// Records `result`, the answer to a call made by `user` that went `route` (an
+    /// `execution_method`), to the tool whose `series` these are, or to no tool.
+    pub(crate) fn record(
+        &self,
+        result: &ToolResult,
+        user: Option<&str>,
+        route: &'static str,
+        series: Option<&ToolSeries>,
+    ) {
         self.executions.fetch_add(1, Ordering::Relaxed);
         if !result.success {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
-        // A name no tool has is the caller's to choose: keep it out of every key. (A name that
-        // is a key was found by the lookup, which answered with the registered name.)
-        let (tool, series) = match self.series.get_key_value(result.tool_name.as_str()) {
-            Some((name, series)) => (name.as_str(), series),
+        // A name no tool has is the caller's to choose: keep it out of every key. (A found
+        // tool's result carries its registered name.)
+        let (tool, series) = match series {
+            Some(series) => (result.tool_name.as_str(), series),
             None => (UNREGISTERED_TOOL, &self.unregistered),
         };
         self.collector.record(&CallOutcome {
@@ -66,7 +66,7 @@ impl Recorder {
             error: result.error.as_deref(),
             duration_ms: result.execution_time_ms,
         });
-        series.emit(result);
+        series.emit(result, route);
     }
 
     /// Calls recorded so far, and how many of them failed.

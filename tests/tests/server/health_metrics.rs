@@ -128,8 +128,9 @@ async fn metrics_are_prometheus_text_with_the_alert_rules_series() {
     for series in [
         r#"tool_executions_total{tool="Fixture.Echo"}"#,
         r#"tool_execution_failures_total{tool="Fixture.Echo"}"#,
-        r#"tool_execution_duration_seconds_bucket{tool="Fixture.Echo",status="400",error_type="ToolValidationError",le="0.001"}"#,
-        r#"tool_execution_duration_seconds_count{tool="Fixture.Echo",status="200",error_type="none"}"#,
+        // Refused by validation before it was routed, and run here.
+        r#"tool_execution_duration_seconds_bucket{tool="Fixture.Echo",status="400",error_type="ToolValidationError",route="refused",le="0.001"}"#,
+        r#"tool_execution_duration_seconds_count{tool="Fixture.Echo",status="200",error_type="none",route="local"}"#,
     ] {
         assert!(
             reply.text.contains(series),
