@@ -349,6 +349,11 @@ async fn executor(
         Ok(None) => {}
         Err(error) => return Err(format!("OAuth configuration: {error}")),
     }
+    match crate::arcade::ArcadeGateway::from_env() {
+        Ok(Some(gateway)) => builder = builder.arcade(gateway),
+        Ok(None) => {}
+        Err(error) => return Err(error.to_string()),
+    }
     // Before the audit database is opened: a configuration that cannot work refuses to start
     // without creating one.
     let builder = configure(builder).map_err(|error| error.to_string())?;
@@ -361,7 +366,8 @@ async fn executor(
         .map_err(|error| format!("audit log: {error}"))?;
     let executor = builder
         .audit(log)
-        .build()
+        .build_connected()
+        .await
         .map_err(|error| error.to_string())?;
     Ok((executor, sink))
 }

@@ -352,6 +352,9 @@ pub fn environment_summary() -> Vec<(&'static str, String)> {
         "FACT_MAX_RESPONSE_BYTES",
         "FACT_MAX_BATCH_RESPONSE_BYTES",
         "FACT_SHUTDOWN_GRACE_SECS",
+        crate::arcade::EXECUTION_MODE_ENV,
+        crate::arcade::TOOLKITS_ENV,
+        crate::arcade::REFRESH_SECONDS_ENV,
         API_KEYS_FILE_ENV,
         "RUST_LOG",
     ];

@@ -79,12 +79,19 @@ pub(crate) fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
 /// `GET /health`: 200 when the executor can serve calls, else 503.
 async fn health(State(state): State<Arc<AppState>>) -> Response {
     let report = state.executor.health_check().await;
-    let healthy = report.status == HealthStatus::Healthy;
+    let arcade = state.executor.arcade_health();
+    // In remote mode every call needs the Engine: without it this server can serve none.
+    let engine_needed_and_gone = arcade.as_ref().is_some_and(|arcade| {
+        arcade.mode == crate::arcade::ExecutionMode::Remote && arcade.status == "unreachable"
+    });
+    let healthy = report.status == HealthStatus::Healthy && !engine_needed_and_gone;
     let body = json!({
         "status": if healthy { "healthy" } else { "unhealthy" },
         "executor": report,
-        // Remote execution is not configured in this version: calls run locally.
-        "arcade": {"status": "disabled"},
+        "arcade": match arcade {
+            Some(arcade) => json!(arcade),
+            None => json!({"status": "disabled"}),
+        },
         "timestamp": crate::result::unix_now(),
     });
     let status = if healthy {
