@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::wire::{OutputError, kind};
 use crate::error::{ErrorKind, ToolError};
@@ -55,6 +55,10 @@ pub(crate) fn output_error(result: &ToolResult) -> OutputError {
 /// A remote tool's failure as the [`ToolError`] a local one would have given: FACT's own
 /// status code when the Engine is a FACT (it sends one with every kind), else the kind's
 /// meaning. `authorization_url` is the URL of the authorization the remote asks for.
+#[allow(
+    dead_code,
+    reason = "the client side: ArcadeClient (issue 13, part 1) reads it"
+)]
 pub(crate) fn tool_error(error: OutputError, authorization_url: Option<String>) -> ToolError {
     let fact_kind = fact_kind(&error.kind, error.status_code);
     let message = if error.message.is_empty() {
@@ -66,7 +70,7 @@ pub(crate) fn tool_error(error: OutputError, authorization_url: Option<String>) 
     if let Some(ms) = error.retry_after_ms {
         tool_error = tool_error.with_retry_after(Duration::from_millis(ms));
     }
-    for (key, value) in error.extra.unwrap_or_else(Map::new) {
+    for (key, value) in error.extra.unwrap_or_default() {
         tool_error = tool_error.with_metadata(key, value);
     }
     if let Some(prompt) = error.additional_prompt_content {

@@ -50,6 +50,7 @@ mod answer_budget;
 mod api_keys;
 mod config;
 mod connections;
+mod engine;
 mod error;
 mod guards;
 mod logging;
@@ -64,7 +65,9 @@ use std::sync::Arc;
 use axum::Router;
 use tokio::net::TcpListener;
 
-pub use api_keys::{API_KEYS_ENV, API_KEYS_FILE_ENV, ApiKeyError, ApiKeys, MIN_KEY_LENGTH};
+pub use api_keys::{
+    ANY_USER, API_KEYS_ENV, API_KEYS_FILE_ENV, ApiKeyError, ApiKeys, KeyHolder, MIN_KEY_LENGTH,
+};
 pub use config::{
     DEFAULT_ADDR, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_BATCH_CALLS,
     DEFAULT_MAX_BATCH_RESPONSE_BYTES, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
