@@ -8,7 +8,8 @@ use std::sync::Arc;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-/// The environment variable holding `key:user` pairs, comma-separated.
+/// The environment variable holding `key:user` pairs (`key:*` for a key that may act for any
+/// user), comma-separated.
 pub const API_KEYS_ENV: &str = "FACT_API_KEYS";
 /// The environment variable naming a file of `key:user` lines.
 pub const API_KEYS_FILE_ENV: &str = "FACT_API_KEYS_FILE";
