@@ -1,7 +1,7 @@
 //! The HTTP server over real HTTP on loopback: every endpoint, each status code, API-key
 //! refusals before any tool work, the body, answer and connection limits (per address too),
 //! the body and request timeouts, every refusal in the ToolResult shape, and graceful shutdown
-//! with a call in flight.
+//! with a call in flight; and the Engine API under /arcade, with Arcade's own Python client.
 
 // The one line that keeps a crate of tools linked when nothing else names it.
 use fact_examples as _;
@@ -12,6 +12,10 @@ mod answers;
 mod auth;
 #[path = "server/connections.rs"]
 mod connections;
+#[path = "server/engine.rs"]
+mod engine;
+#[path = "server/engine_arcadepy.rs"]
+mod engine_arcadepy;
 #[path = "server/execute.rs"]
 mod execute;
 #[path = "server/health_metrics.rs"]

@@ -55,6 +55,10 @@ pub(crate) fn output_error(result: &ToolResult) -> OutputError {
 /// A remote tool's failure as the [`ToolError`] a local one would have given: FACT's own
 /// status code when the Engine is a FACT (it sends one with every kind), else the kind's
 /// meaning. `authorization_url` is the URL of the authorization the remote asks for.
+#[allow(
+    dead_code,
+    reason = "the client side: ArcadeClient (issue 13, part 1) reads it"
+)]
 pub(crate) fn tool_error(error: OutputError, authorization_url: Option<String>) -> ToolError {
     let fact_kind = fact_kind(&error.kind, error.status_code);
     let message = if error.message.is_empty() {

@@ -41,28 +41,7 @@ impl EncodedResult {
         match encode_within(&result, budget) {
             Ok(json) => Self::of(&result, json),
             Err(problem) => {
-                let refusal = match problem {
-                    EncodeProblem::OverBudget => refusal(
-                        &result.call_id,
-                        &result.tool_name,
-                        result.execution_time_ms,
-                        RESPONSE_LIMIT,
-                        budget,
-                        format!(
-                            "the result of '{}' is more than the {budget} bytes of JSON this server sends for one call ({RESPONSE_LIMIT}): ask for a smaller result",
-                            result.tool_name
-                        ),
-                    ),
-                    EncodeProblem::Unserializable(error) => failure(
-                        &result.call_id,
-                        &result.tool_name,
-                        result.execution_time_ms,
-                        ToolError::fatal(format!(
-                            "the result of '{}' could not be written as JSON: {error}",
-                            result.tool_name
-                        )),
-                    ),
-                };
+                let refusal = withheld(&result, budget, problem);
                 Self::of(&refusal, encode_small(&refusal))
             }
         }
@@ -169,19 +148,54 @@ impl BatchBody {
     }
 }
 
-enum EncodeProblem {
+/// Why an answer could not be written within its budget.
+#[derive(Debug)]
+pub(crate) enum EncodeProblem {
+    /// Its JSON passes the budget.
     OverBudget,
+    /// It cannot be written as JSON at all.
     Unserializable(serde_json::Error),
 }
 
-/// `result` as JSON, written into a buffer that is never allowed past `budget` bytes (its
+/// The failure sent in place of `result` when its answer could not be written for `problem`:
+/// a 403 naming [`RESPONSE_LIMIT`], or a 500 for a value JSON cannot hold. Same call, a few
+/// hundred bytes.
+pub(crate) fn withheld(result: &ToolResult, budget: usize, problem: EncodeProblem) -> ToolResult {
+    match problem {
+        EncodeProblem::OverBudget => refusal(
+            &result.call_id,
+            &result.tool_name,
+            result.execution_time_ms,
+            RESPONSE_LIMIT,
+            budget,
+            format!(
+                "the result of '{}' is more than the {budget} bytes of JSON this server sends for one call ({RESPONSE_LIMIT}): ask for a smaller result",
+                result.tool_name
+            ),
+        ),
+        EncodeProblem::Unserializable(error) => failure(
+            &result.call_id,
+            &result.tool_name,
+            result.execution_time_ms,
+            ToolError::fatal(format!(
+                "the result of '{}' could not be written as JSON: {error}",
+                result.tool_name
+            )),
+        ),
+    }
+}
+
+/// `value` as JSON, written into a buffer that is never allowed past `budget` bytes (its
 /// capacity included): the serializer stops at the first write that would pass it.
-fn encode_within(result: &ToolResult, budget: usize) -> Result<Vec<u8>, EncodeProblem> {
+pub(crate) fn encode_within<T: serde::Serialize + ?Sized>(
+    value: &T,
+    budget: usize,
+) -> Result<Vec<u8>, EncodeProblem> {
     let mut buffer = CappedBuffer {
         bytes: Vec::new(),
         budget,
     };
-    match serde_json::to_writer(&mut buffer, result) {
+    match serde_json::to_writer(&mut buffer, value) {
         Ok(()) => Ok(buffer.bytes),
         Err(error) if error.is_io() => Err(EncodeProblem::OverBudget),
         Err(error) => Err(EncodeProblem::Unserializable(error)),

@@ -1,4 +1,4 @@
-//! [`ApiKeys`]: who may call the server, and as which user.
+//! [`ApiKeys`]: who may call the server, and as which user ([`KeyHolder`]).
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -8,27 +8,39 @@ use std::sync::Arc;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-/// The environment variable holding `key:user` pairs, comma-separated.
+/// The environment variable holding `key:user` pairs (`key:*` for a key that may act for any
+/// user), comma-separated.
 pub const API_KEYS_ENV: &str = "FACT_API_KEYS";
 /// The environment variable naming a file of `key:user` lines.
 pub const API_KEYS_FILE_ENV: &str = "FACT_API_KEYS_FILE";
 /// The shortest key accepted: shorter keys are guessable.
 pub const MIN_KEY_LENGTH: usize = 16;
+/// The user of a key that may act for any user: `FACT_API_KEYS=KEY:*`.
+pub const ANY_USER: &str = "*";
 
-/// The API keys a server accepts (`Authorization: Bearer <key>`), each mapped to the user id
-/// its calls run as. The user of a call is always its key's: a request cannot name another.
+/// The API keys a server accepts (`Authorization: Bearer <key>`; under `/arcade` also the
+/// bare `Authorization: <key>` that Arcade's clients send), each mapped to who its calls run
+/// as ([`KeyHolder`]).
+///
+/// A key of a user (`key:ada`) runs every call as that user: a request cannot name another.
+/// A key of [`ANY_USER`] (`key:*`, Arcade's "project key") may name the end user of each call
+/// in the Engine API's `user_id` (docs/ARCHITECTURE.md, "Engine API"); its calls that name
+/// none, and all its calls on FACT's own API (which has no `user_id`), run with no user.
 ///
 /// Only SHA-256 digests of the keys are kept, and a presented key is compared with every one
 /// of them in constant time, so neither the memory of the process nor the time of a refusal
 /// tells anything about a key. `Debug` shows the users, never the keys.
 ///
 /// ```
-/// use fact_runtime::server::ApiKeys;
+/// use fact_runtime::server::{ApiKeys, KeyHolder};
 ///
 /// let keys = ApiKeys::parse("k3y-for-ada-0123456789:ada, k3y-for-bob-0123456789:bob")?;
-/// assert_eq!(keys.authenticate("k3y-for-bob-0123456789"), Some("bob"));
+/// assert_eq!(keys.authenticate("k3y-for-bob-0123456789"), Some(KeyHolder::User("bob")));
 /// assert_eq!(keys.authenticate("k3y-for-bob-012345678"), None);
 /// assert!(ApiKeys::parse("short:ada").is_err());
+///
+/// let project = ApiKeys::parse("project-k3y-0123456789:*")?;
+/// assert_eq!(project.authenticate("project-k3y-0123456789"), Some(KeyHolder::AnyUser));
 /// # Ok::<(), fact_runtime::server::ApiKeyError>(())
 /// ```
 #[derive(Clone, Default)]
@@ -38,7 +50,19 @@ pub struct ApiKeys {
 
 struct KeyEntry {
     digest: [u8; 32],
+    /// A user id, or [`ANY_USER`].
     user: Arc<str>,
+}
+
+/// Who the calls of a key run as: what [`ApiKeys::authenticate`] finds for a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyHolder<'a> {
+    /// Every call runs as this user; a request naming another user is refused.
+    User(&'a str),
+    /// A key of [`ANY_USER`]: an Engine API request names the user in `user_id`; without
+    /// one, and on FACT's own API, the call runs with no user.
+    AnyUser,
 }
 
 /// Why a set of API keys was refused. Messages name the entry by position and user, never by
@@ -93,7 +117,7 @@ impl ApiKeys {
     /// Reads `key:user` entries separated by commas or new lines. Blank entries and lines
     /// starting with `#` are skipped. Keys are at least [`MIN_KEY_LENGTH`] characters of
     /// visible ASCII other than `,` and `:`; users are non-empty, of letters, digits and
-    /// `._@-`.
+    /// `._@-`, or [`ANY_USER`] (`*`) for a key that may act for any user.
     ///
     /// # Errors
     ///
@@ -156,7 +180,7 @@ impl ApiKeys {
         self.with_entries(&text, &format!("the API keys file {}", path.display()))
     }
 
-    /// These keys plus `key` for `user`.
+    /// These keys plus `key` for `user` ([`ANY_USER`] for a key that may act for any user).
     ///
     /// # Errors
     ///
@@ -214,9 +238,9 @@ impl ApiKeys {
         })
     }
 
-    /// The user of `presented`, when it is one of the keys. Every key is compared, in constant
-    /// time, whatever matches.
-    pub fn authenticate(&self, presented: &str) -> Option<&str> {
+    /// Who the calls of `presented` run as, when it is one of the keys. Every key is
+    /// compared, in constant time, whatever matches.
+    pub fn authenticate(&self, presented: &str) -> Option<KeyHolder<'_>> {
         let presented = digest(presented);
         let mut found = None;
         for entry in self.entries.iter() {
@@ -224,7 +248,13 @@ impl ApiKeys {
                 found = Some(&*entry.user);
             }
         }
-        found
+        found.map(|user| {
+            if user == ANY_USER {
+                KeyHolder::AnyUser
+            } else {
+                KeyHolder::User(user)
+            }
+        })
     }
 
     /// How many keys there are.
@@ -237,7 +267,8 @@ impl ApiKeys {
         self.entries.is_empty()
     }
 
-    /// The users the keys belong to, in order, repeats kept.
+    /// The users the keys belong to, in order, repeats kept ([`ANY_USER`] for a key that may
+    /// act for any user).
     pub fn users(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|entry| &*entry.user)
     }
@@ -271,6 +302,15 @@ fn check_key(key: &str) -> Result<(), String> {
 }
 
 fn check_user(user: &str) -> Result<(), String> {
+    if user == ANY_USER {
+        return Ok(());
+    }
+    check_user_id(user)
+}
+
+/// Whether `user` can be a user id: 1 to 128 letters, digits and `._@-`. The error does not
+/// echo the text (a key written where the user belongs would be printed).
+pub(crate) fn check_user_id(user: &str) -> Result<(), String> {
     if user.is_empty() {
         return Err("the user id is empty".to_owned());
     }
@@ -298,8 +338,29 @@ mod tests {
     fn each_key_maps_to_its_user() {
         let keys = ApiKeys::parse(&format!("{ADA}:ada,{BOB}:bob")).expect("valid keys");
         assert_eq!(keys.len(), 2);
-        assert_eq!(keys.authenticate(ADA), Some("ada"));
-        assert_eq!(keys.authenticate(BOB), Some("bob"));
+        assert_eq!(keys.authenticate(ADA), Some(KeyHolder::User("ada")));
+        assert_eq!(keys.authenticate(BOB), Some(KeyHolder::User("bob")));
+    }
+
+    #[test]
+    fn a_key_of_star_may_act_for_any_user_and_others_only_for_theirs() {
+        let keys = ApiKeys::parse(&format!("{ADA}:*,{BOB}:bob")).expect("valid keys");
+        assert_eq!(keys.authenticate(ADA), Some(KeyHolder::AnyUser));
+        assert_eq!(keys.authenticate(BOB), Some(KeyHolder::User("bob")));
+        assert_eq!(keys.users().collect::<Vec<_>>(), ["*", "bob"]);
+    }
+
+    #[test]
+    fn star_is_a_whole_user_never_part_of_one() {
+        for user in ["**", "*ada", "ada*", "a*b"] {
+            let error = ApiKeys::parse(&format!("{ADA}:{user}"))
+                .map(|_| ())
+                .expect_err("refused");
+            assert!(
+                error.to_string().contains("may hold only"),
+                "{user}: {error}"
+            );
+        }
     }
 
     #[test]

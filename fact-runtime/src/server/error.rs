@@ -94,9 +94,13 @@ impl ApiError {
     }
 
     /// What the client is told.
-    #[cfg(test)]
     pub(crate) fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The HTTP status.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
     }
 
     /// Names the limit that was hit and its value, as the security policy's refusals do.
@@ -162,9 +166,20 @@ impl ApiError {
     }
 }
 
+/// Rides on the answer of every [`ApiError`], so that a layer speaking another dialect (the
+/// Engine API's, under `/arcade`) can answer the same refusal in its own shape.
+#[derive(Debug, Clone)]
+pub(crate) struct Refusal {
+    /// What the client is told.
+    pub(crate) message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, axum::Json(self.body())).into_response();
+        response.extensions_mut().insert(Refusal {
+            message: self.message.clone(),
+        });
         let headers = response.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

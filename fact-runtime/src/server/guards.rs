@@ -11,12 +11,54 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
 
+use super::api_keys::{KeyHolder, check_user_id};
+use super::engine;
 use super::error::ApiError;
 use super::routes::AppState;
 
-/// The authenticated caller: the user of the key presented, or nobody in anonymous mode.
+/// The authenticated caller: the user of the key presented (nobody in anonymous mode, and
+/// nobody for a key of any user), and whether its requests may name the user they act for.
 #[derive(Debug, Clone)]
-pub(crate) struct Caller(pub(crate) Option<Arc<str>>);
+pub(crate) struct Caller {
+    user: Option<Arc<str>>,
+    acts_for_any_user: bool,
+}
+
+/// Why a request may not act for the user it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum IdentityRefusal {
+    /// The name cannot be a user id (400).
+    NotAUserId(String),
+    /// The key acts only for its own user, and the request names another (403).
+    NotYours,
+}
+
+impl Caller {
+    /// The user the caller's calls run as, when they name none.
+    pub(crate) fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// The user a call runs as when its request names `named` (the Engine API's `user_id`):
+    /// anyone for a key of any user (`KEY:*`), else the key's own user and no other. The
+    /// refusal names neither the key nor the users.
+    pub(crate) fn acting_for(
+        &self,
+        named: Option<&str>,
+    ) -> Result<Option<String>, IdentityRefusal> {
+        let Some(named) = named else {
+            return Ok(self.user.as_deref().map(str::to_owned));
+        };
+        if self.acts_for_any_user {
+            check_user_id(named).map_err(IdentityRefusal::NotAUserId)?;
+            return Ok(Some(named.to_owned()));
+        }
+        match self.user.as_deref() {
+            Some(own) if own == named => Ok(Some(own.to_owned())),
+            _ => Err(IdentityRefusal::NotYours),
+        }
+    }
+}
 
 fn too_large() -> ApiError {
     ApiError::new(
@@ -117,44 +159,78 @@ pub(crate) async fn authenticate(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    if path == "/health" || (path == "/metrics" && state.metrics_public) {
+    if path == "/health"
+        || path == engine::HEALTH_PATH
+        || (path == "/metrics" && state.metrics_public)
+    {
         return next.run(request).await;
     }
-    let caller = match bearer_key(request.headers()) {
+    // Arcade's clients send the bare key (arcadepy) or `Bearer <key>` (Arcade's CLI); FACT's
+    // own API keeps its one form.
+    let bare_key_too = engine::is_engine_path(path);
+    let form = if bare_key_too {
+        "'Authorization: <key>' or 'Authorization: Bearer <key>'"
+    } else {
+        "'Authorization: Bearer <key>'"
+    };
+    let caller = match presented_key(request.headers(), bare_key_too) {
         Ok(Some(key)) => match state.keys.authenticate(key) {
-            Some(user) => Caller(Some(Arc::from(user))),
+            Some(KeyHolder::User(user)) => Caller {
+                user: Some(Arc::from(user)),
+                acts_for_any_user: false,
+            },
+            Some(KeyHolder::AnyUser) => Caller {
+                user: None,
+                acts_for_any_user: true,
+            },
             None => return ApiError::unauthorized("the API key is not valid").into_response(),
         },
-        Ok(None) if state.allow_anonymous => Caller(None),
+        Ok(None) if state.allow_anonymous => Caller {
+            user: None,
+            acts_for_any_user: false,
+        },
         Ok(None) => {
-            return ApiError::unauthorized(
-                "an API key is required: send 'Authorization: Bearer <key>'",
-            )
-            .into_response();
+            return ApiError::unauthorized(format!("an API key is required: send {form}"))
+                .into_response();
         }
-        Err(problem) => return ApiError::unauthorized(problem).into_response(),
+        Err(Malformed::NotAscii) => {
+            return ApiError::unauthorized("the Authorization header is not visible ASCII")
+                .into_response();
+        }
+        Err(Malformed::Repeated) => {
+            return ApiError::unauthorized("send one Authorization header, not several")
+                .into_response();
+        }
+        Err(Malformed::Scheme) => {
+            return ApiError::unauthorized(format!("expected {form}")).into_response();
+        }
     };
     request.extensions_mut().insert(caller);
     next.run(request).await
 }
 
-/// The key of an `Authorization: Bearer <key>` header, `None` without the header.
-fn bearer_key(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
+/// Why an `Authorization` header could not be read.
+enum Malformed {
+    Repeated,
+    NotAscii,
+    Scheme,
+}
+
+/// The key of an `Authorization: Bearer <key>` header (or, with `bare_too`, of
+/// `Authorization: <key>`), `None` without the header. Keys hold no space, so a bare key is
+/// never mistaken for a scheme.
+fn presented_key(headers: &HeaderMap, bare_too: bool) -> Result<Option<&str>, Malformed> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err("send one Authorization header, not several");
+        return Err(Malformed::Repeated);
     }
-    let value = value
-        .to_str()
-        .map_err(|_| "the Authorization header is not visible ASCII")?;
-    let (scheme, key) = value
-        .split_once(' ')
-        .ok_or("expected 'Authorization: Bearer <key>'")?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err("expected 'Authorization: Bearer <key>'");
+    let value = value.to_str().map_err(|_| Malformed::NotAscii)?.trim();
+    match value.split_once(' ') {
+        Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(key.trim())),
+        None if bare_too && !value.is_empty() => Ok(Some(value)),
+        _ => Err(Malformed::Scheme),
     }
-    Ok(Some(key.trim()))
 }

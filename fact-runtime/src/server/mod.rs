@@ -8,9 +8,12 @@
 //! | `GET /v1/tools/{name}?format=...` | one tool's schema, 404 if none | yes |
 //! | `POST /v1/tools/execute` | `{"tool_name", "input", "session_id"?}` → the [`ToolResult`](crate::ToolResult), HTTP status = its `status_code` | yes |
 //! | `POST /v1/tools/execute/batch` | `{"calls": [...]}` → 200 `{"results": [...]}` in input order | yes |
+//! | `GET /arcade/v1/health`, `GET /arcade/v1/tools`, `GET /arcade/v1/tools/{name}`, `POST /arcade/v1/tools/execute` | Arcade's Engine API, for Arcade's clients (docs/ARCHITECTURE.md, "Engine API") | yes, but health |
 //!
-//! Callers present `Authorization: Bearer <key>`; each key belongs to a user ([`ApiKeys`]) and
-//! every call runs as that user. A missing or unknown key is a 401 before the body is read or a
+//! Callers present `Authorization: Bearer <key>` (under `/arcade`, also the bare
+//! `Authorization: <key>` Arcade's clients send); each key belongs to a user ([`ApiKeys`]) and
+//! every call runs as that user, except that a key of any user (`KEY:*`) runs an Engine API
+//! call as the user its `user_id` names. A missing or unknown key is a 401 before the body is read or a
 //! route matched: without a key, every path but the open ones answers the same.
 //!
 //! Connections: at most [`ServerConfig::max_connections`] at once, and at most
@@ -30,7 +33,8 @@
 //! malformed body, path or query, 504 for a request past its timeout, and the 400, 414 and 431
 //! that hyper answers to a request line or headers it cannot parse), has the shape of a failed
 //! `ToolResult`:
-//! `{"success": false, "error": "...", "status_code": ..., "metadata": {"error_type": ...}}`.
+//! `{"success": false, "error": "...", "status_code": ..., "metadata": {"error_type": ...}}`;
+//! under `/arcade` it has the Engine's shape, `{"name": "not_found", "message": "..."}`.
 //!
 //! ```no_run
 //! use fact_runtime::server::{Server, ServerConfig};
@@ -50,6 +54,7 @@ mod answer_budget;
 mod api_keys;
 mod config;
 mod connections;
+mod engine;
 mod error;
 mod guards;
 mod logging;
@@ -64,7 +69,9 @@ use std::sync::Arc;
 use axum::Router;
 use tokio::net::TcpListener;
 
-pub use api_keys::{API_KEYS_ENV, API_KEYS_FILE_ENV, ApiKeyError, ApiKeys, MIN_KEY_LENGTH};
+pub use api_keys::{
+    ANY_USER, API_KEYS_ENV, API_KEYS_FILE_ENV, ApiKeyError, ApiKeys, KeyHolder, MIN_KEY_LENGTH,
+};
 pub use config::{
     DEFAULT_ADDR, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_BATCH_CALLS,
     DEFAULT_MAX_BATCH_RESPONSE_BYTES, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,

@@ -64,7 +64,7 @@ impl CallRequest {
             }
         }
         let mut call = ToolCall::new(self.tool_name, self.input);
-        call.user_id = caller.0.as_deref().map(str::to_owned);
+        call.user_id = caller.user().map(str::to_owned);
         call.session_id = self.session_id;
         Ok(call)
     }

@@ -19,6 +19,7 @@ use tower::ServiceBuilder;
 use super::answer_budget::{BatchBody, EncodedResult};
 use super::api_keys::ApiKeys;
 use super::config::ServerConfig;
+use super::engine;
 use super::error::ApiError;
 use super::guards::{self, Caller};
 use super::requests::{BATCH_SHAPE, BatchRequest, CALL_SHAPE, CallRequest, parse_body};
@@ -50,6 +51,7 @@ pub(crate) fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
         .route("/v1/tools/{name}", get(tool_info))
         .route("/v1/tools/execute", post(execute))
         .route("/v1/tools/execute/batch", post(execute_batch))
+        .merge(engine::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         // The body guard has read and capped the body already; this keeps the extractor's
@@ -60,8 +62,10 @@ pub(crate) fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
     let max_body_bytes = config.max_body_bytes;
     let body_read_timeout = config.body_read_timeout;
     // Around the whole router (not per route), outermost first: every request, routed or not,
-    // passes the timeout, then the key, then the length check, then the body read.
+    // passes the timeout, then the key, then the length check, then the body read; under
+    // `/arcade`, whatever they answer is then said in the Engine's dialect.
     let guarded = ServiceBuilder::new()
+        .layer(middleware::from_fn(engine::dialect))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             guards::within(timeout, request, next)
         }))
@@ -164,7 +168,7 @@ async fn tool_info(
 }
 
 /// The body the body guard read, or why it could not be had.
-fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         let status = rejection.status();
         let message = if status == StatusCode::PAYLOAD_TOO_LARGE {

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Creates the Python environment in which Arcade's own client (arcadepy) talks to FACT's Engine
+# API (tests/tests/server/engine_arcadepy.rs), with every package pinned, and prints the
+# environment that points the tests at it. Idempotent: a venv already holding the pins is kept.
+#   eval "$(bash .ci/python-venv.sh)"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=.ci/venv
+# arcadepy 1.10.0 and what pip resolved for it (docs/ARCHITECTURE.md, "Engine API").
+pins=(
+    arcadepy==1.10.0
+    anyio==4.16.0 distro==1.9.0 httpx==0.29.0 httpcore==1.0.9 h11==0.16.0
+    pydantic==2.14.4 pydantic_core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5
+    typing_extensions==4.16.0 sniffio==1.3.1 idna==3.21 certifi==2026.10.19.post1
+)
+stamp="$venv/.pins"
+
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+    as_root apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-venv >&2
+fi
+
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${pins[*]}" ]; then
+    rm -rf "$venv"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "${pins[@]}" >&2
+    "$venv/bin/python" -m pip check >&2
+    echo "${pins[*]}" >"$stamp"
+fi
+
+echo "export FACT_TEST_PYTHON=$(pwd)/$venv/bin/python"
