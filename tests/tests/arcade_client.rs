@@ -303,6 +303,9 @@ async fn the_key_goes_in_the_authorization_header_only() {
     );
 }
 
+/// What a misbehaving Engine answers.
+type Answer = Box<dyn Fn() -> Response + Send + Sync>;
+
 #[tokio::test]
 async fn bad_answers_are_clear_errors_that_never_show_the_key() {
     let huge = || {
@@ -315,7 +318,7 @@ async fn bad_answers_are_clear_errors_that_never_show_the_key() {
         );
         Response::new(Body::from_stream(chunks))
     };
-    let cases: Vec<(&str, Box<dyn Fn() -> Response + Send + Sync>, &str)> = vec![
+    let cases: Vec<(&str, Answer, &str)> = vec![
         (
             "not JSON",
             Box::new(|| "<html>oops</html>".into_response()),

@@ -48,11 +48,8 @@ async fn arcadepy_lists_gets_and_executes_facts_tools() {
     let executor = builder(&Gate::default()).build().expect("builds");
     let keys = ApiKeys::parse(&format!("{ADA_KEY}:ada,{PROJECT_KEY}:*")).expect("valid keys");
     let server = Running::start(executor.clone(), config().api_keys(keys)).await;
-    let names: Vec<&str> = executor
-        .available_tools()
-        .iter()
-        .map(|info| info.name.as_str())
-        .collect();
+    let tools = executor.available_tools();
+    let names: Vec<&str> = tools.iter().map(|info| info.name.as_str()).collect();
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/server/engine_arcadepy.py"

@@ -69,7 +69,7 @@ pub(super) async fn list(
     let formats = included_formats(query.include_format.as_deref())?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let offset = query.offset.unwrap_or(0);
-    let matching: Vec<&ToolInfo> = state
+    let matching: Vec<Arc<ToolInfo>> = state
         .executor
         .available_tools()
         .into_iter()
@@ -85,7 +85,7 @@ pub(super) async fn list(
         .into_iter()
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))
         .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .map(|info| listed(info, &formats))
+        .map(|info| listed(&info, &formats))
         .collect();
     Ok(Json(wire::Page {
         items,
@@ -131,7 +131,7 @@ pub(super) async fn one(
             info.name, info.version
         )));
     }
-    Ok(Json(listed(info, &formats)))
+    Ok(Json(listed(&info, &formats)))
 }
 
 /// The formats of an `include_format` value: names separated by commas (arcadepy sends one
