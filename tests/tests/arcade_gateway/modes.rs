@@ -1,0 +1,243 @@
+//! Every mode, with B in this process: what A lists, where each call runs, the pipeline
+//! refusing bad input before a request leaves A, and the user and audit records on both sides.
+
+use std::sync::Arc;
+
+use fact_runtime::arcade::{ArcadeGateway, ExecutionMode, Side};
+use fact_runtime::audit::AuditRecord;
+use fact_runtime::{Execution, ToolCall, ToolFormat};
+use fact_tests::audit_sinks::MemorySink;
+use serde_json::json;
+
+use super::engines::{LocalEngine, Runs, a_builder, b_builder, client};
+
+async fn b() -> LocalEngine {
+    let runs = Runs::default();
+    LocalEngine::start(
+        "127.0.0.1:0".parse().expect("address"),
+        b_builder(&runs),
+        runs,
+    )
+    .await
+}
+
+fn names(executor: &fact_runtime::ToolExecutor) -> Vec<String> {
+    executor
+        .available_tools()
+        .iter()
+        .map(|info| info.name.clone())
+        .collect()
+}
+
+async fn answer(executor: &fact_runtime::ToolExecutor, tool: &str) -> serde_json::Value {
+    let result = executor
+        .execute_tool_call(ToolCall::new(tool, json!({})))
+        .await;
+    assert!(result.success, "{tool}: {result:?}");
+    result.data.unwrap_or_default()
+}
+
+#[tokio::test]
+async fn each_mode_serves_and_runs_its_sides_tools() {
+    let b = b().await;
+    let sink = Arc::new(MemorySink::default());
+    let runs = Runs::default();
+    let gateway = |mode| ArcadeGateway::new(client(&b.base_url())).mode(mode);
+
+    let local = a_builder(gateway(ExecutionMode::Local), &runs, &sink)
+        .build_connected()
+        .await
+        .expect("builds");
+    assert_eq!(
+        names(&local),
+        ["Local.Only", "Shared.Fail", "Shared.Record", "Shared.Where"]
+    );
+    assert_eq!(answer(&local, "Shared.Where").await, "A");
+    let missing = local
+        .execute_tool_call(ToolCall::new("Remote.Echo", json!({"text": "x"})))
+        .await;
+    assert_eq!(missing.status_code, 404);
+
+    let remote = a_builder(gateway(ExecutionMode::Remote), &runs, &sink)
+        .build_connected()
+        .await
+        .expect("builds");
+    assert_eq!(
+        names(&remote),
+        [
+            "Remote.Echo",
+            "Shared.Fail",
+            "Shared.Record",
+            "Shared.Where"
+        ]
+    );
+    assert_eq!(answer(&remote, "Shared.Where").await, "B");
+    assert_eq!(
+        remote
+            .execute_tool_call(ToolCall::new("Local.Only", json!({})))
+            .await
+            .status_code,
+        404
+    );
+
+    let hybrid = a_builder(gateway(ExecutionMode::Hybrid), &runs, &sink)
+        .build_connected()
+        .await
+        .expect("builds");
+    assert_eq!(
+        names(&hybrid),
+        [
+            "Local.Only",
+            "Remote.Echo",
+            "Shared.Fail",
+            "Shared.Record",
+            "Shared.Where"
+        ]
+    );
+    assert_eq!(
+        answer(&hybrid, "Shared.Where").await,
+        "A",
+        "local is preferred"
+    );
+    assert_eq!(answer(&hybrid, "Local.Only").await, "A");
+    let echo = hybrid
+        .execute_tool_call(ToolCall::new("Remote.Echo", json!({"text": "hi"})).user("ada"))
+        .await;
+    assert_eq!(
+        echo.data,
+        Some(json!({"text": "hi", "user": "ada"})),
+        "{echo:?}"
+    );
+    let info = hybrid.tool_info("Shared.Where").expect("listed");
+    assert_eq!(info.execution, Execution::LocalThenArcade);
+    assert_eq!(
+        hybrid.tool_info("Remote.Echo").expect("listed").execution,
+        Execution::Arcade
+    );
+
+    let remote_first = a_builder(
+        gateway(ExecutionMode::Hybrid).prefer(Side::Arcade),
+        &runs,
+        &sink,
+    )
+    .build_connected()
+    .await
+    .expect("builds");
+    assert_eq!(answer(&remote_first, "Shared.Where").await, "B");
+    assert_eq!(
+        remote_first
+            .tool_info("Shared.Where")
+            .expect("listed")
+            .execution,
+        Execution::ArcadeThenLocal
+    );
+
+    // A tool's own mode overrides the executor's.
+    let pinned = a_builder(
+        gateway(ExecutionMode::Hybrid)
+            .prefer(Side::Arcade)
+            .tool_mode("Shared.Where", ExecutionMode::Local),
+        &runs,
+        &sink,
+    )
+    .build_connected()
+    .await
+    .expect("builds");
+    assert_eq!(answer(&pinned, "Shared.Where").await, "A");
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_remote_tool_is_listed_and_exported_like_a_local_one() {
+    let b = b().await;
+    let sink = Arc::new(MemorySink::default());
+    let executor = a_builder(
+        ArcadeGateway::new(client(&b.base_url())),
+        &Runs::default(),
+        &sink,
+    )
+    .build_connected()
+    .await
+    .expect("builds");
+    let echo = executor.tool_info("Remote.Echo").expect("listed");
+    assert_eq!(echo.input_schema["required"], json!(["text"]));
+    assert_eq!(echo.input_schema["properties"]["count"]["type"], "integer");
+    assert_eq!(echo.version, "1.0.0");
+    assert!(
+        echo.defined_at
+            .starts_with("Arcade Engine http://127.0.0.1:"),
+        "{}",
+        echo.defined_at
+    );
+    for format in ToolFormat::ALL {
+        let exported = executor.export_tools(format);
+        let text = exported.to_string();
+        assert!(
+            text.contains("Remote.Echo") || text.contains("Remote_Echo"),
+            "{format}: {text}"
+        );
+    }
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_by_a_before_any_request_leaves() {
+    let b = b().await;
+    let sink = Arc::new(MemorySink::default());
+    let executor = a_builder(
+        ArcadeGateway::new(client(&b.base_url())),
+        &Runs::default(),
+        &sink,
+    )
+    .build_connected()
+    .await
+    .expect("builds");
+    let before = b.runs.tokens().len();
+    let missing = executor
+        .execute_tool_call(ToolCall::new("Shared.Record", json!({})))
+        .await;
+    // Shared.Record is on both sides and runs here first: the remote-only tool shows it.
+    assert_eq!(missing.status_code, 400);
+    let wrong_type = executor
+        .execute_tool_call(ToolCall::new("Remote.Echo", json!({"text": 5})))
+        .await;
+    assert_eq!(wrong_type.status_code, 400);
+    let missing_text = executor
+        .execute_tool_call(ToolCall::new("Remote.Echo", json!({})))
+        .await;
+    assert_eq!(missing_text.status_code, 400);
+    assert_eq!(b.runs.tokens().len(), before);
+    // A range the Engine's parameter list cannot say is B's to refuse: its 400 comes back as
+    // a 400, run on the Engine.
+    let out_of_range = executor
+        .execute_tool_call(ToolCall::new(
+            "Remote.Echo",
+            json!({"text": "x", "count": 11}),
+        ))
+        .await;
+    assert_eq!(out_of_range.status_code, 400, "{out_of_range:?}");
+    assert!(
+        out_of_range
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("count"),
+        "{out_of_range:?}"
+    );
+    executor.shutdown().await.expect("audit flushed");
+    let records = sink.records();
+    let methods: Vec<(&str, u16)> = records
+        .iter()
+        .filter(|record| record.tool_name == "Remote.Echo")
+        .map(|record| (record.execution_method.as_str(), record.status_code))
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            (AuditRecord::REFUSED, 400),
+            (AuditRecord::REFUSED, 400),
+            (AuditRecord::ARCADE, 400)
+        ]
+    );
+    b.stop().await;
+}
