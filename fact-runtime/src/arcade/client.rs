@@ -32,6 +32,10 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_RETRIES: u32 = 2;
 /// The largest answer body read, unless set.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// How long a pooled connection may sit idle before the client closes it, unless set: below
+/// the idle timeouts of common servers (FACT's own closes an idle connection after 10 s), so
+/// that a request is never sent on a connection the server is closing.
+pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most tools [`ArcadeClient::all_tools`] reads.
 pub const MAX_LISTED_TOOLS: usize = 10_000;
 /// The longest [`ArcadeClient::auth_status`] asks the Engine to hold a request.
@@ -101,6 +105,7 @@ pub struct ArcadeClientBuilder {
     base_url: String,
     timeout: Duration,
     connect_timeout: Duration,
+    pool_idle_timeout: Duration,
     max_retries: u32,
     max_response_bytes: usize,
     sleeper: Arc<dyn Sleeper>,
@@ -113,6 +118,7 @@ impl fmt::Debug for ArcadeClientBuilder {
             .field("api_key", &"<redacted>")
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("pool_idle_timeout", &self.pool_idle_timeout)
             .field("max_retries", &self.max_retries)
             .field("max_response_bytes", &self.max_response_bytes)
             .finish_non_exhaustive()
@@ -140,6 +146,16 @@ impl ArcadeClientBuilder {
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a pooled connection may sit idle before it is closed (default
+    /// [`DEFAULT_POOL_IDLE_TIMEOUT`]). Keep it below the Engine's own idle timeout: an execute
+    /// sent on a connection the Engine is closing fails, and is not retried, since it may have
+    /// reached the tool.
+    #[must_use]
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_idle_timeout = timeout;
         self
     }
 
@@ -194,6 +210,7 @@ impl ArcadeClientBuilder {
             .user_agent(concat!("fact-runtime/", env!("CARGO_PKG_VERSION")))
             .default_headers(headers)
             .connect_timeout(self.connect_timeout)
+            .pool_idle_timeout(self.pool_idle_timeout)
             // The Engine's answers are JSON of its own; a redirect elsewhere is not followed
             // with the key.
             .redirect(reqwest::redirect::Policy::none())
@@ -342,6 +359,7 @@ impl ArcadeClient {
             base_url: DEFAULT_BASE_URL.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             sleeper: Arc::new(TokioSleeper),
