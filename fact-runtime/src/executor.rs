@@ -630,6 +630,12 @@ impl ToolExecutor {
             .buffered(self.inner.max_concurrency)
     }
 
+    /// The authorization manager calls are authorized with, when one is configured: a
+    /// transport completes its flows (the OAuth redirect) and reports them.
+    pub fn authorization_manager(&self) -> Option<&AuthorizationManager> {
+        self.inner.authorizer.manager()
+    }
+
     /// Windowed figures of every call this executor answered: totals, error rates and times for
     /// the whole system, one tool or one user.
     pub fn metrics(&self) -> &MetricsCollector {

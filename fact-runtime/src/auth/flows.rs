@@ -41,18 +41,44 @@ pub(crate) struct PendingFlow {
     pub(crate) verifier: PkceCodeVerifier,
 }
 
-/// A pending flow, or the tombstone of a completed one (kept so that a second use is reported
-/// as such).
+/// Where a flow stands, for a client waiting on it (`GET /arcade/v1/auth/status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FlowStatus {
+    /// The user has not come back from the provider yet.
+    Pending,
+    /// The provider sent the user back and the code is being exchanged.
+    Exchanging,
+    /// The grant is stored: calls of the tool by this user now pass.
+    Completed,
+    /// The flow ended without a grant; the reason says why.
+    Failed(String),
+    /// The user did not come back within the flow's lifetime.
+    Expired,
+}
+
+impl FlowStatus {
+    /// Whether the flow can still change.
+    pub fn is_settled(&self) -> bool {
+        matches!(self, Self::Completed | Self::Failed(_) | Self::Expired)
+    }
+}
+
+/// A pending flow, or the tombstone of a used one, with how its use ended (kept so that a
+/// second use is reported as such, and a waiting client told the outcome).
 enum FlowSlot {
     Pending(PendingFlow),
-    Used { expires_at: Duration },
+    Used {
+        flow: AuthorizationFlow,
+        outcome: FlowStatus,
+    },
 }
 
 impl FlowSlot {
     fn expires_at(&self) -> Duration {
         match self {
             Self::Pending(flow) => flow.public.expires_at,
-            Self::Used { expires_at } => *expires_at,
+            Self::Used { flow, .. } => flow.expires_at,
         }
     }
 }
@@ -62,6 +88,8 @@ impl FlowSlot {
 #[derive(Default)]
 pub(crate) struct FlowTable {
     flows: Mutex<Flows>,
+    /// Woken whenever a flow is used or settles, for clients waiting on one.
+    changed: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -137,13 +165,53 @@ impl FlowTable {
                     tool_name: flow.public.tool_name.clone(),
                 });
             }
-            FlowSlot::Pending(_) => match std::mem::replace(slot, FlowSlot::Used { expires_at }) {
-                FlowSlot::Pending(flow) => flow,
-                FlowSlot::Used { .. } => return Err(AuthError::FlowUsed),
-            },
+            FlowSlot::Pending(flow) => {
+                let used = FlowSlot::Used {
+                    flow: flow.public.clone(),
+                    outcome: FlowStatus::Exchanging,
+                };
+                match std::mem::replace(slot, used) {
+                    FlowSlot::Pending(flow) => flow,
+                    FlowSlot::Used { .. } => return Err(AuthError::FlowUsed),
+                }
+            }
         };
         flows.forget_latest(&flow.public);
+        drop(flows);
+        self.changed.notify_waiters();
         Ok(flow)
+    }
+
+    /// Records how the use of flow `flow_id` ended, and wakes the clients waiting on it.
+    pub(crate) fn settle(&self, flow_id: &str, status: FlowStatus) {
+        let mut flows = self.flows();
+        if let Some(FlowSlot::Used { outcome, .. }) = flows.by_id.get_mut(flow_id) {
+            *outcome = status;
+        }
+        drop(flows);
+        self.changed.notify_waiters();
+    }
+
+    /// Flow `flow_id` and where it stands at `now`, while it is held.
+    pub(crate) fn status(
+        &self,
+        flow_id: &str,
+        now: Duration,
+    ) -> Option<(AuthorizationFlow, FlowStatus)> {
+        let flows = self.flows();
+        match flows.by_id.get(flow_id)? {
+            FlowSlot::Pending(flow) if now >= flow.public.expires_at => {
+                Some((flow.public.clone(), FlowStatus::Expired))
+            }
+            FlowSlot::Pending(flow) => Some((flow.public.clone(), FlowStatus::Pending)),
+            FlowSlot::Used { flow, outcome } => Some((flow.clone(), outcome.clone())),
+        }
+    }
+
+    /// Completes when a flow is used or settles; make it (and `enable` it) before reading a
+    /// status, so that no change between the two is missed.
+    pub(crate) fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.changed.notified()
     }
 
     /// The pending flow for exactly this request, when it is the user's latest for the tool and

@@ -14,7 +14,7 @@ use oauth2::{
 };
 use serde::{Serialize, Serializer};
 
-use crate::auth::flows::{AuthorizationFlow, FLOW_LIFETIME, FlowTable, PendingFlow};
+use crate::auth::flows::{AuthorizationFlow, FLOW_LIFETIME, FlowStatus, FlowTable, PendingFlow};
 use crate::auth::store::{Grant, GrantStore, MemoryGrantStore};
 use crate::auth::{AccessToken, AuthError, OAuthConfig, RefreshToken};
 use crate::clock::{SharedClock, SystemClock};
@@ -278,6 +278,41 @@ impl AuthorizationManager {
     ) -> Result<GrantInfo, AuthError> {
         let now = self.inner.clock.now();
         let flow = self.inner.flows.take(flow_id, now)?;
+        let outcome = self.exchange(flow, code, now).await;
+        self.inner.flows.settle(
+            flow_id,
+            match &outcome {
+                Ok(_) => FlowStatus::Completed,
+                Err(error) => FlowStatus::Failed(error.to_string()),
+            },
+        );
+        outcome
+    }
+
+    /// Ends flow `flow_id` without a grant, because the provider sent the user back with
+    /// `reason` (an OAuth2 error such as `access_denied`) instead of a code. The flow cannot be
+    /// used afterwards, and a client waiting on it is told it failed.
+    ///
+    /// # Errors
+    ///
+    /// As [`complete_authorization`](Self::complete_authorization) for a flow that cannot be
+    /// used.
+    pub fn abandon_authorization(&self, flow_id: &str, reason: &str) -> Result<(), AuthError> {
+        let flow = self.inner.flows.take(flow_id, self.inner.clock.now())?;
+        tracing::info!(user = %flow.public.user_id, tool = %flow.public.tool_name, reason, "authorization refused at the provider");
+        self.inner
+            .flows
+            .settle(flow_id, FlowStatus::Failed(reason.to_owned()));
+        Ok(())
+    }
+
+    /// Exchanges `code` for the tokens of `flow` and stores the grant.
+    async fn exchange(
+        &self,
+        flow: PendingFlow,
+        code: &str,
+        now: Duration,
+    ) -> Result<GrantInfo, AuthError> {
         let AuthorizationFlow {
             user_id, tool_name, ..
         } = &flow.public;
@@ -302,6 +337,40 @@ impl AuthorizationManager {
         self.inner.store.put(grant.clone()).await?;
         tracing::info!(user = %user_id, tool = %tool_name, scopes = ?grant.scopes, "authorization completed");
         Ok(GrantInfo::from(&grant))
+    }
+
+    /// Flow `flow_id` and where it stands, while the manager holds it (a flow is forgotten a
+    /// lifetime after it expired or was used).
+    pub fn flow_status(&self, flow_id: &str) -> Option<(AuthorizationFlow, FlowStatus)> {
+        self.inner.flows.status(flow_id, self.inner.clock.now())
+    }
+
+    /// Flow `flow_id` and where it stands once it settles (completed, failed or expired), or
+    /// after `wait`, whichever comes first: for a client that long-polls the flow it started.
+    pub async fn wait_for_flow(
+        &self,
+        flow_id: &str,
+        wait: Duration,
+    ) -> Option<(AuthorizationFlow, FlowStatus)> {
+        let end = tokio::time::Instant::now() + wait;
+        loop {
+            let changed = self.inner.flows.changed();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let status = self.flow_status(flow_id)?;
+            if status.1.is_settled() {
+                return Some(status);
+            }
+            // Expiry is not an event: wake at the flow's expiry too.
+            let expires_in = status
+                .0
+                .expires_at
+                .saturating_sub(self.inner.clock.now());
+            let until = end.min(tokio::time::Instant::now() + expires_in);
+            if tokio::time::timeout_at(until, changed).await.is_err() {
+                return self.flow_status(flow_id);
+            }
+        }
     }
 
     /// Deletes the grant of `user_id`; whether there was one. The revocation is local: the

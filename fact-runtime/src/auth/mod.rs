@@ -21,7 +21,7 @@ mod token;
 pub use config::OAuthConfig;
 pub use encrypted::{GRANTS_TABLE, MIN_SECRET_KEY_LEN, SqlGrantStore};
 pub use error::AuthError;
-pub use flows::{AuthorizationFlow, FLOW_LIFETIME};
+pub use flows::{AuthorizationFlow, FLOW_LIFETIME, FlowStatus};
 pub use manager::{AuthorizationManager, AuthorizationManagerBuilder, GrantInfo, REFRESH_MARGIN};
 pub use store::{Grant, GrantStore, MemoryGrantStore, StoreFuture};
 pub use token::{AccessToken, RefreshToken};

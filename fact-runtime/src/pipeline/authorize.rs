@@ -19,6 +19,10 @@ impl Authorizer {
         Self { manager }
     }
 
+    pub(crate) fn manager(&self) -> Option<&AuthorizationManager> {
+        self.manager.as_ref()
+    }
+
     /// The caller's access token for `tool`, `None` for an open tool, or the refusal.
     pub(crate) async fn authorize(
         &self,

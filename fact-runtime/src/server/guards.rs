@@ -162,6 +162,7 @@ pub(crate) async fn authenticate(
     if path == "/health"
         || path == engine::HEALTH_PATH
         || (path == "/metrics" && state.metrics_public)
+        || state.oauth_callback.as_deref() == Some(path)
     {
         return next.run(request).await;
     }

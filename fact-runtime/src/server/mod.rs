@@ -58,6 +58,7 @@ mod engine;
 mod error;
 mod guards;
 mod logging;
+mod oauth;
 mod parse_errors;
 mod requests;
 mod routes;
@@ -112,6 +113,7 @@ impl Server {
             max_batch_calls: config.max_batch_calls,
             max_response_bytes: config.max_response_bytes,
             max_batch_response_bytes: config.max_batch_response_bytes,
+            oauth_callback: oauth::callback_path(&executor),
         });
         let router = routes::router(state, &config);
         Ok(Self {

@@ -38,13 +38,20 @@ pub(crate) struct AppState {
     pub(crate) max_batch_calls: usize,
     pub(crate) max_response_bytes: usize,
     pub(crate) max_batch_response_bytes: usize,
+    /// The path of `OAUTH_REDIRECT_URI`, where providers send users back, when authorization
+    /// is configured: open, like `/health`, since a browser brings no key.
+    pub(crate) oauth_callback: Option<String>,
 }
 
 /// The routes, behind the request timeout, the API key (every path but `/health`, and
 /// `/metrics` when public: unknown paths too, so that nothing about the routes is told to a
 /// caller without a key), the declared length and the body read.
 pub(crate) fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
-    let routes = Router::new()
+    let mut routes = Router::new();
+    if let Some(path) = &state.oauth_callback {
+        routes = routes.route(path, get(super::oauth::callback));
+    }
+    let routes = routes
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/v1/tools", get(list_tools))

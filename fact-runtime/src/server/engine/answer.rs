@@ -184,6 +184,12 @@ fn execution(result: &ToolResult, value: Option<Value>) -> wire::ExecuteResponse
             .get("authorization_url")
             .and_then(Value::as_str)
             .map(|url| wire::AuthorizationResponse {
+                id: result
+                    .metadata
+                    .extra
+                    .get("flow_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 status: "pending".to_owned(),
                 url: Some(url.to_owned()),
                 ..wire::AuthorizationResponse::default()

@@ -55,7 +55,7 @@ pub(super) async fn execute(
 }
 
 /// 415 unless the body is declared JSON (`application/json`, or any `+json` type).
-fn require_json(headers: &HeaderMap) -> Result<(), EngineError> {
+pub(super) fn require_json(headers: &HeaderMap) -> Result<(), EngineError> {
     let essence = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -86,27 +86,48 @@ fn engine_call(
         ));
     }
     let request = body.request;
-    let user = caller
-        .acting_for(request.user_id.as_deref())
-        .map_err(|refusal| match refusal {
-            IdentityRefusal::NotAUserId(problem) => {
-                EngineError::bad_request(format!("'user_id': {problem}"))
-            }
-            IdentityRefusal::NotYours => EngineError::new(
-                StatusCode::FORBIDDEN,
-                "this API key acts only for its own user: leave 'user_id' out, or use a key allowed to act for other users",
-            ),
-        })?;
-    let (name, named_version) = match request.tool_name.split_once('@') {
+    let user = engine_user(caller, request.user_id.as_deref())?;
+    let name = checked_tool(executor, &request.tool_name, request.tool_version.as_deref())?;
+    let mut call = ToolCall::new(name.to_owned(), Value::Object(request.input));
+    call.user_id = user;
+    Ok(call)
+}
+
+/// The user a request naming `named` runs as, for `caller`: 400 for a user id that cannot
+/// be, 403 for a user the key may not act for.
+pub(super) fn engine_user(
+    caller: &Caller,
+    named: Option<&str>,
+) -> Result<Option<String>, EngineError> {
+    caller.acting_for(named).map_err(|refusal| match refusal {
+        IdentityRefusal::NotAUserId(problem) => {
+            EngineError::bad_request(format!("'user_id': {problem}"))
+        }
+        IdentityRefusal::NotYours => EngineError::new(
+            StatusCode::FORBIDDEN,
+            "this API key acts only for its own user: leave 'user_id' out, or use a key allowed to act for other users",
+        ),
+    })
+}
+
+/// The tool name of `tool_name` (`Toolkit.Tool`, with an optional `@version` that, like
+/// `tool_version`, must be the tool's): 400 for a name or versions that cannot be, 404 for a
+/// version the tool is not at.
+pub(super) fn checked_tool<'a>(
+    executor: &ToolExecutor,
+    tool_name: &'a str,
+    tool_version: Option<&str>,
+) -> Result<&'a str, EngineError> {
+    let (name, named_version) = match tool_name.split_once('@') {
         Some((name, version)) => (name, Some(version)),
-        None => (request.tool_name.as_str(), None),
+        None => (tool_name, None),
     };
     if !plausible_tool_name(name) {
         return Err(EngineError::bad_request(format!(
             "'tool_name' is not a tool name: expected 'Toolkit.Tool' or 'Toolkit.Tool@version' (letters, digits, '_' and '.', at most {MAX_NAME_LEN} characters)"
         )));
     }
-    let version = match (named_version, request.tool_version.as_deref()) {
+    let version = match (named_version, tool_version) {
         (Some(in_name), Some(given)) if in_name != given => {
             return Err(EngineError::bad_request(format!(
                 "'tool_name' names version {in_name} and 'tool_version' {given}: give one"
@@ -123,7 +144,5 @@ fn engine_call(
             info.name, info.version
         )));
     }
-    let mut call = ToolCall::new(name.to_owned(), Value::Object(request.input));
-    call.user_id = user;
-    Ok(call)
+    Ok(name)
 }

@@ -8,6 +8,8 @@
 //! | `GET /arcade/v1/tools?limit&offset&toolkit&include_format&user_id` | a page of tools ([`tools`]) |
 //! | `GET /arcade/v1/tools/{name}[@version]` | one tool |
 //! | `POST /arcade/v1/tools/execute` | the execution ([`execute`]) |
+//! | `POST /arcade/v1/tools/authorize` | `completed`, or `pending` with the flow's `id` and `url` ([`authorize`]) |
+//! | `GET /arcade/v1/auth/status?id&wait` | the flow's status, after waiting up to `wait` s (at most 59) for it to settle |
 //!
 //! Every refusal under the prefix, the guards' and the router's own included, is the Engine's
 //! error body `{"name": "not_found", "message": "..."}` ([`dialect`] rewrites FACT's), and
@@ -16,6 +18,7 @@
 //! address, requests hyper cannot parse) keep FACT's shape.
 
 mod answer;
+mod authorize;
 mod execute;
 mod tools;
 
@@ -56,6 +59,8 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route(HEALTH_PATH, get(health))
         .route("/arcade/v1/tools", get(tools::list))
         .route("/arcade/v1/tools/execute", post(execute::execute))
+        .route("/arcade/v1/tools/authorize", post(authorize::authorize))
+        .route("/arcade/v1/auth/status", get(authorize::status))
         // Everything after `/v1/tools/`, as Arcade's clients put a name in a path unescaped.
         .route("/arcade/v1/tools/{*name}", get(tools::one))
 }
