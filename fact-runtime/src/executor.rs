@@ -322,7 +322,7 @@ impl ToolExecutorBuilder {
             .collect();
         #[cfg(feature = "arcade")]
         let registry = match &gateway {
-            Some(gateway) => Registry::of(gateway.merge(&locals, remotes)?)?,
+            Some(gateway) => serve(gateway, gateway.merge(&locals, remotes))?.0,
             None => Registry::of(locals.iter().cloned())?,
         };
         #[cfg(not(feature = "arcade"))]
@@ -331,15 +331,26 @@ impl ToolExecutorBuilder {
             Registry::of(locals.iter().cloned())?
         };
         tracing::debug!(tools = registry.len(), "tool registry built");
-        let tool_validators =
-            by_registered_name(&registry, self.tool_validators, |validators, more| {
+        // With an Engine, an option may name a tool of its catalogue not read yet: kept by the
+        // name given, it applies once the tool joins.
+        #[cfg(feature = "arcade")]
+        let later = gateway.is_some();
+        #[cfg(not(feature = "arcade"))]
+        let later = false;
+        let tool_validators = by_registered_name(
+            &registry,
+            self.tool_validators,
+            later,
+            |validators, more| {
                 validators.extend(more);
                 Ok(())
-            })?;
+            },
+        )?;
         let mut rate_limits = self.rate_limits;
-        rate_limits.per_tool = by_registered_name(&registry, rate_limits.per_tool, |_, _| {
-            Err("is given two rate limits, one by its name and one by its exported name")
-        })?;
+        rate_limits.per_tool =
+            by_registered_name(&registry, rate_limits.per_tool, later, |_, _| {
+                Err("is given two rate limits, one by its name and one by its exported name")
+            })?;
         let rate_limiter = RateLimiter::new(
             rate_limits,
             registry.tools().map(|tool| &**tool),
@@ -369,16 +380,59 @@ impl ToolExecutorBuilder {
     }
 }
 
+/// The registry of `merged`: this process's tools must all fit, as at any build; a tool of the
+/// Engine that cannot (its name clashes with one already served once exported) is left out
+/// with a warning, which is returned. The gateway learns how many of its tools are served.
+#[cfg(feature = "arcade")]
+fn serve(
+    gateway: &crate::arcade::GatewayState,
+    merged: Vec<Arc<RegisteredTool>>,
+) -> Result<(Registry, Vec<String>), BuildError> {
+    let mut registry = Registry::default();
+    let mut left_out = Vec::new();
+    for tool in merged {
+        let remote = tool.local_handler().is_none();
+        let name = tool.info.name.clone();
+        match registry.insert_shared(tool) {
+            Ok(()) => {}
+            Err(error) if remote => {
+                let problem = format!("remote tool '{name}' is left out: {error}");
+                tracing::warn!(problem = %problem, "Arcade Engine tool left out");
+                left_out.push(problem);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    let remote = registry
+        .tools()
+        .filter(|tool| !matches!(tool.runs, crate::registry::Runs::Local(_)))
+        .count();
+    gateway.served(remote);
+    Ok((registry, left_out))
+}
+
 /// Keys `by_tool` by each tool's registered name, since a builder option may name a tool by
-/// its exported name (`MyApp_Calculator`) too; `merge` joins two entries for one tool.
+/// its exported name (`MyApp_Calculator`) too; `merge` joins two entries for one tool. An
+/// unknown name is an error, unless the tool may join `later` (an Engine's): then it is kept
+/// as given, with a warning.
 fn by_registered_name<T>(
     registry: &Registry,
     by_tool: HashMap<String, T>,
+    later: bool,
     merge: impl Fn(&mut T, T) -> Result<(), &'static str>,
 ) -> Result<HashMap<String, T>, BuildError> {
     let mut resolved: HashMap<String, T> = HashMap::with_capacity(by_tool.len());
     for (name, value) in by_tool {
         let Some(tool) = registry.get(&name) else {
+            if later && crate::registry::check_tool_name(&name).is_ok() {
+                tracing::warn!(tool = %name, "a validator or rate limit names a tool not served yet: it applies once the Arcade Engine lists it");
+                if resolved.insert(name.clone(), value).is_some() {
+                    return Err(BuildError::InvalidConfig(format!(
+                        "tool '{name}' is given two validators or rate limits"
+                    )));
+                }
+                continue;
+            }
             return Err(BuildError::InvalidConfig(format!(
                 "a validator or rate limit names tool '{name}', which is not registered"
             )));
@@ -543,8 +597,9 @@ impl ToolExecutor {
     }
 
     /// The execute stage: runs the admitted call on its route, and says how it ran. A call
-    /// routed to the Engine first runs here only when the Engine could not take it: never
-    /// after the remote tool may have run.
+    /// with a second side runs there only when the first could not take it (the Engine did not
+    /// take it; the local tool said 503, not started), never after the first may have run it,
+    /// and by the same deadline.
     async fn execute(
         &self,
         route: Route,
@@ -553,27 +608,79 @@ impl ToolExecutor {
         access_token: Option<AccessToken>,
     ) -> Ran {
         let local = &self.inner.local;
+        let bounds = crate::pipeline::execute::Bounds::starting_now(tool.timeout);
         match route {
-            Route::Local(handler) => local.run(tool, &handler, call, access_token).await,
+            Route::Local(handler) => local.run(tool, &handler, call, access_token, bounds).await,
             #[cfg(feature = "arcade")]
             Route::Arcade(remote) => {
-                crate::pipeline::execute::run_remote(tool, &remote, call)
+                crate::pipeline::execute::run_remote(tool, &remote, call, bounds)
                     .await
                     .0
             }
             #[cfg(feature = "arcade")]
-            Route::ArcadeThenLocal(remote, handler) => {
+            Route::ArcadeThenLocal(remote, local_tool) => {
                 let (ran, declined) =
-                    crate::pipeline::execute::run_remote(tool, &remote, call).await;
+                    crate::pipeline::execute::run_remote(tool, &remote, call, bounds.again()).await;
                 if !declined {
                     return ran;
                 }
                 if let Err(error) = &ran.result {
                     tracing::info!(%error, "the Arcade Engine could not take the call: running it here");
                 }
-                local.run(tool, &handler, call, access_token).await
+                self.fall_back_here(&local_tool, call, bounds.again()).await
+            }
+            #[cfg(feature = "arcade")]
+            Route::LocalThenArcade(handler, remote) => {
+                let arguments = call.arguments.clone();
+                let ran = local
+                    .run(tool, &handler, call, access_token, bounds.again())
+                    .await;
+                let not_started =
+                    matches!(&ran.result, Err(error) if error.kind() == ErrorKind::Unavailable);
+                if !not_started {
+                    return ran;
+                }
+                tracing::info!(
+                    "the local tool could not start the call: running it on the Arcade Engine"
+                );
+                call.arguments = arguments;
+                crate::pipeline::execute::run_remote(tool, &remote, call, bounds.again())
+                    .await
+                    .0
             }
         }
+    }
+
+    /// Runs `call`, which the Engine did not take, as `local_tool`: its own validation and
+    /// authorization first, since the call was admitted against the Engine's definition.
+    #[cfg(feature = "arcade")]
+    async fn fall_back_here(
+        &self,
+        local_tool: &RegisteredTool,
+        call: &mut ToolCall,
+        bounds: crate::pipeline::execute::Bounds,
+    ) -> Ran {
+        let inner = &*self.inner;
+        let refused = |error| Ran {
+            method: crate::audit::AuditRecord::LOCAL,
+            result: Err(error),
+        };
+        if let Err(error) = inner.validator.validate(local_tool, call) {
+            return refused(error);
+        }
+        let access_token = match inner.authorizer.authorize(local_tool, call).await {
+            Ok(token) => token,
+            Err(error) => return refused(error),
+        };
+        let Some(handler) = local_tool.local_handler() else {
+            return refused(ToolError::fatal(
+                "the local side of the tool has no handler",
+            ));
+        };
+        inner
+            .local
+            .run(local_tool, handler, call, access_token, bounds)
+            .await
     }
 
     /// Runs `calls` with at most the configured number at once and answers in input order.
@@ -668,41 +775,23 @@ impl ToolExecutor {
         let Some(gateway) = &self.inner.gateway else {
             return Ok((0, Vec::new()));
         };
-        let (remotes, skipped) = gateway.read_catalogue().await?;
-        let mut skipped = skipped;
-        let merged = match gateway.merge(&self.inner.locals, remotes) {
-            Ok(merged) => merged,
-            Err(error) => {
-                return Err(crate::arcade::ArcadeError::Malformed {
-                    endpoint: "GET /v1/tools".to_owned(),
-                    problem: format!("a catalogue FACT cannot serve: {error}"),
-                });
-            }
-        };
-        let registry = match Registry::of(merged.iter().cloned()) {
-            Ok(registry) => registry,
-            Err(error) => {
-                // A remote name that clashes with a local one once exported: leave the
-                // remote ones out rather than serve two tools under one name.
-                skipped.push(format!("the Engine's tools are left out: {error}"));
-                Registry::of(self.inner.locals.iter().cloned()).map_err(|error| {
-                    crate::arcade::ArcadeError::Malformed {
-                        endpoint: "GET /v1/tools".to_owned(),
-                        problem: error.to_string(),
-                    }
-                })?
-            }
-        };
-        let remote_count = registry
-            .tools()
-            .filter(|tool| !matches!(tool.runs, crate::registry::Runs::Local(_)))
-            .count();
+        // One refresh at a time: a slow read finishing last must not bring back an older
+        // catalogue over a newer one.
+        let _one_at_a_time = gateway.refreshing().await;
+        let (remotes, mut skipped) = gateway.read_catalogue().await?;
+        let (registry, clashes) = serve(gateway, gateway.merge(&self.inner.locals, remotes))
+            .map_err(|error| crate::arcade::ArcadeError::Malformed {
+                endpoint: "GET /v1/tools".to_owned(),
+                problem: format!("a catalogue FACT cannot serve: {error}"),
+            })?;
+        skipped.extend(clashes);
+        let served = gateway.tools_served();
         *self
             .inner
             .registry
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(registry);
-        Ok((remote_count, skipped))
+        Ok((served, skipped))
     }
 
     /// How the Arcade Engine is doing; `None` without a gateway.

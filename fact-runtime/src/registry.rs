@@ -81,7 +81,9 @@ pub(crate) struct RegisteredTool {
     pub(crate) series: Arc<ToolSeries>,
 }
 
-/// What runs a tool's calls: its handler here, its remote on an Engine, or both.
+/// What runs a tool's calls: its handler here, its remote on an Engine, or both. A tool on
+/// both sides keeps the local tool whole (its schema and authorization), so that a call that
+/// falls back to it passes its checks, not only the remote's.
 #[derive(Debug, Clone)]
 pub(crate) enum Runs {
     Local(Handler),
@@ -89,10 +91,22 @@ pub(crate) enum Runs {
     Remote(crate::arcade::RemoteTool),
     #[cfg(feature = "arcade")]
     Both {
-        local: Handler,
+        local: Arc<RegisteredTool>,
         remote: crate::arcade::RemoteTool,
         remote_first: bool,
     },
+}
+
+#[cfg(feature = "arcade")]
+impl RegisteredTool {
+    /// The handler of a tool that runs here (first or only), `None` for a remote-only one.
+    pub(crate) fn local_handler(&self) -> Option<&Handler> {
+        match &self.runs {
+            Runs::Local(handler) => Some(handler),
+            Runs::Remote(_) => None,
+            Runs::Both { local, .. } => local.local_handler(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Handler {
@@ -144,7 +158,7 @@ impl Registry {
         self.insert_shared(Arc::new(tool))
     }
 
-    fn insert_shared(&mut self, tool: Arc<RegisteredTool>) -> Result<(), BuildError> {
+    pub(crate) fn insert_shared(&mut self, tool: Arc<RegisteredTool>) -> Result<(), BuildError> {
         if let Some(&index) = self.by_name.get(&tool.info.name) {
             return Err(BuildError::DuplicateTool {
                 name: tool.info.name.clone(),

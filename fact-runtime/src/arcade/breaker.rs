@@ -128,7 +128,10 @@ impl CircuitBreaker {
             State::Closed { failures } => State::Closed {
                 failures: failures + 1,
             },
-            State::HalfOpen | State::Open { .. } => open,
+            // A late failure of a call admitted before the circuit opened does not push the
+            // probe back.
+            State::Open { until } => State::Open { until },
+            State::HalfOpen => open,
         };
     }
 

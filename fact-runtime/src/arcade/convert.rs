@@ -173,7 +173,10 @@ fn description(schema: &Value) -> Option<String> {
 pub(crate) struct RemoteShape {
     pub(crate) name: String,
     pub(crate) description: String,
+    /// The Engine's version of the tool, or `1.0.0` when it gives none.
     pub(crate) version: String,
+    /// Whether the Engine gave the version (else calls name none).
+    pub(crate) version_known: bool,
     pub(crate) input_schema: Value,
     pub(crate) scopes: Vec<String>,
     pub(crate) requires_auth: bool,
@@ -222,19 +225,17 @@ pub(crate) fn remote_shape(tool: &wire::Tool) -> Result<RemoteShape, String> {
         .and_then(|authorization| authorization.oauth2.as_ref())
         .map(|oauth2| oauth2.scopes.clone())
         .unwrap_or_default();
-    let version = tool
-        .toolkit
-        .version
-        .clone()
-        .or_else(|| {
-            let (_, version) = tool.fully_qualified_name.rsplit_once('@')?;
-            Some(version.to_owned())
-        })
-        .unwrap_or_else(|| "1.0.0".to_owned());
+    let version = tool.toolkit.version.clone().or_else(|| {
+        let (_, version) = tool.fully_qualified_name.rsplit_once('@')?;
+        Some(version.to_owned())
+    });
+    let version_known = version.is_some();
+    let version = version.unwrap_or_else(|| "1.0.0".to_owned());
     Ok(RemoteShape {
         name,
         description: tool.description.clone().unwrap_or_default(),
         version,
+        version_known,
         input_schema,
         scopes,
         requires_auth: authorization.is_some(),

@@ -101,6 +101,22 @@ impl ArcadeError {
         }
     }
 
+    /// A short name of the failure's class, without the Engine's own words: what `/health`
+    /// (open to anyone) shows.
+    pub fn class(&self) -> String {
+        match self {
+            Self::Config(_) => "configuration".to_owned(),
+            Self::Connect { endpoint, .. } => format!("{endpoint}: no connection"),
+            Self::Transport { endpoint, .. } => format!("{endpoint}: connection failed"),
+            Self::Timeout { endpoint, .. } => format!("{endpoint}: timed out"),
+            Self::Status {
+                endpoint, status, ..
+            } => format!("{endpoint}: HTTP {status}"),
+            Self::Malformed { endpoint, .. } => format!("{endpoint}: malformed answer"),
+            Self::TooLarge { endpoint, .. } => format!("{endpoint}: answer too large"),
+        }
+    }
+
     /// Whether the Engine could not take an execute that failed so, and the tool did not run:
     /// no connection, a 429, a busy Engine that said so, or a tool the Engine no longer has.
     /// Hybrid routing falls back to the other side on these, and on nothing else.

@@ -22,7 +22,7 @@ use super::kinds;
 use super::wire::{ExecuteRequest, OutputError, kind};
 use crate::call::ToolCall;
 use crate::clock::SharedClock;
-use crate::error::{BuildError, ToolError};
+use crate::error::ToolError;
 use crate::registry::{Execution, RegisteredTool, Runs, ToolInfo, finish};
 
 /// The environment variable choosing the [`ExecutionMode`].
@@ -253,6 +253,8 @@ pub(crate) struct GatewayState {
     pub(crate) settings: ArcadeGateway,
     breaker: CircuitBreaker,
     stats: Mutex<Stats>,
+    /// Held by a catalogue refresh from its read to its swap.
+    refresh: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -281,7 +283,8 @@ pub struct ArcadeHealth {
     /// The Engine's recent answer time, in milliseconds (a moving average).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
-    /// The last failure, when the last request failed.
+    /// The class of the last failure (`POST /v1/tools/execute: HTTP 503`), when the last
+    /// request failed: never the Engine's own words, since `/health` is open.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }
@@ -294,7 +297,24 @@ impl GatewayState {
             settings,
             breaker,
             stats: Mutex::new(Stats::default()),
+            refresh: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Held while one refresh reads, merges and swaps the catalogue.
+    pub(crate) async fn refreshing(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.refresh.lock().await
+    }
+
+    /// `tools` of the Engine's are served now.
+    pub(crate) fn served(&self, tools: usize) {
+        self.stats().tools = tools;
+        metrics::gauge!("arcade_remote_tools").set(tools as f64);
+    }
+
+    /// How many of the Engine's tools are served now.
+    pub(crate) fn tools_served(&self) -> usize {
+        self.stats().tools
     }
 
     fn stats(&self) -> std::sync::MutexGuard<'_, Stats> {
@@ -325,7 +345,7 @@ impl GatewayState {
         } else {
             self.breaker.succeeded();
         }
-        self.stats().last_error = Some(error.to_string());
+        self.stats().last_error = Some(error.class());
         let open = self.breaker.state() == CircuitState::Open;
         metrics::gauge!("arcade_circuit_open").set(if open { 1.0 } else { 0.0 });
     }
@@ -405,7 +425,7 @@ impl GatewayState {
                 let remote = RemoteTool {
                     gateway: Arc::clone(self),
                     name: shape.name.clone(),
-                    version: shape.version,
+                    version: shape.version_known.then_some(shape.version),
                 };
                 finish(info, Runs::Remote(remote))
                     .map_err(|error| format!("remote tool '{}' is left out: {error}", shape.name))
@@ -430,7 +450,7 @@ impl GatewayState {
         &self,
         locals: &[Arc<RegisteredTool>],
         remotes: Vec<RegisteredTool>,
-    ) -> Result<Vec<Arc<RegisteredTool>>, BuildError> {
+    ) -> Vec<Arc<RegisteredTool>> {
         let settings = &self.settings;
         let mut remotes: HashMap<String, RegisteredTool> = remotes
             .into_iter()
@@ -456,45 +476,34 @@ impl GatewayState {
                 }
                 (ExecutionMode::Hybrid, None) => merged.push(Arc::clone(local)),
                 (ExecutionMode::Hybrid, Some(remote)) => {
-                    merged.push(Arc::new(both(local, remote, settings.prefer)?));
+                    merged.push(Arc::new(both(local, remote, settings.prefer)));
                 }
             }
         }
+        // In name order, so that which of two clashing tools is left out does not vary.
+        let mut remotes: Vec<(String, RegisteredTool)> = remotes.into_iter().collect();
+        remotes.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, remote) in remotes {
             if settings.mode_of(&name) != ExecutionMode::Local {
                 merged.push(Arc::new(remote));
             }
         }
-        let tools = merged.iter().filter(|tool| is_remote(tool)).count();
-        self.stats().tools = tools;
-        metrics::gauge!("arcade_remote_tools").set(tools as f64);
-        Ok(merged)
+        merged
     }
 }
 
-/// Whether `tool` runs (first or only) on the Engine.
-fn is_remote(tool: &RegisteredTool) -> bool {
-    !matches!(tool.runs, Runs::Local(_))
-}
-
 /// One tool of `local` and `remote`, which share a name, that runs on `prefer` first. It keeps
-/// the preferred side's definition; the other side is the fallback.
-fn both(
-    local: &RegisteredTool,
-    remote: RegisteredTool,
-    prefer: Side,
-) -> Result<RegisteredTool, BuildError> {
-    let Runs::Local(handler) = &local.runs else {
-        return Ok(remote);
-    };
+/// the preferred side's definition for the pipeline's first checks, and the local tool whole
+/// for a call that runs here.
+fn both(local: &Arc<RegisteredTool>, remote: RegisteredTool, prefer: Side) -> RegisteredTool {
     let Runs::Remote(remote_side) = remote.runs.clone() else {
-        return Ok(remote);
+        return remote;
     };
     let remote_first = prefer == Side::Arcade;
     let (base, execution) = if remote_first {
         (&remote, Execution::ArcadeThenLocal)
     } else {
-        (local, Execution::LocalThenArcade)
+        (&**local, Execution::LocalThenArcade)
     };
     tracing::info!(
         tool = %local.info.name,
@@ -503,17 +512,17 @@ fn both(
     );
     let mut info = (*base.info).clone();
     info.execution = execution;
-    Ok(RegisteredTool {
+    RegisteredTool {
         info: Arc::new(info),
         timeout: base.timeout,
         schema: Arc::clone(&base.schema),
         runs: Runs::Both {
-            local: handler.clone(),
+            local: Arc::clone(local),
             remote: remote_side,
             remote_first,
         },
         series: Arc::clone(&local.series),
-    })
+    }
 }
 
 /// Whether `error` says the Engine is unwell (unreachable, failing, nonsensical), as opposed
@@ -535,7 +544,8 @@ fn transport_failure(error: &ArcadeError) -> bool {
 pub(crate) struct RemoteTool {
     gateway: Arc<GatewayState>,
     name: String,
-    version: String,
+    /// The version calls ask for: the Engine's, when it gave one.
+    version: Option<String>,
 }
 
 impl fmt::Debug for RemoteTool {
@@ -585,7 +595,7 @@ impl RemoteTool {
                 _ => serde_json::Map::new(),
             },
             user_id: call.user_id.clone(),
-            tool_version: Some(self.version.clone()),
+            tool_version: self.version.clone(),
         };
         let started = Instant::now();
         let answer = gateway

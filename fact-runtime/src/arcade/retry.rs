@@ -50,15 +50,19 @@ pub(crate) fn delay(retry: u32, asked: Option<Duration>) -> Option<Duration> {
 /// or an HTTP date).
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let header = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
+    // A wait too long for a `Duration` is longer than any honoured: `Duration::MAX`.
+    let seconds = |seconds: f64| {
+        (seconds >= 0.0).then(|| Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
+    };
     if let Some(ms) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok())
-        && ms.is_finite()
+        && !ms.is_nan()
         && ms >= 0.0
     {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        return seconds(ms / 1000.0);
     }
     let value = header("retry-after")?;
-    if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    if let Ok(value) = value.parse::<f64>() {
+        return if value.is_nan() { None } else { seconds(value) };
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(
@@ -126,5 +130,15 @@ mod tests {
         assert!(wait <= Duration::from_secs(30) && wait >= Duration::from_secs(28));
         dated.insert("retry-after", HeaderValue::from_static("-1"));
         assert_eq!(retry_after(&dated), None);
+        // Waits no `Duration` can hold are longer than any honoured, not a panic.
+        let mut huge = HeaderMap::new();
+        huge.insert("retry-after-ms", HeaderValue::from_static("1e300"));
+        assert_eq!(retry_after(&huge), Some(Duration::MAX));
+        huge.insert("retry-after-ms", HeaderValue::from_static("inf"));
+        assert_eq!(retry_after(&huge), Some(Duration::MAX));
+        assert_eq!(delay(0, retry_after(&huge)), None);
+        let mut huge = HeaderMap::new();
+        huge.insert("retry-after", HeaderValue::from_static("1e20"));
+        assert_eq!(retry_after(&huge), Some(Duration::MAX));
     }
 }

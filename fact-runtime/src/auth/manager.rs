@@ -362,10 +362,7 @@ impl AuthorizationManager {
                 return Some(status);
             }
             // Expiry is not an event: wake at the flow's expiry too.
-            let expires_in = status
-                .0
-                .expires_at
-                .saturating_sub(self.inner.clock.now());
+            let expires_in = status.0.expires_at.saturating_sub(self.inner.clock.now());
             let until = end.min(tokio::time::Instant::now() + expires_in);
             if tokio::time::timeout_at(until, changed).await.is_err() {
                 return self.flow_status(flow_id);

@@ -32,10 +32,18 @@ impl Authorizer {
         if !tool.info.requires_auth && tool.info.scopes.is_empty() {
             return Ok(None);
         }
-        // A tool only the Arcade Engine runs is authorized there: the Engine answers with the
-        // authorization URL its user must visit.
+        // A call the Arcade Engine runs first is authorized there: the Engine answers with the
+        // authorization URL its user must visit. Should it fall back here, the local tool's
+        // own check runs then.
         #[cfg(feature = "arcade")]
-        if matches!(tool.runs, crate::registry::Runs::Remote(_)) {
+        if matches!(
+            tool.runs,
+            crate::registry::Runs::Remote(_)
+                | crate::registry::Runs::Both {
+                    remote_first: true,
+                    ..
+                }
+        ) {
             return Ok(None);
         }
         let Some(manager) = &self.manager else {

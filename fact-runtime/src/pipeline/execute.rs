@@ -41,6 +41,16 @@ impl Bounds {
             cancellation: CancellationToken::new(),
         }
     }
+
+    /// The same deadline with a token of its own, for a second run of the call (a fallback):
+    /// the first run's token may have been cancelled as it ended.
+    #[cfg(feature = "arcade")]
+    pub(crate) fn again(&self) -> Self {
+        Self {
+            deadline: self.deadline,
+            cancellation: CancellationToken::new(),
+        }
+    }
 }
 
 /// Runs the future `start` makes within `bounds`, for tool `tool` of `timeout`: a panic while
@@ -96,14 +106,16 @@ impl LocalRunner {
 
     /// Runs `tool` for `call` by `handler`: the arguments, validated, are moved into the tool,
     /// with the caller's `access_token` when the authorize stage produced one.
+    /// The run ends at `bounds`' deadline, which a call that fell back here from the Engine
+    /// shares with its remote attempt.
     pub(crate) async fn run(
         &self,
         tool: &RegisteredTool,
         handler: &Handler,
         call: &mut ToolCall,
         access_token: Option<AccessToken>,
+        bounds: Bounds,
     ) -> Ran {
-        let bounds = Bounds::starting_now(tool.timeout);
         let ctx = ToolContext::for_call(
             call.call_id.clone(),
             tool.info.name.clone(),
@@ -137,8 +149,8 @@ pub(crate) async fn run_remote(
     tool: &RegisteredTool,
     remote: &crate::arcade::RemoteTool,
     call: &ToolCall,
+    bounds: Bounds,
 ) -> (Ran, bool) {
-    let bounds = Bounds::starting_now(tool.timeout);
     let deadline = bounds.deadline;
     let mut declined = false;
     let result = run_bounded(&tool.info.name, tool.timeout, bounds, || async {

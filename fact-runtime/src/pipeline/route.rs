@@ -1,5 +1,8 @@
 //! The route stage: where does the call run?
 
+#[cfg(feature = "arcade")]
+use std::sync::Arc;
+
 use crate::audit::AuditRecord;
 use crate::definition::Handler;
 use crate::registry::{RegisteredTool, Runs};
@@ -12,9 +15,12 @@ pub(crate) enum Route {
     /// On the Arcade Engine.
     #[cfg(feature = "arcade")]
     Arcade(crate::arcade::RemoteTool),
-    /// On the Arcade Engine, and here by the handler should the Engine not take the call.
+    /// On the Arcade Engine, and here as this local tool should the Engine not take the call.
     #[cfg(feature = "arcade")]
-    ArcadeThenLocal(crate::arcade::RemoteTool, Handler),
+    ArcadeThenLocal(crate::arcade::RemoteTool, Arc<RegisteredTool>),
+    /// Here, by the handler, and on the Engine should the tool say it could not start (503).
+    #[cfg(feature = "arcade")]
+    LocalThenArcade(Handler, crate::arcade::RemoteTool),
 }
 
 impl Route {
@@ -23,6 +29,8 @@ impl Route {
     pub(crate) fn method(&self) -> &'static str {
         match self {
             Self::Local(_) => AuditRecord::LOCAL,
+            #[cfg(feature = "arcade")]
+            Self::LocalThenArcade(..) => AuditRecord::LOCAL,
             #[cfg(feature = "arcade")]
             Self::Arcade(_) | Self::ArcadeThenLocal(..) => AuditRecord::ARCADE,
         }
@@ -39,19 +47,17 @@ impl Router {
             Runs::Local(handler) => Route::Local(handler.clone()),
             #[cfg(feature = "arcade")]
             Runs::Remote(remote) => Route::Arcade(remote.clone()),
-            // This process always takes a call it has the tool for: local first is local.
-            #[cfg(feature = "arcade")]
-            Runs::Both {
-                local,
-                remote_first: false,
-                ..
-            } => Route::Local(local.clone()),
             #[cfg(feature = "arcade")]
             Runs::Both {
                 local,
                 remote,
                 remote_first: true,
-            } => Route::ArcadeThenLocal(remote.clone(), local.clone()),
+            } => Route::ArcadeThenLocal(remote.clone(), Arc::clone(local)),
+            #[cfg(feature = "arcade")]
+            Runs::Both { local, remote, .. } => match local.local_handler() {
+                Some(handler) => Route::LocalThenArcade(handler.clone(), remote.clone()),
+                None => Route::Arcade(remote.clone()),
+            },
         }
     }
 }

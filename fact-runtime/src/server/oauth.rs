@@ -26,7 +26,11 @@ pub(crate) async fn callback(
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Some(manager) = state.executor.authorization_manager() else {
-        return page(StatusCode::NOT_FOUND, "Not found", "No authorization is configured here.");
+        return page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "No authorization is configured here.",
+        );
     };
     let Ok(Query(query)) = query else {
         return page(
@@ -60,9 +64,7 @@ pub(crate) async fn callback(
             "The provider's answer carries no code.",
         );
     };
-    let tool = manager
-        .flow_status(flow_id)
-        .map(|(flow, _)| flow.tool_name);
+    let tool = manager.flow_status(flow_id).map(|(flow, _)| flow.tool_name);
     match manager.complete_authorization(flow_id, code).await {
         Ok(grant) => page(
             StatusCode::OK,

@@ -17,13 +17,31 @@ use tokio::sync::oneshot;
 /// The key A uses at B: allowed to name the end user (`KEY:*`).
 pub(crate) const PROJECT_KEY: &str = "project-key-0123456789abcdef";
 
-/// Tokens of the calls a side's `Shared.Record` ran, in order.
+/// Tokens of the calls a side's `Shared.Record` ran, in order; in a child, also appended to
+/// a file line by line as each runs, so that they outlive a kill.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Runs(Arc<Mutex<Vec<String>>>);
+pub(crate) struct Runs {
+    tokens: Arc<Mutex<Vec<String>>>,
+    file: Option<std::path::PathBuf>,
+}
 
 impl Runs {
     pub(crate) fn tokens(&self) -> Vec<String> {
-        self.0.lock().expect("not poisoned").clone()
+        self.tokens.lock().expect("not poisoned").clone()
+    }
+
+    fn record(&self, token: String) {
+        if let Some(path) = &self.file {
+            use std::io::Write as _;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("the runs file opens");
+            writeln!(file, "{token}").expect("the run is recorded");
+            file.sync_data().expect("the run is on disk");
+        }
+        self.tokens.lock().expect("not poisoned").push(token);
     }
 }
 
@@ -42,7 +60,7 @@ pub(crate) fn shared_tools(side: &'static str, runs: &Runs) -> Vec<ToolDefinitio
             let runs = runs.clone();
             async move {
                 let token = args["token"].as_str().unwrap_or_default().to_owned();
-                runs.0.lock().expect("not poisoned").push(token);
+                runs.record(token);
                 if fail {
                     Err(ToolError::fatal(format!("{side} ran it and failed")))
                 } else {
@@ -165,7 +183,16 @@ pub(crate) struct ChildEngine {
 
 impl ChildEngine {
     pub(crate) fn start() -> Self {
-        let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        Self::start_recording_to(None)
+    }
+
+    /// B, appending the token of each `Shared.Record` it runs to `runs_file` as it runs.
+    pub(crate) fn start_recording_to(runs_file: Option<&std::path::Path>) -> Self {
+        let mut command = Command::new(std::env::current_exe().expect("test binary"));
+        if let Some(path) = runs_file {
+            command.env("FACT_TEST_RUNS_FILE", path);
+        }
+        let mut child = command
             .args([
                 "arcade_gateway::engines::child_engine",
                 "--exact",
@@ -252,7 +279,10 @@ async fn child_engine() {
     if std::env::var_os("FACT_TEST_CHILD_ENGINE").is_none() {
         return;
     }
-    let runs = Runs::default();
+    let runs = Runs {
+        file: std::env::var_os("FACT_TEST_RUNS_FILE").map(Into::into),
+        ..Runs::default()
+    };
     let sink = Arc::new(MemorySink::default());
     let log = AuditLog::start(sink.clone(), AuditConfig::default()).expect("valid config");
     let executor = b_builder(&runs).audit(log).build().expect("B builds");

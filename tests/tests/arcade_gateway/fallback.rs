@@ -16,7 +16,10 @@ use super::engines::{ChildEngine, Runs, a_builder, client};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_load_no_call_that_could_fall_back_is_lost_and_none_runs_twice() {
-    let mut b = ChildEngine::start();
+    // A scratch file (removed on drop) where B writes each token as it runs it.
+    let scratch = fact_tests::scratch::TempDb::new("b-runs");
+    let b_runs_file = scratch.path().to_owned();
+    let mut b = ChildEngine::start_recording_to(Some(&b_runs_file));
     let sink = Arc::new(MemorySink::default());
     let a_runs = Runs::default();
     let gateway = ArcadeGateway::new(client(&b.base_url))
@@ -55,6 +58,19 @@ async fn killed_mid_load_no_call_that_could_fall_back_is_lost_and_none_runs_twic
     let mut ran_here: HashMap<&str, usize> = HashMap::new();
     for token in &a_tokens {
         *ran_here.entry(token.as_str()).or_default() += 1;
+    }
+    // What B ran, as it ran it (the file outlives the kill).
+    let b_tokens = std::fs::read_to_string(&b_runs_file).unwrap_or_default();
+    let mut ran_on_b_side: HashMap<&str, usize> = HashMap::new();
+    for token in b_tokens.lines() {
+        *ran_on_b_side.entry(token).or_default() += 1;
+    }
+    for (token, runs) in &ran_on_b_side {
+        assert_eq!(*runs, 1, "{token} ran {runs} times on B");
+        assert!(
+            !ran_here.contains_key(token),
+            "{token} ran on B and fell back here"
+        );
     }
     let mut failed = 0;
     for (token, result) in &answered {

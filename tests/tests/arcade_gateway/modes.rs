@@ -2,10 +2,11 @@
 //! refusing bad input before a request leaves A, and the user and audit records on both sides.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use fact_runtime::arcade::{ArcadeGateway, ExecutionMode, Side};
 use fact_runtime::audit::AuditRecord;
-use fact_runtime::{Execution, ToolCall, ToolFormat};
+use fact_runtime::{Execution, ToolCall, ToolDefinition, ToolError, ToolExecutor, ToolFormat};
 use fact_tests::audit_sinks::MemorySink;
 use serde_json::json;
 
@@ -239,5 +240,103 @@ async fn bad_input_is_refused_by_a_before_any_request_leaves() {
             (AuditRecord::ARCADE, 400)
         ]
     );
+    b.stop().await;
+}
+
+/// `Shared.Strict` (`n` an integer, at most `max` when given) and `Shared.Busy` (answers its
+/// side, or is busy and does not start when `busy`).
+fn strict_and_busy(side: &'static str, max: Option<u64>, busy: bool) -> Vec<ToolDefinition> {
+    let mut n = json!({"type": "integer"});
+    if let Some(max) = max {
+        n["maximum"] = json!(max);
+    }
+    vec![
+        ToolDefinition::new(
+            "Shared.Strict",
+            "Takes a bounded n",
+            json!({"type": "object", "properties": {"n": n}, "required": ["n"]}),
+            move |_ctx, _args| async move { Ok(json!(side)) },
+        ),
+        ToolDefinition::new(
+            "Shared.Busy",
+            "Busy here",
+            json!({"type": "object", "properties": {}}),
+            move |_ctx, _args| async move {
+                if busy {
+                    Err(ToolError::unavailable("all busy", Duration::from_secs(1)))
+                } else {
+                    Ok(json!(side))
+                }
+            },
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn a_call_that_falls_back_here_passes_the_local_tools_own_checks() {
+    let mut b_tools = ToolExecutor::builder().discover_linked_tools(false);
+    for tool in strict_and_busy("B", None, false) {
+        b_tools = b_tools.register(tool);
+    }
+    let b = LocalEngine::start(
+        "127.0.0.1:0".parse().expect("address"),
+        b_tools,
+        Runs::default(),
+    )
+    .await;
+    let mut a = ToolExecutor::builder().discover_linked_tools(false).arcade(
+        ArcadeGateway::new(client(&b.base_url()))
+            .prefer(Side::Arcade)
+            .tool_mode("Shared.Busy", ExecutionMode::Hybrid),
+    );
+    for tool in strict_and_busy("A", Some(5), true) {
+        a = a.register(tool);
+    }
+    let a = a.build_connected().await.expect("builds");
+    let nine = || ToolCall::new("Shared.Strict", json!({"n": 9}));
+    // B's definition admits 9, and B runs it.
+    assert_eq!(a.execute_tool_call(nine()).await.data, Some(json!("B")));
+    b.stop().await;
+    // Fallen back here, the call meets this tool's own maximum.
+    let refused = a.execute_tool_call(nine()).await;
+    assert_eq!(refused.status_code, 400, "{refused:?}");
+    assert!(
+        refused.error.as_deref().unwrap_or_default().contains("n"),
+        "{refused:?}"
+    );
+    let three = a
+        .execute_tool_call(ToolCall::new("Shared.Strict", json!({"n": 3})))
+        .await;
+    assert_eq!(three.data, Some(json!("A")));
+}
+
+#[tokio::test]
+async fn a_local_tool_that_could_not_start_hands_the_call_to_the_engine() {
+    let mut b_tools = ToolExecutor::builder().discover_linked_tools(false);
+    for tool in strict_and_busy("B", None, false) {
+        b_tools = b_tools.register(tool);
+    }
+    let b = LocalEngine::start(
+        "127.0.0.1:0".parse().expect("address"),
+        b_tools,
+        Runs::default(),
+    )
+    .await;
+    let mut a = ToolExecutor::builder()
+        .discover_linked_tools(false)
+        .arcade(ArcadeGateway::new(client(&b.base_url())).prefer(Side::Local));
+    for tool in strict_and_busy("A", Some(5), true) {
+        a = a.register(tool);
+    }
+    let a = a.build_connected().await.expect("builds");
+    assert_eq!(
+        a.tool_info("Shared.Busy").expect("listed").execution,
+        Execution::LocalThenArcade
+    );
+    // Local first: busy here (503, not started), so B runs it.
+    let busy = a
+        .execute_tool_call(ToolCall::new("Shared.Busy", json!({})))
+        .await;
+    assert_eq!(busy.data, Some(json!("B")), "{busy:?}");
     b.stop().await;
 }

@@ -42,7 +42,11 @@ pub(super) async fn authorize(
     let request: wire::AuthorizeRequest = parse_body(&body_bytes(body)?, AUTHORIZE_SHAPE)?;
     let user = engine_user(&caller, request.user_id.as_deref())?;
     let executor = &state.executor;
-    let name = checked_tool(executor, &request.tool_name, request.tool_version.as_deref())?;
+    let name = checked_tool(
+        executor,
+        &request.tool_name,
+        request.tool_version.as_deref(),
+    )?;
     let info = executor
         .tool_info(name)
         .ok_or_else(|| EngineError::not_found(format!("Tool '{name}' not found")))?;
@@ -58,7 +62,9 @@ pub(super) async fn authorize(
     let Some(manager) = executor.authorization_manager() else {
         return Err(EngineError::new(
             StatusCode::NOT_IMPLEMENTED,
-            format!("Tool '{name}' requires authorization, and no authorization provider is configured on this server"),
+            format!(
+                "Tool '{name}' requires authorization, and no authorization provider is configured on this server"
+            ),
         ));
     };
     let Some(user) = user else {
@@ -66,13 +72,21 @@ pub(super) async fn authorize(
             "'user_id' is required: an authorization is the user's",
         ));
     };
-    match manager.authorize(Some(&user), &info.name, &info.scopes).await {
+    match manager
+        .authorize(Some(&user), &info.name, &info.scopes)
+        .await
+    {
         Ok(_token) => {
             answer.status = "completed".to_owned();
             Ok(Json(answer).into_response())
         }
         // No grant, or one short of scopes: the refusal carries the flow to complete.
-        Err(refusal) if matches!(refusal.kind(), ErrorKind::Unauthorized | ErrorKind::Security) => {
+        Err(refusal)
+            if matches!(
+                refusal.kind(),
+                ErrorKind::Unauthorized | ErrorKind::Security
+            ) =>
+        {
             let metadata = refusal.metadata();
             let text = |key: &str| {
                 metadata

@@ -87,7 +87,11 @@ fn engine_call(
     }
     let request = body.request;
     let user = engine_user(caller, request.user_id.as_deref())?;
-    let name = checked_tool(executor, &request.tool_name, request.tool_version.as_deref())?;
+    let name = checked_tool(
+        executor,
+        &request.tool_name,
+        request.tool_version.as_deref(),
+    )?;
     let mut call = ToolCall::new(name.to_owned(), Value::Object(request.input));
     call.user_id = user;
     Ok(call)
