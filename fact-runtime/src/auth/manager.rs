@@ -568,6 +568,44 @@ mod tests {
             .collect()
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_waiter_on_a_flow_returns_when_it_settles_and_not_before() {
+        let (manager, clock, _) = manager(DEAD_TOKEN_URL);
+        let flow = manager
+            .initiate_authorization("ada", "Docs.Read", ["docs.read"])
+            .await
+            .expect("flow");
+        let wait = manager.wait_for_flow(&flow.flow_id, Duration::from_secs(30));
+        tokio::pin!(wait);
+        // Pending: the waiter waits (tokio's clock is paused, so only an event ends it).
+        assert!(
+            futures::FutureExt::now_or_never(wait.as_mut()).is_none(),
+            "returned while pending"
+        );
+        manager
+            .abandon_authorization(&flow.flow_id, "access_denied")
+            .expect("a pending flow");
+        let (_, status) = wait.await.expect("the flow is held");
+        assert_eq!(status, FlowStatus::Failed("access_denied".to_owned()));
+        // A pending flow's waiter gives up at `wait` with the flow still pending.
+        let other = manager
+            .initiate_authorization("bob", "Docs.Read", ["docs.read"])
+            .await
+            .expect("flow");
+        let (_, status) = manager
+            .wait_for_flow(&other.flow_id, Duration::from_secs(5))
+            .await
+            .expect("held");
+        assert_eq!(status, FlowStatus::Pending);
+        // Past its lifetime (on the manager's clock), it is expired.
+        clock.advance(FLOW_LIFETIME);
+        assert_eq!(
+            manager.flow_status(&other.flow_id).map(|(_, status)| status),
+            Some(FlowStatus::Expired)
+        );
+        assert!(manager.flow_status("unknown").is_none());
+    }
+
     #[tokio::test]
     async fn authorization_url_carries_state_pkce_s256_scopes_and_redirect() {
         let (manager, _, _) = manager(DEAD_TOKEN_URL);
