@@ -408,28 +408,67 @@ impl ArcadeClient {
         .await
     }
 
-    /// Every tool of the catalogue (of `toolkit` when given), read page by page.
+    /// Every tool of the catalogue (of `toolkit` when given), read page by page. An entry that
+    /// is not a tool definition is left out with a warning naming it: one bad entry does not
+    /// hide the others.
     ///
     /// # Errors
     ///
     /// As [`list_tools`](Self::list_tools), and [`ArcadeError::Malformed`] past
-    /// [`MAX_LISTED_TOOLS`] tools or when the pages do not add up.
+    /// [`MAX_LISTED_TOOLS`] tools.
     pub async fn all_tools(&self, toolkit: Option<&str>) -> Result<Vec<Tool>, ArcadeError> {
-        let mut tools: Vec<Tool> = Vec::new();
+        Ok(self
+            .catalogue(toolkit)
+            .await?
+            .into_iter()
+            .filter_map(|entry| {
+                entry
+                    .map_err(|problem| tracing::warn!(%problem, "Arcade Engine tool left out"))
+                    .ok()
+            })
+            .collect())
+    }
+
+    /// Every entry of the catalogue, each a tool or why it is not one.
+    pub(crate) async fn catalogue(
+        &self,
+        toolkit: Option<&str>,
+    ) -> Result<Vec<Result<Tool, String>>, ArcadeError> {
+        let mut entries: Vec<Result<Tool, String>> = Vec::new();
         loop {
-            let mut query = ToolQuery::new().limit(100).offset(tools.len() as u64);
+            let mut query = ToolQuery::new().limit(100).offset(entries.len() as u64);
             query.toolkit = toolkit.map(str::to_owned);
-            let page = self.list_tools(&query).await?;
+            let page: Page<Value> = self
+                .send(
+                    Method::GET,
+                    "v1/tools",
+                    &query.pairs(),
+                    None,
+                    Retries::Read,
+                    None,
+                    &["items"],
+                )
+                .await?;
             let read = page.items.len();
-            tools.extend(page.items);
-            if tools.len() > MAX_LISTED_TOOLS {
+            for (index, item) in page.items.into_iter().enumerate() {
+                let position = entries.len() + index;
+                let name = item
+                    .get("qualified_name")
+                    .or_else(|| item.get("name"))
+                    .and_then(Value::as_str)
+                    .map_or_else(|| format!("entry {position}"), |name| format!("'{name}'"));
+                entries.push(serde_json::from_value::<Tool>(item).map_err(|error| {
+                    format!("remote tool {name} is left out: not a tool definition ({error})")
+                }));
+            }
+            if entries.len() > MAX_LISTED_TOOLS {
                 return Err(ArcadeError::Malformed {
                     endpoint: "GET /v1/tools".to_owned(),
                     problem: format!("more than {MAX_LISTED_TOOLS} tools"),
                 });
             }
-            if read == 0 || tools.len() as u64 >= page.total_count {
-                return Ok(tools);
+            if read == 0 || entries.len() as u64 >= page.total_count {
+                return Ok(entries);
             }
         }
     }

@@ -379,12 +379,12 @@ impl GatewayState {
         let client = &self.settings.client;
         let started = Instant::now();
         let listed = if self.settings.toolkits.is_empty() {
-            client.all_tools(None).await
+            client.catalogue(None).await
         } else {
             let mut tools = Vec::new();
             let mut failure = None;
             for toolkit in &self.settings.toolkits {
-                match client.all_tools(Some(toolkit)).await {
+                match client.catalogue(Some(toolkit)).await {
                     Ok(more) => tools.extend(more),
                     Err(error) => {
                         failure = Some(error);
@@ -407,29 +407,34 @@ impl GatewayState {
         let defined_at = format!("Arcade Engine {}", client.base_url());
         let mut tools = Vec::with_capacity(listed.len());
         let mut skipped = Vec::new();
-        for remote in &listed {
-            let registered = remote_shape(remote).and_then(|shape| {
-                let info = ToolInfo {
-                    name: shape.name.clone(),
-                    description: shape.description,
-                    version: shape.version.clone(),
-                    timeout: self.settings.remote_tool_timeout,
-                    requires_auth: shape.requires_auth,
-                    scopes: shape.scopes,
-                    rate_limit_per_minute: None,
-                    input_schema: shape.input_schema,
-                    output_schema: None,
-                    defined_at: defined_at.clone(),
-                    execution: Execution::Arcade,
-                };
-                let remote = RemoteTool {
-                    gateway: Arc::clone(self),
-                    name: shape.name.clone(),
-                    version: shape.version_known.then_some(shape.version),
-                };
-                finish(info, Runs::Remote(remote))
-                    .map_err(|error| format!("remote tool '{}' is left out: {error}", shape.name))
-            });
+        for entry in &listed {
+            let registered = entry
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|remote| remote_shape(remote))
+                .and_then(|shape| {
+                    let info = ToolInfo {
+                        name: shape.name.clone(),
+                        description: shape.description,
+                        version: shape.version.clone(),
+                        timeout: self.settings.remote_tool_timeout,
+                        requires_auth: shape.requires_auth,
+                        scopes: shape.scopes,
+                        rate_limit_per_minute: None,
+                        input_schema: shape.input_schema,
+                        output_schema: None,
+                        defined_at: defined_at.clone(),
+                        execution: Execution::Arcade,
+                    };
+                    let remote = RemoteTool {
+                        gateway: Arc::clone(self),
+                        name: shape.name.clone(),
+                        version: shape.version_known.then_some(shape.version),
+                    };
+                    finish(info, Runs::Remote(remote)).map_err(|error| {
+                        format!("remote tool '{}' is left out: {error}", shape.name)
+                    })
+                });
             match registered {
                 Ok(tool) => tools.push(tool),
                 Err(problem) => {

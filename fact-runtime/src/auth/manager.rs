@@ -600,7 +600,9 @@ mod tests {
         // Past its lifetime (on the manager's clock), it is expired.
         clock.advance(FLOW_LIFETIME);
         assert_eq!(
-            manager.flow_status(&other.flow_id).map(|(_, status)| status),
+            manager
+                .flow_status(&other.flow_id)
+                .map(|(_, status)| status),
             Some(FlowStatus::Expired)
         );
         assert!(manager.flow_status("unknown").is_none());

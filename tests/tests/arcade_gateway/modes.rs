@@ -340,3 +340,78 @@ async fn a_local_tool_that_could_not_start_hands_the_call_to_the_engine() {
     assert_eq!(busy.data, Some(json!("B")), "{busy:?}");
     b.stop().await;
 }
+
+#[tokio::test]
+async fn the_engine_shows_in_health_and_prometheus_and_remote_calls_carry_their_route() {
+    // B's server installs the process's Prometheus recorder before A records anything; B's
+    // own calls are `route="local"`, A's `route="arcade"`.
+    let b = b().await;
+    let sink = Arc::new(MemorySink::default());
+    let a = a_builder(
+        ArcadeGateway::new(client(&b.base_url())),
+        &Runs::default(),
+        &sink,
+    )
+    .build_connected()
+    .await
+    .expect("builds");
+    let echo = a
+        .execute_tool_call(ToolCall::new("Remote.Echo", json!({"text": "x"})))
+        .await;
+    assert!(echo.success, "{echo:?}");
+    let key = "a-key-0123456789abcdef";
+    let config = fact_runtime::server::ServerConfig::default()
+        .addr("127.0.0.1:0".parse().expect("address"))
+        .api_keys(fact_runtime::server::ApiKeys::parse(&format!("{key}:ada")).expect("keys"));
+    let bound = fact_runtime::server::Server::new(a, config)
+        .expect("configures")
+        .bind()
+        .await
+        .expect("binds");
+    let base = format!("http://{}", bound.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(bound.run_until(async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    let health: serde_json::Value = serde_json::from_str(
+        &http
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .expect("answers")
+            .text()
+            .await
+            .expect("a body"),
+    )
+    .expect("JSON");
+    let arcade = &health["arcade"];
+    assert_eq!(arcade["status"], "healthy", "{health}");
+    assert_eq!(arcade["mode"], "hybrid");
+    assert_eq!(arcade["circuit"], "closed");
+    assert_eq!(arcade["tools"], 4, "Remote.Echo and the three shared tools");
+    assert!(
+        arcade["latency_ms"].as_f64().is_some_and(|ms| ms > 0.0),
+        "{health}"
+    );
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("a body");
+    for series in [
+        "arcade_circuit_open 0",
+        "arcade_remote_tools 4",
+        "arcade_latency_seconds ",
+        r#"tool_execution_duration_seconds_count{tool="Remote.Echo",status="200",error_type="none",route="arcade"} 1"#,
+    ] {
+        assert!(metrics.contains(series), "{series} missing from\n{metrics}");
+    }
+    let _ = stop.send(());
+    let _ = served.await;
+    b.stop().await;
+}

@@ -177,9 +177,10 @@ async fn tools_a_cannot_register_are_left_out_with_a_warning_naming_them() {
             {"name": "BadVersion", "qualified_name": "Odd.BadVersion",
              "toolkit": {"name": "Odd", "version": "latest"}, "input": {"parameters": []}},
             {"name": "bad name", "qualified_name": "Odd.bad name",
-             "toolkit": {"name": "Odd", "version": "1.0.0"}, "input": {"parameters": []}}
+             "toolkit": {"name": "Odd", "version": "1.0.0"}, "input": {"parameters": []}},
+            {"name": 7, "qualified_name": "Odd.Broken", "input": 5}
         ],
-        "total_count": 4, "offset": 0, "limit": 100
+        "total_count": 5, "offset": 0, "limit": 100
     });
     let app = Router::new().route(
         "/arcade/v1/tools",
@@ -207,7 +208,7 @@ async fn tools_a_cannot_register_are_left_out_with_a_warning_naming_them() {
     assert!(executor.tool_info("Odd.Good").is_some());
     let (served, skipped) = executor.refresh_remote_tools().await.expect("reads");
     assert_eq!(served, 1);
-    assert_eq!(skipped.len(), 3, "{skipped:?}");
+    assert_eq!(skipped.len(), 4, "{skipped:?}");
     assert!(
         skipped[0].contains("'Odd.NotAnObject'") && skipped[0].contains("type 'object'"),
         "{skipped:?}"
@@ -217,5 +218,9 @@ async fn tools_a_cannot_register_are_left_out_with_a_warning_naming_them() {
         "{skipped:?}"
     );
     assert!(skipped[2].contains("'Odd.bad name'"), "{skipped:?}");
+    assert!(
+        skipped[3].contains("'Odd.Broken' is left out: not a tool definition"),
+        "{skipped:?}"
+    );
     server.abort();
 }
