@@ -411,7 +411,7 @@ impl GatewayState {
             let registered = entry
                 .as_ref()
                 .map_err(Clone::clone)
-                .and_then(|remote| remote_shape(remote))
+                .and_then(remote_shape)
                 .and_then(|shape| {
                     let info = ToolInfo {
                         name: shape.name.clone(),
