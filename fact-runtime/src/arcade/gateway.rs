@@ -84,6 +84,32 @@ impl FromStr for ExecutionMode {
     }
 }
 
+/// The mode `FACT_EXECUTION_MODE` (`named`) asks for, given whether an API key is set: none
+/// (no gateway) for `local`, or for no mode and no key; `hybrid` for a key and no mode.
+fn mode_of_environment(
+    named: Option<&str>,
+    key_set: bool,
+) -> Result<Option<ExecutionMode>, ArcadeError> {
+    let named = named
+        .map(|mode| {
+            mode.parse::<ExecutionMode>().map_err(|_| {
+                ArcadeError::Config(format!(
+                    "{EXECUTION_MODE_ENV} is '{}', none of local, remote, hybrid",
+                    mode.trim()
+                ))
+            })
+        })
+        .transpose()?;
+    match (named, key_set) {
+        (Some(ExecutionMode::Local), _) | (None, false) => Ok(None),
+        (Some(mode), false) => Err(ArcadeError::Config(format!(
+            "{EXECUTION_MODE_ENV}={mode} needs an Arcade Engine: set {API_KEY_ENV}"
+        ))),
+        (Some(mode), true) => Ok(Some(mode)),
+        (None, true) => Ok(Some(ExecutionMode::Hybrid)),
+    }
+}
+
 /// A side a call can run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -654,5 +680,36 @@ impl Drop for ProbeGuard<'_> {
         if let Some(breaker) = self.breaker {
             breaker.probe_abandoned();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_chooses_the_mode() {
+        assert_eq!(mode_of_environment(None, false), Ok(None));
+        assert_eq!(
+            mode_of_environment(None, true),
+            Ok(Some(ExecutionMode::Hybrid))
+        );
+        assert_eq!(mode_of_environment(Some("local"), true), Ok(None));
+        assert_eq!(
+            mode_of_environment(Some(" Remote "), true),
+            Ok(Some(ExecutionMode::Remote))
+        );
+        assert_eq!(
+            mode_of_environment(Some("remote"), false),
+            Err(ArcadeError::Config(
+                "FACT_EXECUTION_MODE=remote needs an Arcade Engine: set ARCADE_API_KEY".to_owned()
+            ))
+        );
+        assert_eq!(
+            mode_of_environment(Some("everywhere"), true),
+            Err(ArcadeError::Config(
+                "FACT_EXECUTION_MODE is 'everywhere', none of local, remote, hybrid".to_owned()
+            ))
+        );
     }
 }

@@ -415,3 +415,56 @@ async fn the_engine_shows_in_health_and_prometheus_and_remote_calls_carry_their_
     let _ = served.await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_rate_limit_refuses_a_remote_call_before_it_leaves_and_audits_it() {
+    let runs = Runs::default();
+    let b = LocalEngine::start(
+        "127.0.0.1:0".parse().expect("address"),
+        b_builder(&runs),
+        runs.clone(),
+    )
+    .await;
+    let sink = Arc::new(MemorySink::default());
+    let clock = fact_runtime::ManualClock::new(Duration::from_secs(1_800_000_000));
+    let a = a_builder(
+        ArcadeGateway::new(client(&b.base_url())).mode(ExecutionMode::Remote),
+        &Runs::default(),
+        &sink,
+    )
+    .clock(Arc::new(clock.clone()))
+    .enable_rate_limiting(true)
+    .max_calls_per_minute(1)
+    .build_connected()
+    .await
+    .expect("builds");
+    let record = |token: &str| ToolCall::new("Shared.Record", json!({"token": token})).user("ada");
+    assert!(a.execute_tool_call(record("first")).await.success);
+    let limited = a.execute_tool_call(record("second")).await;
+    assert_eq!(limited.status_code, 429, "{limited:?}");
+    assert!(limited.metadata.retry_after_ms.is_some());
+    assert_eq!(
+        b.runs.tokens(),
+        ["first"],
+        "the refused call never reached B"
+    );
+    // A minute later, on A's clock, the quota allows the next.
+    clock.advance(Duration::from_secs(60));
+    assert!(a.execute_tool_call(record("third")).await.success);
+    assert_eq!(b.runs.tokens(), ["first", "third"]);
+    a.shutdown().await.expect("audit flushed");
+    let methods: Vec<(String, u16)> = sink
+        .records()
+        .iter()
+        .map(|record| (record.execution_method.clone(), record.status_code))
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            (AuditRecord::ARCADE.to_owned(), 200),
+            (AuditRecord::REFUSED.to_owned(), 429),
+            (AuditRecord::ARCADE.to_owned(), 200)
+        ]
+    );
+    b.stop().await;
+}
