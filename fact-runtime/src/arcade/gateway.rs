@@ -178,21 +178,12 @@ impl ArcadeGateway {
     /// [`ArcadeError::Config`] when a variable is malformed, or a remote mode has no key.
     pub fn from_env() -> Result<Option<Self>, ArcadeError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let mode = var(EXECUTION_MODE_ENV)
-            .map(|mode| {
-                mode.parse::<ExecutionMode>()
-                    .map_err(|error| ArcadeError::Config(format!("{EXECUTION_MODE_ENV}: {error}")))
-            })
-            .transpose()?;
-        let mode = match (mode, var(API_KEY_ENV)) {
-            (Some(ExecutionMode::Local), _) | (None, None) => return Ok(None),
-            (Some(mode), None) => {
-                return Err(ArcadeError::Config(format!(
-                    "{EXECUTION_MODE_ENV}={mode} needs an Arcade Engine: set {API_KEY_ENV}"
-                )));
-            }
-            (Some(mode), Some(_)) => mode,
-            (None, Some(_)) => ExecutionMode::Hybrid,
+        let Some(mode) = mode_of_environment(
+            var(EXECUTION_MODE_ENV).as_deref(),
+            var(API_KEY_ENV).is_some(),
+        )?
+        else {
+            return Ok(None);
         };
         let mut gateway = Self::new(ArcadeClient::from_env()?).mode(mode);
         if let Some(toolkits) = var(TOOLKITS_ENV) {
