@@ -794,6 +794,15 @@ impl ToolExecutor {
         Ok((served, skipped))
     }
 
+    /// The client of the Arcade Engine the gateway routes to; `None` without a gateway.
+    #[cfg(feature = "arcade")]
+    pub(crate) fn arcade_client(&self) -> Option<&crate::arcade::ArcadeClient> {
+        self.inner
+            .gateway
+            .as_ref()
+            .map(|gateway| &gateway.settings.client)
+    }
+
     /// How the Arcade Engine is doing; `None` without a gateway.
     #[cfg(feature = "arcade")]
     pub fn arcade_health(&self) -> Option<crate::arcade::ArcadeHealth> {

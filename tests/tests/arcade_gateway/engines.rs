@@ -339,3 +339,30 @@ pub(crate) fn a_builder(
         |_ctx, _args| async { Ok(json!("A")) },
     ))
 }
+
+/// A's own server on loopback (the key `A_KEY` acts for any user), and what stops it.
+pub(crate) async fn serve_a(
+    executor: ToolExecutor,
+) -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let config = ServerConfig::default()
+        .addr("127.0.0.1:0".parse().expect("address"))
+        .api_keys(ApiKeys::parse(&format!("{A_KEY}:*")).expect("keys"));
+    let bound = Server::new(executor, config)
+        .expect("configures")
+        .bind()
+        .await
+        .expect("binds");
+    let base = format!("http://{}", bound.local_addr());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = bound
+            .run_until(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (base, stop, task)
+}
+
+/// The key callers present to A's own server.
+pub(crate) const A_KEY: &str = "a-server-key-0123456789abcdef";

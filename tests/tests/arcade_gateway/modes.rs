@@ -468,3 +468,86 @@ async fn a_rate_limit_refuses_a_remote_call_before_it_leaves_and_audits_it() {
     );
     b.stop().await;
 }
+
+#[tokio::test]
+async fn authorizing_a_tool_only_the_engine_runs_asks_the_engine() {
+    // B runs `Docs.Read`, which needs a grant; its provider is never contacted here (a flow's
+    // URL is made locally).
+    let oauth = fact_runtime::auth::OAuthConfig::new(
+        "client",
+        "http://127.0.0.1:9/oauth/callback",
+        "http://127.0.0.1:9/authorize",
+        "http://127.0.0.1:9/token",
+    )
+    .expect("config");
+    let manager = fact_runtime::auth::AuthorizationManager::new(oauth).expect("manager");
+    let b_tools = ToolExecutor::builder()
+        .discover_linked_tools(false)
+        .authorization(manager)
+        .register(
+            ToolDefinition::new(
+                "Docs.Read",
+                "Reads a document",
+                json!({"type": "object", "properties": {}}),
+                |_ctx, _args| async { Ok(json!("read")) },
+            )
+            .requires_auth(["docs.read"]),
+        );
+    let b = LocalEngine::start(
+        "127.0.0.1:0".parse().expect("address"),
+        b_tools,
+        Runs::default(),
+    )
+    .await;
+    let sink = Arc::new(MemorySink::default());
+    let a = a_builder(
+        ArcadeGateway::new(client(&b.base_url())),
+        &Runs::default(),
+        &sink,
+    )
+    .build_connected()
+    .await
+    .expect("builds");
+    let (base, stop, served) = super::engines::serve_a(a).await;
+    let http = reqwest::Client::new();
+    let reply = http
+        .post(format!("{base}/arcade/v1/tools/authorize"))
+        .header("authorization", super::engines::A_KEY)
+        .header("content-type", "application/json")
+        .body(json!({"tool_name": "Docs.Read", "user_id": "ada"}).to_string())
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(reply.status(), 200);
+    let started: serde_json::Value =
+        serde_json::from_str(&reply.text().await.expect("a body")).expect("JSON");
+    assert_eq!(started["status"], "pending", "{started}");
+    let url = started["url"].as_str().expect("B's authorization URL");
+    assert!(url.starts_with("http://127.0.0.1:9/authorize?"), "{url}");
+    let id = started["id"].as_str().expect("B's flow id");
+    // A knows no such flow: it asks B.
+    let reply = http
+        .get(format!("{base}/arcade/v1/auth/status?id={id}"))
+        .header("authorization", super::engines::A_KEY)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(reply.status(), 200);
+    let status: serde_json::Value =
+        serde_json::from_str(&reply.text().await.expect("a body")).expect("JSON");
+    assert_eq!(
+        (status["status"].as_str(), status["user_id"].as_str()),
+        (Some("pending"), Some("ada")),
+        "{status}"
+    );
+    let reply = http
+        .get(format!("{base}/arcade/v1/auth/status?id=made-up"))
+        .header("authorization", super::engines::A_KEY)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(reply.status(), 404);
+    let _ = stop.send(());
+    let _ = served.await;
+    b.stop().await;
+}

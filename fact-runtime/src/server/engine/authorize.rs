@@ -1,7 +1,8 @@
 //! `POST /arcade/v1/tools/authorize` and `GET /arcade/v1/auth/status`: a client starts the
 //! authorization a tool needs for a user, sends the user to its URL, and waits for the flow,
 //! which the server completes when the provider sends the user back to `OAUTH_REDIRECT_URI`
-//! (docs/ARCHITECTURE.md, "Engine API").
+//! (docs/ARCHITECTURE.md, "Engine API"). For a tool only the Arcade Engine runs, both ask the
+//! Engine through the gateway.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use super::execute::{checked_tool, engine_user, require_json};
 use crate::arcade::wire;
 use crate::auth::{AuthorizationFlow, FlowStatus};
 use crate::error::ErrorKind;
+use crate::registry::Execution;
 use crate::server::guards::Caller;
 use crate::server::requests::parse_body;
 use crate::server::routes::{AppState, body_bytes};
@@ -57,6 +59,19 @@ pub(super) async fn authorize(
     };
     if !info.requires_auth && info.scopes.is_empty() {
         answer.status = "completed".to_owned();
+        return Ok(Json(answer).into_response());
+    }
+    // A tool only the Arcade Engine runs is authorized there: ask it.
+    if info.execution == Execution::Arcade
+        && let Some(client) = executor.arcade_client()
+    {
+        let mut forwarded = wire::AuthorizeRequest::default();
+        forwarded.tool_name.clone_from(&info.name);
+        forwarded.user_id = user;
+        let answer = client
+            .authorize(&forwarded)
+            .await
+            .map_err(|error| remote_failure(error, &info.name))?;
         return Ok(Json(answer).into_response());
     }
     let Some(manager) = executor.authorization_manager() else {
@@ -133,13 +148,30 @@ pub(super) async fn status(
         .filter(|id| !id.is_empty())
         .ok_or_else(|| EngineError::bad_request("'id' is required: the authorization's id"))?;
     let unknown = || EngineError::not_found(format!("no authorization '{id}'"));
-    let manager = state.executor.authorization_manager().ok_or_else(unknown)?;
+    let wait = Duration::from_secs(query.wait.unwrap_or(0)).min(MAX_WAIT);
+    let local = state
+        .executor
+        .authorization_manager()
+        .and_then(|manager| Some((manager, manager.flow_status(&id)?)));
+    let Some((manager, (flow, _))) = local else {
+        // Not a flow of this server's: one the Arcade Engine started for a tool it runs, when
+        // there is an Engine. Its id is its own unguessable token.
+        let Some(client) = state.executor.arcade_client() else {
+            return Err(unknown());
+        };
+        let answer = client
+            .auth_status(&id, (!wait.is_zero()).then_some(wait))
+            .await
+            .map_err(|error| match error {
+                crate::arcade::ArcadeError::Status { status: 404, .. } => unknown(),
+                error => remote_failure(error, "the authorization"),
+            })?;
+        return Ok(Json(answer).into_response());
+    };
     // The flow must be the caller's before anything about it is told, or waited for.
-    let (flow, _) = manager.flow_status(&id).ok_or_else(unknown)?;
     if engine_user(&caller, Some(&flow.user_id)).is_err() {
         return Err(unknown());
     }
-    let wait = Duration::from_secs(query.wait.unwrap_or(0)).min(MAX_WAIT);
     let (flow, status) = if wait.is_zero() {
         manager.flow_status(&id)
     } else {
@@ -147,6 +179,15 @@ pub(super) async fn status(
     }
     .ok_or_else(unknown)?;
     Ok(Json(answer_of(flow, &status)).into_response())
+}
+
+/// The Engine's failure to answer about `what`, as this server's refusal: the status FACT's
+/// contract gives it (502, 503, 504, ...), with its message.
+fn remote_failure(error: crate::arcade::ArcadeError, what: &str) -> EngineError {
+    let error = error.into_tool_error(what);
+    let status =
+        StatusCode::from_u16(error.kind().status_code()).unwrap_or(StatusCode::BAD_GATEWAY);
+    EngineError::new(status, error.message())
 }
 
 /// `flow` at `status`, as the Engine reports an authorization.
