@@ -99,4 +99,16 @@ refused = raises(
 )
 check("a user's key may name no other user", refused is not None and refused.status_code == 403, refused)
 
+granted = client.tools.authorize(tool_name="Fixture.Echo")
+check("authorize a tool that needs no grant: completed", granted.status == "completed", granted)
+no_provider = raises(
+    lambda: project.tools.authorize(tool_name="Fixture.Private", user_id="carol@example.com"),
+    arcadepy.APIStatusError,
+)
+check(
+    "authorize without a provider: 501, not retried",
+    no_provider is not None and no_provider.status_code == 501,
+    no_provider,
+)
+
 print("arcadepy: all checks passed", flush=True)
