@@ -318,6 +318,12 @@ impl GatewayState {
         }
     }
 
+    /// The `engine` label of this gateway's series: its Engine's base URL (one per configured
+    /// Engine, so the series stay few).
+    fn engine_label(&self) -> String {
+        self.settings.client.base_url().to_owned()
+    }
+
     /// Held while one refresh reads, merges and swaps the catalogue.
     pub(crate) async fn refreshing(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.refresh.lock().await
@@ -326,7 +332,7 @@ impl GatewayState {
     /// `tools` of the Engine's are served now.
     pub(crate) fn served(&self, tools: usize) {
         self.stats().tools = tools;
-        metrics::gauge!("arcade_remote_tools").set(tools as f64);
+        metrics::gauge!("arcade_remote_tools", "engine" => self.engine_label()).set(tools as f64);
     }
 
     /// How many of the Engine's tools are served now.
@@ -351,8 +357,10 @@ impl GatewayState {
             None => ms,
         });
         stats.last_error = None;
-        metrics::gauge!("arcade_latency_seconds").set(stats.latency_ms.unwrap_or(0.0) / 1000.0);
-        metrics::gauge!("arcade_circuit_open").set(0.0);
+        let engine = self.engine_label();
+        metrics::gauge!("arcade_latency_seconds", "engine" => engine.clone())
+            .set(stats.latency_ms.unwrap_or(0.0) / 1000.0);
+        metrics::gauge!("arcade_circuit_open", "engine" => engine).set(0.0);
     }
 
     /// The Engine failed with `error`: a transport failure counts toward opening the circuit.
@@ -364,7 +372,11 @@ impl GatewayState {
         }
         self.stats().last_error = Some(error.class());
         let open = self.breaker.state() == CircuitState::Open;
-        metrics::gauge!("arcade_circuit_open").set(if open { 1.0 } else { 0.0 });
+        metrics::gauge!("arcade_circuit_open", "engine" => self.engine_label()).set(if open {
+            1.0
+        } else {
+            0.0
+        });
     }
 
     pub(crate) fn health(&self) -> ArcadeHealth {
