@@ -88,7 +88,8 @@ async fn killed_mid_load_no_call_that_could_fall_back_is_lost_and_none_runs_twic
                     "{token} fell back once"
                 );
             }
-            // In flight when B died: it may have run there, so it is not run again here.
+            // In flight when B died, or sent on a pooled connection B's death had cut without
+            // the client knowing yet: it may have reached B, so it is not run again here.
             (None, Some(ErrorKind::Arcade)) => {
                 failed += 1;
                 assert!(
@@ -96,21 +97,32 @@ async fn killed_mid_load_no_call_that_could_fall_back_is_lost_and_none_runs_twic
                     "{token} may have run on B"
                 );
                 let error = result.error.as_deref().unwrap_or_default();
-                assert!(error.contains("Arcade Engine"), "{error}");
+                assert!(
+                    error.contains(
+                        "the connection to the Arcade Engine failed during POST /v1/tools/execute"
+                    ),
+                    "only a connection cut after the request went out is a lost call: {error}"
+                );
             }
             other => panic!("{token}: unexpected {other:?}: {result:?}"),
         }
     }
+    // At most the calls in flight, and as many sent on the pool's connections (one per call
+    // in flight at most) before the client saw them cut.
     assert!(
-        failed <= in_flight,
-        "{failed} calls lost, more than were in flight"
+        failed <= 2 * in_flight,
+        "{failed} calls lost, more than were in flight or on pooled connections"
     );
     let fell_back = answered
         .iter()
         .filter(|(_, r)| r.data == Some(json!("A")))
         .count();
     assert!(
-        fell_back >= calls - kill_after - in_flight,
+        fell_back + failed >= calls - kill_after - in_flight,
+        "only {fell_back} fell back"
+    );
+    assert!(
+        fell_back >= calls - kill_after - 3 * in_flight,
         "only {fell_back} fell back"
     );
     let ran_on_b = answered
@@ -121,7 +133,7 @@ async fn killed_mid_load_no_call_that_could_fall_back_is_lost_and_none_runs_twic
         ran_on_b >= kill_after - in_flight,
         "only {ran_on_b} ran on B before it died"
     );
-    eprintln!("{ran_on_b} ran on B, {failed} were in flight when it died, {fell_back} fell back");
+    eprintln!("{ran_on_b} ran on B, {failed} were cut off when it died, {fell_back} fell back");
     // After a few refused connections the circuit opens and calls go straight here.
     let health = executor.arcade_health().expect("a gateway");
     assert_eq!(health.status, "unreachable", "{health:?}");
