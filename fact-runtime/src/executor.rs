@@ -283,7 +283,7 @@ impl ToolExecutorBuilder {
         let remotes = match state.read_catalogue().await {
             Ok((tools, _skipped)) => tools,
             Err(error) => {
-                tracing::warn!(%error, "the Arcade Engine's tools could not be read; serving this process's tools until they can");
+                tracing::warn!(%error, "the Arcade Engine's tools could not be read; this process's own tools are served until they can be");
                 Vec::new()
             }
         };

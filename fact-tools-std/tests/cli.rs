@@ -261,11 +261,22 @@ fn serve_without_api_keys_cannot_start_and_names_fact_api_keys() {
 #[test]
 fn serve_logs_its_environment_with_secrets_and_keys_hidden() {
     let scratch = Scratch::new("serve-env");
-    let mut server = Server::start(scratch.serve().env("ARCADE_API_KEY", ARCADE_SECRET));
+    // With a key, `fact serve` routes through an Arcade gateway (hybrid): here to a loopback
+    // port where no Engine listens, so the server starts on its own tools and says why.
+    let mut server = Server::start(
+        scratch
+            .serve()
+            .env("ARCADE_API_KEY", ARCADE_SECRET)
+            .env("ARCADE_BASE_URL", "http://127.0.0.1:9/arcade"),
+    );
     server.addr();
 
     let log = server.log();
     assert!(log.contains("ARCADE_API_KEY=(set, hidden)"), "{log}");
+    assert!(
+        log.contains("the Arcade Engine's tools could not be read"),
+        "{log}"
+    );
     assert!(log.contains("FACT_API_KEYS=1 key(s) for ada"), "{log}");
     assert!(!log.contains(ARCADE_SECRET), "{log}");
     assert!(!log.contains(API_KEY), "{log}");

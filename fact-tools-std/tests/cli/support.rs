@@ -217,7 +217,7 @@ impl Server {
 
     /// The address the server listens on, from its `serving addr=...` line.
     pub(crate) fn addr(&mut self) -> SocketAddr {
-        let line = self.wait_for("serving");
+        let line = self.wait_for(" addr=");
         line.split_whitespace()
             .find_map(|field| field.strip_prefix("addr="))
             .and_then(|addr| addr.parse().ok())
