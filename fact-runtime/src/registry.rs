@@ -215,7 +215,8 @@ fn from_registration(registration: &ToolRegistration) -> Result<RegisteredTool, 
     let timeout = Duration::from_secs(registration.timeout_secs);
     let info = ToolInfo {
         name: registration.name.to_owned(),
-        description: registration.description.to_owned(),
+        // Shown to models: rustdoc's links become plain text.
+        description: crate::schema::plain_text(registration.description),
         version: registration.version.to_owned(),
         timeout,
         requires_auth: registration.requires_auth,

@@ -20,7 +20,158 @@ pub(crate) fn input_schema_of<T: JsonSchema>() -> Value {
         object.remove("title");
         object.entry("properties").or_insert_with(|| json!({}));
     }
+    plain_descriptions(&mut schema);
     schema
+}
+
+/// Rewrites every `description` of `schema` as [`plain_text`]: the schema is shown to models,
+/// which have no use for rustdoc's links.
+fn plain_descriptions(schema: &mut Value) {
+    match schema {
+        Value::Object(object) => {
+            for (key, value) in object.iter_mut() {
+                match value {
+                    Value::String(text) if key == "description" => *text = plain_text(text),
+                    _ => plain_descriptions(value),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(plain_descriptions),
+        _ => {}
+    }
+}
+
+/// `text` (a doc comment) as a model should read it: rustdoc's intra-doc links become plain
+/// text (``[`DirectoryListing`]`` is `` `DirectoryListing` ``, ``[`connect`](Self::connect)``
+/// is `` `connect` ``, `[the roots][FileRoots]` is `the roots`), and Rust code blocks (rustdoc's
+/// examples, hidden lines and all) are left out. Links to URLs, brackets that link nothing,
+/// code spans and other fenced blocks (`` ```json ``) are kept as written.
+pub(crate) fn plain_text(text: &str) -> String {
+    let mut paragraphs = String::with_capacity(text.len());
+    let mut in_rust_block = false;
+    let mut in_other_block = false;
+    for line in text.lines() {
+        let fence = line.trim_start().strip_prefix("```");
+        match fence {
+            Some(info) if !in_rust_block && !in_other_block => {
+                let info = info.trim();
+                let rust = info.is_empty()
+                    || info.split(',').any(|word| {
+                        matches!(
+                            word.trim(),
+                            "rust" | "ignore" | "no_run" | "should_panic" | "compile_fail"
+                        )
+                    });
+                if rust {
+                    in_rust_block = true;
+                } else {
+                    in_other_block = true;
+                    paragraphs.push_str(line);
+                    paragraphs.push('\n');
+                }
+            }
+            Some(_) if in_rust_block => in_rust_block = false,
+            Some(_) => {
+                in_other_block = false;
+                paragraphs.push_str(line);
+                paragraphs.push('\n');
+            }
+            None if in_rust_block => {}
+            None if in_other_block => {
+                paragraphs.push_str(line);
+                paragraphs.push('\n');
+            }
+            None => {
+                paragraphs.push_str(&without_links(line));
+                paragraphs.push('\n');
+            }
+        }
+    }
+    // A block left out leaves its blank lines: one is enough between paragraphs.
+    let mut plain = paragraphs.trim_end().to_owned();
+    while plain.contains("\n\n\n") {
+        plain = plain.replace("\n\n\n", "\n\n");
+    }
+    plain
+}
+
+/// One line of prose without its intra-doc links; code spans are copied untouched.
+fn without_links(line: &str) -> String {
+    let mut plain = String::with_capacity(line.len());
+    let mut rest = line;
+    loop {
+        let Some(at) = rest.find(['[', '`']) else {
+            plain.push_str(rest);
+            return plain;
+        };
+        plain.push_str(&rest[..at]);
+        let here = &rest[at..];
+        if here.starts_with('`') {
+            // A code span runs to the next run of as many backticks.
+            let ticks = here.len() - here.trim_start_matches('`').len();
+            let fence = &here[..ticks];
+            match here[ticks..].find(fence) {
+                Some(end) => {
+                    let span = ticks + end + ticks;
+                    plain.push_str(&here[..span]);
+                    rest = &here[span..];
+                }
+                None => {
+                    plain.push_str(here);
+                    return plain;
+                }
+            }
+            continue;
+        }
+        match link(here) {
+            Some((label, consumed)) => {
+                plain.push_str(label);
+                rest = &here[consumed..];
+            }
+            None => {
+                plain.push('[');
+                rest = &here[1..];
+            }
+        }
+    }
+}
+
+/// The label of the intra-doc link `text` starts with, and the link's length.
+fn link(text: &str) -> Option<(&str, usize)> {
+    let close = text.find(']')?;
+    let label = &text[1..close];
+    let tail = &text[close + 1..];
+    let target = match tail.chars().next() {
+        Some(open @ ('(' | '[')) => {
+            let shut = if open == '(' { ')' } else { ']' };
+            let end = tail.find(shut)?;
+            Some((&tail[1..end], end + 1))
+        }
+        _ => None,
+    };
+    match target {
+        Some((target, length)) if is_item_path(target.trim_start_matches("Self::")) => {
+            Some((label, close + 1 + length))
+        }
+        Some(_) => None,
+        None => {
+            let code = label.len() > 2 && label.starts_with('`') && label.ends_with('`');
+            let item = &label[usize::from(code)..label.len() - usize::from(code)];
+            (is_item_path(item) && (code || item.contains("::"))).then_some((label, close + 1))
+        }
+    }
+}
+
+/// Whether `text` is a Rust path (`Type`, `module::item`, `Self::method`, with `()` or `!`).
+fn is_item_path(text: &str) -> bool {
+    let text = text.trim_end_matches("()").trim_end_matches('!');
+    !text.is_empty()
+        && text.split("::").all(|segment| {
+            segment.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
 }
 
 /// Draft 2020-12, subschemas inlined so that each document stands alone, no `$schema`.
@@ -33,11 +184,13 @@ fn settings() -> SchemaSettings {
 
 /// The output schema of a tool's success type, as serialized.
 pub(crate) fn output_schema_of<T: JsonSchema + ?Sized>() -> Value {
-    settings()
+    let mut schema = settings()
         .for_serialize()
         .into_generator()
         .into_root_schema_for::<T>()
-        .to_value()
+        .to_value();
+    plain_descriptions(&mut schema);
+    schema
 }
 
 /// A format in which tool schemas are exported.
@@ -160,4 +313,57 @@ pub(crate) fn mcp_output_schema(schema: &Value) -> Value {
         object.insert("$defs".to_owned(), defs);
     }
     wrapped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_text;
+
+    #[test]
+    fn rustdoc_links_become_plain_text() {
+        for (doc, plain) in [
+            (
+                "One entry of a [`DirectoryListing`].",
+                "One entry of a `DirectoryListing`.",
+            ),
+            (
+                "at most [`FileRoots::max_answer_bytes`] bytes",
+                "at most `FileRoots::max_answer_bytes` bytes",
+            ),
+            (
+                "see [`connect`](Self::connect) first",
+                "see `connect` first",
+            ),
+            ("under [the roots][FileRoots]", "under the roots"),
+            ("a [crate::path::Item] here", "a crate::path::Item here"),
+            ("see [`Self::method()`] too", "see `Self::method()` too"),
+            // A code span is copied whole, brackets and all.
+            (
+                "IP literals (`http://[2001:db8::1]:8080/`)",
+                "IP literals (`http://[2001:db8::1]:8080/`)",
+            ),
+            ("``a [`b`] c``", "``a [`b`] c``"),
+            // Not links: kept as written.
+            (
+                "see [the site](https://example.com)",
+                "see [the site](https://example.com)",
+            ),
+            ("a list like [1, 2]", "a list like [1, 2]"),
+            ("index a[0] and [b]", "index a[0] and [b]"),
+            ("an open [ bracket", "an open [ bracket"),
+            ("nothing to do", "nothing to do"),
+        ] {
+            assert_eq!(plain_text(doc), plain, "{doc}");
+        }
+    }
+
+    #[test]
+    fn rust_examples_are_left_out_and_other_blocks_kept() {
+        let doc = "Finds URLs.\n\n```\nuse x::y;\n# Ok::<(), E>(())\n```\n\nAnswers:\n\n```json\n{\"a\": [1]}\n```";
+        assert_eq!(
+            plain_text(doc),
+            "Finds URLs.\n\nAnswers:\n\n```json\n{\"a\": [1]}\n```"
+        );
+        assert_eq!(plain_text("A.\n\n```rust,no_run\nlet a = 1;\n```"), "A.");
+    }
 }
