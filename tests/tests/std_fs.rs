@@ -675,3 +675,16 @@ async fn without_file_roots_every_file_tool_refuses_and_names_the_setting_not_a_
         );
     }
 }
+
+#[tokio::test]
+async fn list_directory_without_a_path_or_with_an_empty_one_lists_the_first_root() {
+    let tree = Tree::new();
+    let executor = tree.executor();
+    let dot = paths(&list(&executor, json!({"directory_path": "."})).await);
+    assert!(!dot.is_empty(), "the first root has entries");
+    assert_eq!(paths(&list(&executor, json!({})).await), dot);
+    assert_eq!(
+        paths(&list(&executor, json!({"directory_path": ""})).await),
+        dot
+    );
+}

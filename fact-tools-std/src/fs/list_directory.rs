@@ -63,8 +63,8 @@ pub struct DirectoryListing {
 /// and says so.
 #[tool(name = "FileSystem.ListDirectory", timeout = 30)]
 pub fn list_directory(
-    /// The directory to list: relative to a root ('.' for the first root), or absolute inside one
-    directory_path: String,
+    /// The directory: relative to a root or absolute inside one; none, "" or '.' is the first root
+    directory_path: Option<String>,
     /// Include entries whose names start with '.' (default false)
     include_hidden: Option<bool>,
     /// List subdirectories too, 3 levels deep unless max_depth says otherwise (default false)
@@ -77,6 +77,10 @@ pub fn list_directory(
     ctx: &ToolContext,
 ) -> Result<DirectoryListing, ToolError> {
     let roots = FileRoots::for_call(ctx)?;
+    // A model's first call often names no directory: the first root is the obvious one.
+    let directory_path = directory_path
+        .filter(|path| !path.is_empty())
+        .unwrap_or_else(|| ".".to_owned());
     let resolved = roots.resolve(&directory_path)?;
     let max_depth = max_depth
         .unwrap_or(if recursive.unwrap_or(false) {
