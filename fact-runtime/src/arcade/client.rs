@@ -396,6 +396,14 @@ impl ArcadeClient {
     ///
     /// [`ArcadeError`] when the Engine cannot be reached or answers otherwise than a page.
     pub async fn list_tools(&self, query: &ToolQuery) -> Result<Page<Tool>, ArcadeError> {
+        self.page(query).await
+    }
+
+    /// One page of `GET /v1/tools`, its items read as `T`.
+    async fn page<T: DeserializeOwned + Default>(
+        &self,
+        query: &ToolQuery,
+    ) -> Result<Page<T>, ArcadeError> {
         self.send(
             Method::GET,
             "v1/tools",
@@ -438,17 +446,7 @@ impl ArcadeClient {
         loop {
             let mut query = ToolQuery::new().limit(100).offset(entries.len() as u64);
             query.toolkit = toolkit.map(str::to_owned);
-            let page: Page<Value> = self
-                .send(
-                    Method::GET,
-                    "v1/tools",
-                    &query.pairs(),
-                    None,
-                    Retries::Read,
-                    None,
-                    &["items"],
-                )
-                .await?;
+            let page: Page<Value> = self.page(&query).await?;
             let read = page.items.len();
             for (index, item) in page.items.into_iter().enumerate() {
                 let position = entries.len() + index;
@@ -506,14 +504,11 @@ impl ArcadeClient {
         request: &ExecuteRequest,
         deadline: Option<Instant>,
     ) -> Result<ExecuteResponse, ArcadeError> {
-        let body = serde_json::to_vec(request).map_err(|error| {
-            ArcadeError::Config(format!("the execute request does not serialize: {error}"))
-        })?;
         self.send(
             Method::POST,
             "v1/tools/execute",
             &[],
-            Some(body),
+            Some(json_body(request, "execute")?),
             Retries::Execute,
             deadline,
             &["success"],
@@ -532,14 +527,11 @@ impl ArcadeClient {
         &self,
         request: &AuthorizeRequest,
     ) -> Result<AuthorizationResponse, ArcadeError> {
-        let body = serde_json::to_vec(request).map_err(|error| {
-            ArcadeError::Config(format!("the authorize request does not serialize: {error}"))
-        })?;
         self.send(
             Method::POST,
             "v1/tools/authorize",
             &[],
-            Some(body),
+            Some(json_body(request, "authorize")?),
             // Starting a flow twice only makes a second URL: safe to retry as a read.
             Retries::Read,
             None,
@@ -689,6 +681,13 @@ impl ArcadeClient {
             should_retry: retry::should_retry(&headers),
         })
     }
+}
+
+/// `request` as the JSON body of the `what` request.
+fn json_body(request: &impl serde::Serialize, what: &str) -> Result<Vec<u8>, ArcadeError> {
+    serde_json::to_vec(request).map_err(|error| {
+        ArcadeError::Config(format!("the {what} request does not serialize: {error}"))
+    })
 }
 
 /// Whether another try may fix `error`, for a request of `retries`.

@@ -340,6 +340,19 @@ pub(crate) fn a_builder(
     ))
 }
 
+/// A as [`a_builder`] makes it, routing through a hybrid gateway with the defaults to `b`,
+/// whose catalogue it has read.
+pub(crate) async fn a_connected_to(b: &LocalEngine, sink: &Arc<MemorySink>) -> ToolExecutor {
+    a_builder(
+        ArcadeGateway::new(client(&b.base_url())),
+        &Runs::default(),
+        sink,
+    )
+    .build_connected()
+    .await
+    .expect("builds")
+}
+
 /// A's own server on loopback (the key `A_KEY` acts for any user), and what stops it.
 pub(crate) async fn serve_a(
     executor: ToolExecutor,

@@ -10,7 +10,7 @@ use fact_runtime::{Execution, ToolCall, ToolDefinition, ToolError, ToolExecutor,
 use fact_tests::audit_sinks::MemorySink;
 use serde_json::json;
 
-use super::engines::{LocalEngine, Runs, a_builder, b_builder, client};
+use super::engines::{LocalEngine, Runs, a_builder, a_connected_to, b_builder, client};
 
 async fn b() -> LocalEngine {
     let runs = Runs::default();
@@ -152,14 +152,7 @@ async fn each_mode_serves_and_runs_its_sides_tools() {
 async fn a_remote_tool_is_listed_and_exported_like_a_local_one() {
     let b = b().await;
     let sink = Arc::new(MemorySink::default());
-    let executor = a_builder(
-        ArcadeGateway::new(client(&b.base_url())),
-        &Runs::default(),
-        &sink,
-    )
-    .build_connected()
-    .await
-    .expect("builds");
+    let executor = a_connected_to(&b, &sink).await;
     let echo = executor.tool_info("Remote.Echo").expect("listed");
     assert_eq!(echo.input_schema["required"], json!(["text"]));
     assert_eq!(echo.input_schema["properties"]["count"]["type"], "integer");
@@ -185,14 +178,7 @@ async fn a_remote_tool_is_listed_and_exported_like_a_local_one() {
 async fn bad_input_is_refused_by_a_before_any_request_leaves() {
     let b = b().await;
     let sink = Arc::new(MemorySink::default());
-    let executor = a_builder(
-        ArcadeGateway::new(client(&b.base_url())),
-        &Runs::default(),
-        &sink,
-    )
-    .build_connected()
-    .await
-    .expect("builds");
+    let executor = a_connected_to(&b, &sink).await;
     let before = b.runs.tokens().len();
     let missing = executor
         .execute_tool_call(ToolCall::new("Shared.Record", json!({})))
@@ -272,8 +258,9 @@ fn strict_and_busy(side: &'static str, max: Option<u64>, busy: bool) -> Vec<Tool
     ]
 }
 
-#[tokio::test]
-async fn a_call_that_falls_back_here_passes_the_local_tools_own_checks() {
+/// B with `Shared.Strict` (no maximum) and `Shared.Busy` (never busy), and A with its own
+/// (a maximum of 5; always busy), in hybrid mode preferring `prefer`.
+async fn strict_and_busy_on_both_sides(prefer: Side) -> (LocalEngine, ToolExecutor) {
     let mut b_tools = ToolExecutor::builder().discover_linked_tools(false);
     for tool in strict_and_busy("B", None, false) {
         b_tools = b_tools.register(tool);
@@ -284,15 +271,18 @@ async fn a_call_that_falls_back_here_passes_the_local_tools_own_checks() {
         Runs::default(),
     )
     .await;
-    let mut a = ToolExecutor::builder().discover_linked_tools(false).arcade(
-        ArcadeGateway::new(client(&b.base_url()))
-            .prefer(Side::Arcade)
-            .tool_mode("Shared.Busy", ExecutionMode::Hybrid),
-    );
+    let mut a = ToolExecutor::builder()
+        .discover_linked_tools(false)
+        .arcade(ArcadeGateway::new(client(&b.base_url())).prefer(prefer));
     for tool in strict_and_busy("A", Some(5), true) {
         a = a.register(tool);
     }
-    let a = a.build_connected().await.expect("builds");
+    (b, a.build_connected().await.expect("builds"))
+}
+
+#[tokio::test]
+async fn a_call_that_falls_back_here_passes_the_local_tools_own_checks() {
+    let (b, a) = strict_and_busy_on_both_sides(Side::Arcade).await;
     let nine = || ToolCall::new("Shared.Strict", json!({"n": 9}));
     // B's definition admits 9, and B runs it.
     assert_eq!(a.execute_tool_call(nine()).await.data, Some(json!("B")));
@@ -312,23 +302,7 @@ async fn a_call_that_falls_back_here_passes_the_local_tools_own_checks() {
 
 #[tokio::test]
 async fn a_local_tool_that_could_not_start_hands_the_call_to_the_engine() {
-    let mut b_tools = ToolExecutor::builder().discover_linked_tools(false);
-    for tool in strict_and_busy("B", None, false) {
-        b_tools = b_tools.register(tool);
-    }
-    let b = LocalEngine::start(
-        "127.0.0.1:0".parse().expect("address"),
-        b_tools,
-        Runs::default(),
-    )
-    .await;
-    let mut a = ToolExecutor::builder()
-        .discover_linked_tools(false)
-        .arcade(ArcadeGateway::new(client(&b.base_url())).prefer(Side::Local));
-    for tool in strict_and_busy("A", Some(5), true) {
-        a = a.register(tool);
-    }
-    let a = a.build_connected().await.expect("builds");
+    let (b, a) = strict_and_busy_on_both_sides(Side::Local).await;
     assert_eq!(
         a.tool_info("Shared.Busy").expect("listed").execution,
         Execution::LocalThenArcade
@@ -347,32 +321,12 @@ async fn the_engine_shows_in_health_and_prometheus_and_remote_calls_carry_their_
     // own calls are `route="local"`, A's `route="arcade"`.
     let b = b().await;
     let sink = Arc::new(MemorySink::default());
-    let a = a_builder(
-        ArcadeGateway::new(client(&b.base_url())),
-        &Runs::default(),
-        &sink,
-    )
-    .build_connected()
-    .await
-    .expect("builds");
+    let a = a_connected_to(&b, &sink).await;
     let echo = a
         .execute_tool_call(ToolCall::new("Remote.Echo", json!({"text": "x"})))
         .await;
     assert!(echo.success, "{echo:?}");
-    let key = "a-key-0123456789abcdef";
-    let config = fact_runtime::server::ServerConfig::default()
-        .addr("127.0.0.1:0".parse().expect("address"))
-        .api_keys(fact_runtime::server::ApiKeys::parse(&format!("{key}:ada")).expect("keys"));
-    let bound = fact_runtime::server::Server::new(a, config)
-        .expect("configures")
-        .bind()
-        .await
-        .expect("binds");
-    let base = format!("http://{}", bound.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(bound.run_until(async {
-        let _ = stopped.await;
-    }));
+    let (base, stop, served) = super::engines::serve_a(a).await;
     let http = reqwest::Client::new();
     let health: serde_json::Value = serde_json::from_str(
         &http
@@ -396,7 +350,7 @@ async fn the_engine_shows_in_health_and_prometheus_and_remote_calls_carry_their_
     );
     let metrics = http
         .get(format!("{base}/metrics"))
-        .bearer_auth(key)
+        .bearer_auth(super::engines::A_KEY)
         .send()
         .await
         .expect("answers")
@@ -503,14 +457,7 @@ async fn authorizing_a_tool_only_the_engine_runs_asks_the_engine() {
     )
     .await;
     let sink = Arc::new(MemorySink::default());
-    let a = a_builder(
-        ArcadeGateway::new(client(&b.base_url())),
-        &Runs::default(),
-        &sink,
-    )
-    .build_connected()
-    .await
-    .expect("builds");
+    let a = a_connected_to(&b, &sink).await;
     let (base, stop, served) = super::engines::serve_a(a).await;
     let http = reqwest::Client::new();
     let reply = http

@@ -11,7 +11,7 @@ use fact_runtime::{ErrorKind, ManualClock, ToolCall, ToolDefinition, ToolExecuto
 use fact_tests::audit_sinks::MemorySink;
 use serde_json::json;
 
-use super::engines::{LocalEngine, Runs, a_builder, b_builder, client};
+use super::engines::{LocalEngine, Runs, a_builder, a_connected_to, b_builder, client};
 
 /// B with one tool, `Remote.Versioned`, whose schema requires `field`.
 fn versioned(field: &'static str) -> fact_runtime::ToolExecutorBuilder {
@@ -93,14 +93,7 @@ async fn a_refresh_that_fails_keeps_the_tools_served() {
     )
     .await;
     let sink = Arc::new(MemorySink::default());
-    let executor = a_builder(
-        ArcadeGateway::new(client(&b.base_url())),
-        &Runs::default(),
-        &sink,
-    )
-    .build_connected()
-    .await
-    .expect("builds");
+    let executor = a_connected_to(&b, &sink).await;
     b.stop().await;
     let error = executor
         .refresh_remote_tools()

@@ -153,7 +153,7 @@ pub(super) async fn status(
         .executor
         .authorization_manager()
         .and_then(|manager| Some((manager, manager.flow_status(&id)?)));
-    let Some((manager, (flow, _))) = local else {
+    let Some((manager, (flow, status))) = local else {
         // Not a flow of this server's: one the Arcade Engine started for a tool it runs, when
         // there is an Engine. Its id is its own unguessable token.
         let Some(client) = state.executor.arcade_client() else {
@@ -173,11 +173,10 @@ pub(super) async fn status(
         return Err(unknown());
     }
     let (flow, status) = if wait.is_zero() {
-        manager.flow_status(&id)
+        (flow, status)
     } else {
-        manager.wait_for_flow(&id, wait).await
-    }
-    .ok_or_else(unknown)?;
+        manager.wait_for_flow(&id, wait).await.ok_or_else(unknown)?
+    };
     Ok(Json(answer_of(flow, &status)).into_response())
 }
 
