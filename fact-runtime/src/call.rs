@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::progress::ProgressSink;
 
 /// A request to run the tool `tool_name` with `arguments` (a JSON object).
 ///
@@ -90,5 +93,53 @@ pub fn create_tool_call(
     match user_id {
         Some(user) => call.user(user),
         None => call,
+    }
+}
+
+/// How one call runs beyond what its [`ToolCall`] says, for a transport that can tell more:
+/// where the tool's progress goes, and the caller's own cancellation.
+///
+/// ```
+/// use fact_runtime::{CallOptions, ProgressSink, ToolCall, ToolExecutor};
+/// use serde_json::json;
+/// use tokio_util::sync::CancellationToken;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let executor = ToolExecutor::builder().build()?;
+/// let stop = CancellationToken::new();
+/// let options = CallOptions::default()
+///     .progress(ProgressSink::new(|progress| eprintln!("{progress:?}")))
+///     .cancellation(stop.clone());
+/// let result = executor
+///     .execute_tool_call_with(ToolCall::new("No.Such", json!({})), options)
+///     .await;
+/// assert_eq!(result.status_code, 404);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CallOptions {
+    pub(crate) progress: Option<ProgressSink>,
+    pub(crate) cancellation: Option<CancellationToken>,
+}
+
+impl CallOptions {
+    /// Sends the tool's [progress reports](crate::ToolContext::progress) to `sink`.
+    #[must_use]
+    pub fn progress(mut self, sink: ProgressSink) -> Self {
+        self.progress = Some(sink);
+        self
+    }
+
+    /// Cancels the call when `token` is cancelled: the tool's context is cancelled at once
+    /// (a tool watching it stops early; one that does not is still ended by its timeout), and
+    /// the call is audited as cancelled
+    /// ([`AuditRecord::CANCELLED_STATUS`](crate::audit::AuditRecord::CANCELLED_STATUS)),
+    /// whatever the tool then returns.
+    #[must_use]
+    pub fn cancellation(mut self, token: CancellationToken) -> Self {
+        self.cancellation = Some(token);
+        self
     }
 }

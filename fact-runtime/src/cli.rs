@@ -38,6 +38,7 @@ use crate::audit::{AuditConfig, AuditLog, SqlAuditSink};
 use crate::auth::AuthorizationManager;
 use crate::call::ToolCall;
 use crate::executor::{ToolExecutor, ToolExecutorBuilder};
+use crate::mcp::McpServer;
 use crate::schema::ToolFormat;
 use crate::server::{Server, ServerConfig, environment_summary};
 
@@ -63,6 +64,7 @@ pub type ConfigureError = Box<dyn Error + Send + Sync>;
     after_help = "Examples:\n  \
         FACT_API_KEYS=$(openssl rand -hex 16):ada fact serve --addr 127.0.0.1:8080\n  \
         fact tools --format openai\n  \
+        fact mcp   (MCP on stdio, for a client that starts the tools itself)\n  \
         fact call MyApp.Add --args '{\"a\": 2, \"b\": 3}' --user ada\n\n\
         Exit codes: 0 success, 1 the call failed (its result is still printed), 2 a bad command \
         line, 3 the program could not start.\n\n\
@@ -92,14 +94,24 @@ enum Command {
         FACT_MAX_RESPONSE_BYTES  largest answer to one call, in bytes of JSON (default 16 MiB)\n  \
         FACT_MAX_BATCH_RESPONSE_BYTES largest answer to one batch, in bytes of JSON (default 32 MiB)\n  \
         FACT_SHUTDOWN_GRACE_SECS time calls in flight get at shutdown (default 25)\n  \
+        FACT_MCP_ALLOWED_HOSTS   Host names /mcp answers, comma-separated, * for any (default loopback)\n  \
         DATABASE_URL             audit log database (default sqlite://fact.db)\n\n\
         Endpoints: GET /health, GET /metrics, GET /v1/tools[?format=], GET /v1/tools/{name}, \
-        POST /v1/tools/execute, POST /v1/tools/execute/batch")]
+        POST /v1/tools/execute, POST /v1/tools/execute/batch, POST /mcp (MCP, streamable HTTP)")]
     Serve {
         /// Address to listen on [default: FACT_ADDR, else 127.0.0.1:8080]
         #[arg(long, value_name = "HOST:PORT")]
         addr: Option<std::net::SocketAddr>,
     },
+    /// Serve the tools over MCP on stdin and stdout until the client closes them
+    #[command(
+        after_help = "Every call runs through FACT's pipeline and is audited, as the user \
+        FACT_MCP_USER names (default: the operating system's user, USER). Standard output \
+        carries MCP only; logs go to standard error.\n\n\
+        Example, in an MCP client's configuration:\n  \
+        {\"command\": \"fact\", \"args\": [\"mcp\"], \"env\": {\"FACT_MCP_USER\": \"ada\"}}"
+    )]
+    Mcp,
     /// Print every tool's schema as a JSON array
     Tools {
         /// Schema format
@@ -243,6 +255,35 @@ async fn execute(
         Command::Serve { addr } => {
             super::server::init_logging();
             serve(addr, configure).await
+        }
+        Command::Mcp => {
+            // Standard output is the protocol's: every log line goes to standard error.
+            super::server::init_logging_at("warn");
+            let (executor, sink) = match executor(configure).await {
+                Ok(built) => built,
+                Err(message) => return startup_failed(&message),
+            };
+            let mut server = McpServer::new(executor.clone());
+            match McpServer::user_from_env() {
+                Some(user) => server = server.user(user),
+                None => tracing::warn!(
+                    "neither FACT_MCP_USER nor USER is set: calls run without a user"
+                ),
+            }
+            let served = server.serve_stdio().await;
+            let flushed = executor.shutdown().await;
+            sink.close().await;
+            if let Err(error) = flushed {
+                eprintln!("fact: audit records could not be written: {error}");
+                return ExitCode::from(EXIT_STARTUP);
+            }
+            match served {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("fact: {error}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Tools { format } => {
             let built = configure(ToolExecutor::builder())

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::AccessToken;
 use crate::extensions::Extensions;
+use crate::progress::{Progress, ProgressSink};
 
 /// Injected into a tool that declares a `ToolContext` or `&ToolContext` parameter; never part of
 /// the tool's schema.
@@ -42,6 +43,7 @@ pub struct ToolContext {
     cancellation: CancellationToken,
     access_token: Option<AccessToken>,
     extensions: Arc<Extensions>,
+    progress: Option<ProgressSink>,
 }
 
 /// The deadline of a context made with [`ToolContext::new`].
@@ -61,6 +63,7 @@ impl ToolContext {
             cancellation: CancellationToken::new(),
             access_token: None,
             extensions: Arc::default(),
+            progress: None,
         }
     }
 
@@ -72,6 +75,7 @@ impl ToolContext {
         deadline: Instant,
         cancellation: CancellationToken,
         extensions: Arc<Extensions>,
+        progress: Option<ProgressSink>,
     ) -> Self {
         Self {
             call_id,
@@ -82,6 +86,7 @@ impl ToolContext {
             cancellation,
             access_token: None,
             extensions,
+            progress,
         }
     }
 
@@ -111,6 +116,42 @@ impl ToolContext {
     pub fn with_deadline(mut self, deadline: Instant) -> Self {
         self.deadline = deadline;
         self
+    }
+
+    /// Sends the call's progress reports to `sink`, as the executor does for a call made with
+    /// [`CallOptions::progress`](crate::CallOptions::progress).
+    #[must_use]
+    pub fn with_progress(mut self, sink: ProgressSink) -> Self {
+        self.progress = Some(sink);
+        self
+    }
+
+    /// Reports how far the call has come: `done` units of `total` (when known), with a message
+    /// for the person waiting (`""` for none). An MCP client that asked for progress receives
+    /// it as `notifications/progress`; otherwise this does nothing. Never blocks; `done` should
+    /// grow from one report to the next (MCP drops a report that does not).
+    ///
+    /// ```
+    /// use fact_runtime::{tool, ToolContext};
+    ///
+    /// /// Counts to `n`, saying how far it got.
+    /// #[tool(name = "Demo.Count")]
+    /// async fn count(ctx: &ToolContext, n: u32) -> u32 {
+    ///     for i in 1..=n {
+    ///         ctx.progress(f64::from(i), Some(f64::from(n)), format!("counted {i}"));
+    ///     }
+    ///     n
+    /// }
+    /// ```
+    pub fn progress(&self, done: f64, total: Option<f64>, message: impl Into<String>) {
+        if let Some(sink) = &self.progress {
+            let message = message.into();
+            sink.report(Progress {
+                done,
+                total,
+                message: (!message.is_empty()).then_some(message),
+            });
+        }
     }
 
     /// Adds `value` to the context's [`Extensions`], as

@@ -11,10 +11,10 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument as _;
 
-use crate::audit::{AuditError, AuditLog};
+use crate::audit::{AuditError, AuditLog, AuditRecord};
 use crate::auth::AccessToken;
 use crate::auth::AuthorizationManager;
-use crate::call::ToolCall;
+use crate::call::{CallOptions, ToolCall};
 use crate::clock::{SharedClock, SystemClock};
 use crate::definition::ToolDefinition;
 use crate::error::{BuildError, ErrorKind, ToolError};
@@ -488,6 +488,48 @@ impl ToolExecutor {
     /// future is dropped before it is answered is recorded too, as cancelled
     /// ([`AuditRecord::CANCELLED_STATUS`](crate::audit::AuditRecord::CANCELLED_STATUS)).
     pub async fn execute_tool_call(&self, call: ToolCall) -> ToolResult {
+        self.execute_tool_call_reporting(call, CallOptions::default())
+            .await
+    }
+
+    /// Runs one call as [`execute_tool_call`](Self::execute_tool_call) does, with `options`:
+    /// the progress the tool reports through
+    /// [`ToolContext::progress`](crate::ToolContext::progress) goes to their sink (a remote
+    /// tool reports none), and their cancellation token cancels the call.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use fact_runtime::{CallOptions, ProgressSink, ToolCall, ToolDefinition, ToolExecutor};
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let halfway = ToolDefinition::new("Demo.Work", "Works", json!({"type": "object"}), |ctx, _| async move {
+    ///     ctx.progress(50.0, Some(100.0), "halfway");
+    ///     Ok(json!("done"))
+    /// });
+    /// let executor = ToolExecutor::builder().register(halfway).build()?;
+    /// let heard = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = {
+    ///     let heard = Arc::clone(&heard);
+    ///     ProgressSink::new(move |progress| heard.lock().unwrap().push(progress))
+    /// };
+    /// let call = ToolCall::new("Demo.Work", json!({}));
+    /// let result = executor.execute_tool_call_with(call, CallOptions::default().progress(sink)).await;
+    /// assert!(result.success);
+    /// assert_eq!(heard.lock().unwrap()[0].message.as_deref(), Some("halfway"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn execute_tool_call_with(&self, call: ToolCall, options: CallOptions) -> ToolResult {
+        self.execute_tool_call_reporting(call, options).await
+    }
+
+    async fn execute_tool_call_reporting(
+        &self,
+        call: ToolCall,
+        options: CallOptions,
+    ) -> ToolResult {
         // One span per call: what it was and how it ended, never its arguments or token. A name
         // no tool could have is the caller's text: it stays out of the log.
         let tool = if plausible_tool_name(&call.tool_name) {
@@ -503,10 +545,18 @@ impl ToolExecutor {
             error_type = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
-        self.answer(call, span.clone()).instrument(span).await
+        self.answer(call, options, span.clone())
+            .instrument(span)
+            .await
     }
 
-    async fn answer(&self, mut call: ToolCall, span: tracing::Span) -> ToolResult {
+    async fn answer(
+        &self,
+        mut call: ToolCall,
+        options: CallOptions,
+        span: tracing::Span,
+    ) -> ToolResult {
+        let caller_cancelled = options.cancellation.clone();
         let started = Instant::now();
         let mut audited = AuditedCall::open(self.inner.audit.as_ref(), &call, started);
         let registry = self.registry();
@@ -518,7 +568,9 @@ impl ToolExecutor {
             // Until the runner says how the call ran, the route says how it was meant to:
             // that is what a call whose caller stops waiting is audited with.
             audited.method = route.method();
-            let ran = self.execute(route, tool, &mut call, access_token).await;
+            let ran = self
+                .execute(route, tool, &mut call, access_token, options)
+                .await;
             audited.method = ran.method;
             ran.result
         })
@@ -531,6 +583,14 @@ impl ToolExecutor {
             Ok(data) => ToolResult::success(call.call_id, call.tool_name, data, elapsed),
             Err(error) => ToolResult::failure(call.call_id, call.tool_name, error, elapsed),
         };
+        if caller_cancelled.is_some_and(|token| token.is_cancelled()) {
+            // The caller gave up: whatever the tool made of it, the call is audited as
+            // cancelled (the record's drop), and counted nowhere else, as a dropped call is.
+            drop(audited);
+            span.record("status", AuditRecord::CANCELLED_STATUS);
+            tracing::debug!("tool call cancelled by its caller");
+            return result;
+        }
         self.inner.recorder.record(
             &result,
             user.as_deref(),
@@ -606,9 +666,10 @@ impl ToolExecutor {
         tool: &RegisteredTool,
         call: &mut ToolCall,
         access_token: Option<AccessToken>,
+        options: CallOptions,
     ) -> Ran {
         let local = &self.inner.local;
-        let bounds = crate::pipeline::execute::Bounds::starting_now(tool.timeout);
+        let bounds = crate::pipeline::execute::Bounds::starting_now(tool.timeout, options);
         match route {
             Route::Local(handler) => local.run(tool, &handler, call, access_token, bounds).await,
             #[cfg(feature = "arcade")]

@@ -18,22 +18,26 @@ mod definition;
 mod error;
 mod executor;
 mod extensions;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 pub mod metrics;
 mod pipeline;
 mod policy;
+mod progress;
 mod rate_limit;
 mod registry;
 mod result;
 mod schema;
 #[cfg(feature = "server")]
 pub mod server;
+mod transport;
 
 #[doc(hidden)]
 pub mod __private;
 
 pub use audit::{AuditConfig, AuditError, AuditLog, AuditRecord, AuditSink, SqlAuditSink};
 pub use auth::{AccessToken, AuthError, AuthorizationManager, OAuthConfig};
-pub use call::{ToolCall, create_tool_call};
+pub use call::{CallOptions, ToolCall, create_tool_call};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use context::ToolContext;
 pub use db::{DEFAULT_DATABASE_URL, FACT_TABLES, database_url};
@@ -45,6 +49,7 @@ pub use executor::{
 pub use extensions::Extensions;
 pub use fact_macros::tool;
 pub use policy::{SecurityPolicy, Validator};
+pub use progress::{Progress, ProgressSink};
 pub use rate_limit::{RateLimit, RateLimitKey, RateLimitStore};
 pub use registry::{Execution, ToolInfo};
 pub use result::{ResultMetadata, ToolResult};

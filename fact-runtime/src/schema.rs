@@ -295,23 +295,42 @@ impl ToolInfo {
     }
 }
 
+/// Whether MCP's structured content of `output` is `{"result": output}`: when the declared
+/// output `schema` is not an object's (its exported `outputSchema` wraps it, see
+/// [`mcp_output_schema`]), or, with no schema declared, when the output is not an object.
+pub(crate) fn mcp_wraps_output(schema: Option<&Value>, output: &Value) -> bool {
+    match schema {
+        Some(schema) => !describes_an_object(schema),
+        None => !output.is_object(),
+    }
+}
+
+fn describes_an_object(schema: &Value) -> bool {
+    schema.get("type").and_then(Value::as_str) == Some("object")
+}
+
 /// MCP requires `outputSchema` to describe an object (structured content is a JSON object);
 /// other outputs are wrapped as `{"result": ...}`, the shape MCP servers return them in.
 pub(crate) fn mcp_output_schema(schema: &Value) -> Value {
-    if schema.get("type").and_then(Value::as_str) == Some("object") {
+    if describes_an_object(schema) {
         return schema.clone();
     }
     let mut inner = schema.clone();
-    let defs = inner.as_object_mut().and_then(|o| o.remove("$defs"));
     let mut wrapped = json!({
         "type": "object",
-        "properties": {"result": inner},
+        "properties": {},
         "required": ["result"],
     });
-    if let (Some(defs), Some(object)) = (defs, wrapped.as_object_mut()) {
-        // `$ref`s inside point at `#/$defs/...`, which stays the root of the wrapped document.
-        object.insert("$defs".to_owned(), defs);
+    // `$ref`s inside point at `#/$defs/...` (or `#/definitions/...`), which must stay the
+    // root of the wrapped document; `$schema` belongs at the root too.
+    if let (Some(inner), Some(root)) = (inner.as_object_mut(), wrapped.as_object_mut()) {
+        for key in ["$schema", "$defs", "definitions"] {
+            if let Some(value) = inner.remove(key) {
+                root.insert(key.to_owned(), value);
+            }
+        }
     }
+    wrapped["properties"]["result"] = inner;
     wrapped
 }
 

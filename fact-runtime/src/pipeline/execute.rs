@@ -12,11 +12,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::AccessToken;
-use crate::call::ToolCall;
+use crate::call::{CallOptions, ToolCall};
 use crate::context::ToolContext;
 use crate::definition::Handler;
 use crate::error::{ErrorKind, ToolError};
 use crate::extensions::Extensions;
+use crate::progress::ProgressSink;
 use crate::registry::RegisteredTool;
 
 /// How a call ran: the `execution_method` of its audit record, and its result.
@@ -32,13 +33,25 @@ pub(crate) struct Ran {
 pub(crate) struct Bounds {
     pub(crate) deadline: Instant,
     pub(crate) cancellation: CancellationToken,
+    /// Where the tool's progress reports go, when the caller listens.
+    pub(crate) progress: Option<ProgressSink>,
+    /// The caller's own cancellation, which cancels every run's token.
+    caller: Option<CancellationToken>,
+}
+
+/// A run's token: cancelled with the caller's, when the caller has one.
+fn token_under(caller: Option<&CancellationToken>) -> CancellationToken {
+    caller.map_or_else(CancellationToken::new, CancellationToken::child_token)
 }
 
 impl Bounds {
-    pub(crate) fn starting_now(timeout: std::time::Duration) -> Self {
+    pub(crate) fn starting_now(timeout: std::time::Duration, options: CallOptions) -> Self {
+        let caller = options.cancellation;
         Self {
             deadline: Instant::now() + timeout,
-            cancellation: CancellationToken::new(),
+            cancellation: token_under(caller.as_ref()),
+            progress: options.progress,
+            caller,
         }
     }
 
@@ -48,7 +61,9 @@ impl Bounds {
     pub(crate) fn again(&self) -> Self {
         Self {
             deadline: self.deadline,
-            cancellation: CancellationToken::new(),
+            cancellation: token_under(self.caller.as_ref()),
+            progress: self.progress.clone(),
+            caller: self.caller.clone(),
         }
     }
 }
@@ -124,6 +139,7 @@ impl LocalRunner {
             bounds.deadline,
             bounds.cancellation.clone(),
             Arc::clone(&self.extensions),
+            bounds.progress.clone(),
         );
         let ctx = match access_token {
             Some(token) => ctx.with_access_token(token),

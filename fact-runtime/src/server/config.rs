@@ -36,6 +36,9 @@ pub const DEFAULT_MAX_BATCH_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 /// Default time calls in flight get to finish at shutdown: within Kubernetes' default 30 s
 /// termination grace, with room left to flush the audit log.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+/// The `Host` names `/mcp` answers when `FACT_MCP_ALLOWED_HOSTS` is not set: loopback only, so
+/// that a web page cannot reach a local server through a DNS name rebound to 127.0.0.1.
+pub const DEFAULT_MCP_ALLOWED_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 /// How a [`Server`](super::Server) listens and what it lets through.
 ///
@@ -57,6 +60,7 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 /// | `FACT_MAX_RESPONSE_BYTES` | largest answer to one call, in bytes of JSON | 16 MiB |
 /// | `FACT_MAX_BATCH_RESPONSE_BYTES` | largest answer to one batch, in bytes of JSON | 32 MiB |
 /// | `FACT_SHUTDOWN_GRACE_SECS` | time calls in flight get at shutdown | 25 |
+/// | `FACT_MCP_ALLOWED_HOSTS` | comma-separated `Host` names (or `host:port`) `/mcp` answers; `*` for any | `localhost,127.0.0.1,::1` |
 ///
 /// ```
 /// use fact_runtime::server::{ApiKeys, ServerConfig};
@@ -84,6 +88,8 @@ pub struct ServerConfig {
     pub(crate) max_response_bytes: usize,
     pub(crate) max_batch_response_bytes: usize,
     pub(crate) shutdown_grace: Duration,
+    /// `None`: any host (`*`).
+    pub(crate) mcp_allowed_hosts: Option<Vec<String>>,
 }
 
 impl Default for ServerConfig {
@@ -105,6 +111,7 @@ impl Default for ServerConfig {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_batch_response_bytes: DEFAULT_MAX_BATCH_RESPONSE_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            mcp_allowed_hosts: Some(DEFAULT_MCP_ALLOWED_HOSTS.map(str::to_owned).to_vec()),
         }
     }
 }
@@ -151,7 +158,30 @@ impl ServerConfig {
                 "FACT_SHUTDOWN_GRACE_SECS",
                 defaults.shutdown_grace.as_secs(),
             )?),
+            mcp_allowed_hosts: match std::env::var("FACT_MCP_ALLOWED_HOSTS") {
+                Ok(hosts) => allowed_hosts(&hosts)?,
+                Err(_) => defaults.mcp_allowed_hosts,
+            },
         })
+    }
+
+    /// The `Host` names (`example.com`, or `example.com:8443` for one port) that `/mcp`
+    /// answers; a request naming another is refused with 403 before any tool work, which
+    /// stops DNS-rebinding attacks on a server a browser can reach. Browser `Origin`s are held
+    /// to the same hosts. Defaults to loopback ([`DEFAULT_MCP_ALLOWED_HOSTS`]); a public
+    /// deployment lists its own names.
+    #[must_use]
+    pub fn mcp_allowed_hosts(mut self, hosts: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.mcp_allowed_hosts = Some(hosts.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Lets `/mcp` answer any `Host` (`FACT_MCP_ALLOWED_HOSTS=*`): for a server only reached
+    /// through a proxy that checks the host itself.
+    #[must_use]
+    pub fn mcp_any_host(mut self) -> Self {
+        self.mcp_allowed_hosts = None;
+        self
     }
 
     /// The address to listen on; port 0 picks a free one
@@ -352,6 +382,8 @@ pub fn environment_summary() -> Vec<(&'static str, String)> {
         "FACT_MAX_RESPONSE_BYTES",
         "FACT_MAX_BATCH_RESPONSE_BYTES",
         "FACT_SHUTDOWN_GRACE_SECS",
+        "FACT_MCP_ALLOWED_HOSTS",
+        "FACT_MCP_USER",
         crate::arcade::EXECUTION_MODE_ENV,
         crate::arcade::TOOLKITS_ENV,
         crate::arcade::REFRESH_SECONDS_ENV,
@@ -439,6 +471,31 @@ fn env_bool(name: &'static str, default: bool) -> Result<bool, ServerError> {
     }
 }
 
+/// `FACT_MCP_ALLOWED_HOSTS`: `*` for any host, else a comma-separated list of names.
+fn allowed_hosts(value: &str) -> Result<Option<Vec<String>>, ServerError> {
+    if value.trim() == "*" {
+        return Ok(None);
+    }
+    let hosts: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|host| !host.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let malformed = hosts
+        .iter()
+        .find(|host| host.contains(['/', '@', ' ', '*']) || host.contains("://"));
+    if hosts.is_empty() || malformed.is_some() {
+        return Err(ServerError::Config {
+            name: "FACT_MCP_ALLOWED_HOSTS",
+            problem: format!(
+                "expected host names separated by commas (example.com,example.com:8443) or '*', got '{value}'"
+            ),
+        });
+    }
+    Ok(Some(hosts))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -503,6 +560,28 @@ mod tests {
         for (name, config) in cases {
             let error = config.validate().map(|()| "").expect_err("refused");
             assert!(error.to_string().contains(name), "{name}: {error}");
+        }
+    }
+
+    #[test]
+    fn mcp_hosts_are_a_list_or_a_star_and_anything_else_is_named() {
+        assert_eq!(
+            allowed_hosts(" example.com, example.com:8443 ,").expect("hosts"),
+            Some(vec![
+                "example.com".to_owned(),
+                "example.com:8443".to_owned()
+            ])
+        );
+        assert_eq!(allowed_hosts("*").expect("any"), None);
+        for bad in [
+            "",
+            " , ",
+            "https://example.com",
+            "user@host",
+            "*.example.com",
+        ] {
+            let error = allowed_hosts(bad).expect_err(bad).to_string();
+            assert!(error.contains("FACT_MCP_ALLOWED_HOSTS"), "{error}");
         }
     }
 }

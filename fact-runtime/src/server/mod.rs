@@ -56,7 +56,7 @@ mod config;
 mod connections;
 mod engine;
 mod error;
-mod guards;
+pub(crate) mod guards;
 mod logging;
 mod oauth;
 mod parse_errors;
@@ -76,8 +76,8 @@ pub use api_keys::{
 pub use config::{
     DEFAULT_ADDR, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_BATCH_CALLS,
     DEFAULT_MAX_BATCH_RESPONSE_BYTES, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_SHUTDOWN_GRACE, ServerConfig, environment_summary,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MCP_ALLOWED_HOSTS,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, ServerConfig, environment_summary,
 };
 pub use error::ServerError;
 pub use logging::init_logging;

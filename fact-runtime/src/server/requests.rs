@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::guards::Caller;
 use crate::call::ToolCall;
-use crate::registry::{MAX_NAME_LEN, plausible_tool_name};
+use crate::transport;
 
 /// The shape `POST /v1/tools/execute` takes, as its refusals show it.
 pub(crate) const CALL_SHAPE: &str =
@@ -41,32 +41,13 @@ pub(crate) struct BatchRequest {
     pub(crate) calls: Vec<CallRequest>,
 }
 
-/// The longest `session_id` a request may carry.
-const MAX_SESSION_ID_LENGTH: usize = 128;
-
 impl CallRequest {
     /// The call this request asks for, as `caller`. Names and session ids that no tool or
-    /// session could have are refused here, before they reach the audit log or the logs.
+    /// session could have are refused, before they reach the audit log or the logs.
     pub(crate) fn into_call(self, caller: &Caller) -> Result<ToolCall, ApiError> {
-        if !plausible_tool_name(&self.tool_name) {
-            return Err(ApiError::bad_request(format!(
-                "'tool_name' is not a tool name: expected 'Toolkit.Tool' (letters, digits, '_' and '.', at most {MAX_NAME_LEN} characters)"
-            )));
-        }
-        if let Some(session) = &self.session_id {
-            let plausible_session = !session.is_empty()
-                && session.len() <= MAX_SESSION_ID_LENGTH
-                && session.bytes().all(|b| b.is_ascii_graphic());
-            if !plausible_session {
-                return Err(ApiError::bad_request(format!(
-                    "'session_id' must be 1 to {MAX_SESSION_ID_LENGTH} visible ASCII characters"
-                )));
-            }
-        }
-        let mut call = ToolCall::new(self.tool_name, self.input);
-        call.user_id = caller.user().map(str::to_owned);
-        call.session_id = self.session_id;
-        Ok(call)
+        let user = caller.user().map(str::to_owned);
+        transport::tool_call(self.tool_name, self.input, user, self.session_id)
+            .map_err(|refusal| ApiError::bad_request(refusal.to_string()))
     }
 }
 

@@ -58,7 +58,17 @@ pub(crate) fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
         .route("/v1/tools/{name}", get(tool_info))
         .route("/v1/tools/execute", post(execute))
         .route("/v1/tools/execute/batch", post(execute_batch))
-        .merge(engine::routes())
+        .merge(engine::routes());
+    #[cfg(feature = "mcp")]
+    let routes = routes.route_service(
+        crate::mcp::http::PATH,
+        crate::mcp::http::service(
+            state.executor.clone(),
+            config.mcp_allowed_hosts.as_deref(),
+            config.max_body_bytes,
+        ),
+    );
+    let routes = routes
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         // The body guard has read and capped the body already; this keeps the extractor's

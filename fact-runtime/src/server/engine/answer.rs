@@ -16,10 +16,10 @@ use serde_json::Value;
 use super::SHOULD_RETRY;
 use crate::arcade::kinds::output_error;
 use crate::arcade::wire;
-use crate::error::ErrorKind;
 use crate::result::ToolResult;
 use crate::server::answer_budget::{encode_within, withheld};
 use crate::server::error::ApiError;
+use crate::transport::{self, Outcome};
 
 /// The Engine's name of an error status: the `name` of its error body.
 fn error_name(status: StatusCode) -> &'static str {
@@ -123,27 +123,18 @@ impl IntoResponse for EngineError {
 /// the call did not start, else a 200 execution whose JSON is at most `budget` bytes (past it,
 /// the result is replaced by FACT's 403 naming `max_response_bytes`, as on FACT's own API).
 pub(crate) fn execution_answer(mut result: ToolResult, budget: usize) -> Response {
-    match result.error_kind() {
-        Some(ErrorKind::ToolNotFound) => {
+    match Outcome::of(&result) {
+        Outcome::NoSuchTool => {
             return EngineError::not_found(result.error.unwrap_or_default()).into_response();
         }
-        Some(ErrorKind::RateLimit) => {
-            return EngineError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                result.error.unwrap_or_default(),
-            )
-            .retry_after(result.metadata.retry_after_ms)
-            .into_response();
+        Outcome::NotStarted { retry_after_ms } => {
+            let status =
+                StatusCode::from_u16(result.status_code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            return EngineError::new(status, result.error.unwrap_or_default())
+                .retry_after(retry_after_ms)
+                .into_response();
         }
-        Some(ErrorKind::Unavailable) => {
-            return EngineError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                result.error.unwrap_or_default(),
-            )
-            .retry_after(result.metadata.retry_after_ms)
-            .into_response();
-        }
-        _ => {}
+        Outcome::Succeeded | Outcome::Failed => {}
     }
     // The value moves into the answer: the server holds one copy of it, never two.
     let value = result.data.take();
@@ -178,18 +169,9 @@ fn execution(result: &ToolResult, value: Option<Value>) -> wire::ExecuteResponse
             ..wire::ExecuteOutput::default()
         }
     } else {
-        let authorization = result
-            .metadata
-            .extra
-            .get("authorization_url")
-            .and_then(Value::as_str)
-            .map(|url| wire::AuthorizationResponse {
-                id: result
-                    .metadata
-                    .extra
-                    .get("flow_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+        let authorization =
+            transport::authorization(result).map(|(url, flow)| wire::AuthorizationResponse {
+                id: flow.map(str::to_owned),
                 status: "pending".to_owned(),
                 url: Some(url.to_owned()),
                 ..wire::AuthorizationResponse::default()

@@ -21,6 +21,7 @@ use crate::registry::{MAX_NAME_LEN, plausible_tool_name};
 use crate::server::guards::{Caller, IdentityRefusal};
 use crate::server::requests::parse_body;
 use crate::server::routes::{AppState, body_bytes};
+use crate::transport;
 
 /// The shape the endpoint takes, as its refusals show it.
 const EXECUTE_SHAPE: &str =
@@ -92,9 +93,8 @@ fn engine_call(
         &request.tool_name,
         request.tool_version.as_deref(),
     )?;
-    let mut call = ToolCall::new(name.to_owned(), Value::Object(request.input));
-    call.user_id = user;
-    Ok(call)
+    transport::tool_call(name.to_owned(), Value::Object(request.input), user, None)
+        .map_err(|refusal| EngineError::bad_request(refusal.to_string()))
 }
 
 /// The user a request naming `named` runs as, for `caller`: 400 for a user id that cannot
