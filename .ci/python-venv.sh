@@ -7,12 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv=.ci/venv
-# arcadepy 1.10.0 and what pip resolved for it (docs/ARCHITECTURE.md, "Engine API").
+# arcadepy 1.10.0 and what pip resolved for it (docs/ARCHITECTURE.md, "Engine API"); the
+# official MCP SDK, mcp 2.3.0, and what pip resolved for it (tests/tests/mcp/python.rs).
 pins=(
     arcadepy==1.10.0
     anyio==4.16.0 distro==1.9.0 httpx==0.29.0 httpcore==1.0.9 h11==0.16.0
     pydantic==2.14.4 pydantic_core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5
     typing_extensions==4.16.0 sniffio==1.3.1 idna==3.21 certifi==2026.10.19.post1
+    mcp==2.3.0 mcp-types==2.3.0 httpx2==2.17.0 httpcore2==2.17.0 attrs==26.1.0 cffi==2.1.1
+    click==8.5.1 cryptography==51.0.1 jsonschema==4.26.0 jsonschema-specifications==2025.9.1
+    opentelemetry-api==1.45.3 pycparser==3.12 PyJWT==2.15.1 python-multipart==0.0.34
+    referencing==0.37.0 rpds-py==2026.9.1 sse-starlette==3.7.1 starlette==1.10.0
+    truststore==0.10.5 uvicorn==0.55.0
 )
 stamp="$venv/.pins"
 

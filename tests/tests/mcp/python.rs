@@ -107,7 +107,11 @@ async fn pythons_mcp_client_lists_calls_and_hears_progress_in_default_and_legacy
         eprintln!("{said}");
     }
     let records = fixture.records().await;
-    let adds = records.iter().filter(|r| r.tool_name == "Mcp.Add").count();
-    assert_eq!(adds, 2, "one call per mode: {records:?}");
+    let added = records
+        .iter()
+        .filter(|r| r.tool_name == "Mcp.Add" && r.status_code == 200)
+        .count();
+    assert_eq!(added, 2, "one sum per mode, audited: {records:?}");
+    assert!(records.iter().all(|r| r.user_id.as_deref() == Some("ada")));
     server.stop().await;
 }
