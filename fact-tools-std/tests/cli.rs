@@ -8,6 +8,8 @@
 
 #[path = "cli/fs_roots.rs"]
 mod fs_roots;
+#[path = "cli/mcp.rs"]
+mod mcp;
 #[path = "cli/sql_settings.rs"]
 mod sql_settings;
 #[path = "cli/support.rs"]
@@ -21,13 +23,13 @@ use support::*;
 // ---- help ----------------------------------------------------------------------------------
 
 #[test]
-fn help_names_the_three_commands_and_gives_examples() {
+fn help_names_the_four_commands_and_gives_examples() {
     let scratch = Scratch::new("help");
     let output = run(scratch.fact().arg("--help"));
 
     assert!(output.status.success(), "{output:?}");
     let help = stdout(&output);
-    for command in ["serve", "tools", "call"] {
+    for command in ["serve", "mcp", "tools", "call"] {
         assert!(
             help.lines()
                 .any(|line| line.trim_start().starts_with(command)),
