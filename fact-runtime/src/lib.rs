@@ -48,7 +48,7 @@ pub use policy::{SecurityPolicy, Validator};
 pub use rate_limit::{RateLimit, RateLimitKey, RateLimitStore};
 pub use registry::{Execution, ToolInfo};
 pub use result::{ResultMetadata, ToolResult};
-pub use schema::{ToolFormat, UnknownFormat};
+pub use schema::{ToolFormat, UnknownFormat, openai_strict_schema};
 /// Re-exported so that a crate of tools can build arguments without its own dependency.
 pub use serde_json;
 
