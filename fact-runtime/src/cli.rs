@@ -138,6 +138,7 @@ enum Command {
 enum Format {
     Native,
     Openai,
+    OpenaiStrict,
     Anthropic,
     Mcp,
 }
@@ -147,6 +148,7 @@ impl From<Format> for ToolFormat {
         match format {
             Format::Native => Self::Native,
             Format::Openai => Self::OpenAi,
+            Format::OpenaiStrict => Self::OpenAiStrict,
             Format::Anthropic => Self::Anthropic,
             Format::Mcp => Self::Mcp,
         }
@@ -429,5 +431,23 @@ fn print_json(value: &impl serde::Serialize) {
         && error.kind() != std::io::ErrorKind::BrokenPipe
     {
         eprintln!("fact: cannot print the result: {error}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::Format;
+    use crate::schema::ToolFormat;
+
+    #[test]
+    fn every_export_format_is_offered_under_its_own_name() {
+        for format in ToolFormat::ALL {
+            let offered = Format::from_str(format.as_str(), false)
+                .unwrap_or_else(|error| panic!("--format {format}: {error}"));
+            assert_eq!(ToolFormat::from(offered), format);
+        }
+        assert_eq!(Format::value_variants().len(), ToolFormat::ALL.len());
     }
 }

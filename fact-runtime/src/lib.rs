@@ -53,7 +53,7 @@ pub use progress::{Progress, ProgressSink};
 pub use rate_limit::{RateLimit, RateLimitKey, RateLimitStore};
 pub use registry::{Execution, ToolInfo};
 pub use result::{ResultMetadata, ToolResult};
-pub use schema::{ToolFormat, UnknownFormat};
+pub use schema::{ToolFormat, UnknownFormat, openai_strict_schema};
 /// Re-exported so that a crate of tools can build arguments without its own dependency.
 pub use serde_json;
 

@@ -10,6 +10,10 @@ use serde_json::{Value, json};
 
 use crate::registry::ToolInfo;
 
+mod openai_strict;
+
+pub use openai_strict::openai_strict_schema;
+
 /// The input schema of a `#[tool]`'s arguments struct: draft 2020-12, subschemas inlined so
 /// that the document stands alone (recursive types keep `$defs` at the root), no `title` (the
 /// struct is generated) and no `$schema`.
@@ -202,6 +206,33 @@ pub enum ToolFormat {
     /// OpenAI function calling: `{"type": "function", "function": {name, description,
     /// parameters}}`, with `.` in names replaced by `_`.
     OpenAi,
+    /// OpenAI's strict function calling (Structured Outputs): as [`OpenAi`](Self::OpenAi),
+    /// with `"strict": true` and the parameters rewritten by [`openai_strict_schema`]: every
+    /// object closed with every property required (an optional one nullable instead), and
+    /// only the keywords strict mode accepts. The model then always answers with arguments
+    /// of that shape; FACT still validates them against the tool's full schema.
+    ///
+    /// ```
+    /// use fact_runtime::{ToolDefinition, ToolExecutor, ToolFormat};
+    /// use serde_json::json;
+    ///
+    /// let schema = json!({
+    ///     "type": "object",
+    ///     "properties": {"text": {"type": "string"}, "times": {"type": "integer"}},
+    ///     "required": ["text"]
+    /// });
+    /// let tool = ToolDefinition::new("Demo.Echo", "Echoes a text", schema,
+    ///     |_ctx, args| async move { Ok(args["text"].clone()) });
+    /// let executor = ToolExecutor::builder().register(tool).build().unwrap();
+    /// let strict = executor.tool_info("Demo.Echo").unwrap().export(ToolFormat::OpenAiStrict);
+    /// assert_eq!(strict["function"]["name"], "Demo_Echo");
+    /// assert_eq!(strict["function"]["strict"], true);
+    /// let parameters = &strict["function"]["parameters"];
+    /// assert_eq!(parameters["required"], json!(["text", "times"]));
+    /// assert_eq!(parameters["properties"]["times"]["type"], json!(["integer", "null"]));
+    /// assert_eq!(parameters["additionalProperties"], false);
+    /// ```
+    OpenAiStrict,
     /// Anthropic tool use: `{name, description, input_schema}`, with `.` in names replaced by
     /// `_` (Anthropic names allow only `[a-zA-Z0-9_-]`).
     Anthropic,
@@ -211,16 +242,28 @@ pub enum ToolFormat {
 
 impl ToolFormat {
     /// Every format, in a stable order.
-    pub const ALL: [ToolFormat; 4] = [Self::Native, Self::OpenAi, Self::Anthropic, Self::Mcp];
+    pub const ALL: [ToolFormat; 5] = [
+        Self::Native,
+        Self::OpenAi,
+        Self::OpenAiStrict,
+        Self::Anthropic,
+        Self::Mcp,
+    ];
 
     /// The format's name as [`FromStr`] reads it.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Native => "native",
             Self::OpenAi => "openai",
+            Self::OpenAiStrict => "openai-strict",
             Self::Anthropic => "anthropic",
             Self::Mcp => "mcp",
         }
+    }
+
+    /// Every format's name, comma-separated, for messages that list them.
+    pub(crate) fn names() -> String {
+        Self::ALL.map(Self::as_str).join(", ")
     }
 }
 
@@ -232,7 +275,7 @@ impl fmt::Display for ToolFormat {
 
 /// An unknown format name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown tool format '{0}': expected one of native, openai, anthropic, mcp")]
+#[error("unknown tool format '{0}': expected one of {names}", names = ToolFormat::names())]
 pub struct UnknownFormat(String);
 
 impl FromStr for ToolFormat {
@@ -273,6 +316,15 @@ impl ToolInfo {
                     "name": underscore_name(&self.name),
                     "description": self.description,
                     "parameters": self.input_schema,
+                }
+            }),
+            ToolFormat::OpenAiStrict => json!({
+                "type": "function",
+                "function": {
+                    "name": underscore_name(&self.name),
+                    "description": self.description,
+                    "parameters": openai_strict_schema(&self.input_schema),
+                    "strict": true,
                 }
             }),
             ToolFormat::Anthropic => json!({

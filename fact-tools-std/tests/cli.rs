@@ -81,6 +81,25 @@ fn tools_in_openai_format_lists_the_ten_standard_tools_with_underscored_names() 
 }
 
 #[test]
+fn tools_in_openai_strict_format_marks_every_function_strict() {
+    let scratch = Scratch::new("tools-openai-strict");
+    let output = run(scratch.fact().args(["tools", "--format", "openai-strict"]));
+
+    assert!(output.status.success(), "{output:?}");
+    let tools = stdout_json(&output);
+    let tools = tools.as_array().expect("a JSON array");
+    assert_eq!(tools.len(), STANDARD_TOOLS.len(), "{tools:?}");
+    for tool in tools {
+        let function = &tool["function"];
+        assert_eq!(function["strict"], true, "{tool}");
+        assert_eq!(
+            function["parameters"]["additionalProperties"], false,
+            "{tool}"
+        );
+    }
+}
+
+#[test]
 fn tools_in_native_format_keeps_dotted_names() {
     let scratch = Scratch::new("tools-native");
     let output = run(scratch.fact().arg("tools"));

@@ -7,5 +7,6 @@ pub mod fixtures;
 pub mod golden;
 pub mod grants;
 pub mod oauth_provider;
+pub mod openai_strict;
 pub mod scratch;
 pub mod services;

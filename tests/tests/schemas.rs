@@ -4,6 +4,7 @@
 use fact_runtime::{ToolExecutor, ToolFormat, ToolInfo};
 use fact_tests::fixtures;
 use fact_tests::golden::assert_golden as golden;
+use fact_tests::openai_strict::strict_violations;
 use serde_json::{Value, json};
 // Keeps the crate defining MyApp.Calculator linked.
 use fact_examples as _;
@@ -23,7 +24,12 @@ fn info(executor: &ToolExecutor, name: &str) -> std::sync::Arc<ToolInfo> {
 fn calculator_exports_match_golden_files() {
     let executor = executor();
     let calculator = info(&executor, "MyApp.Calculator");
-    for format in [ToolFormat::OpenAi, ToolFormat::Anthropic, ToolFormat::Mcp] {
+    for format in [
+        ToolFormat::OpenAi,
+        ToolFormat::OpenAiStrict,
+        ToolFormat::Anthropic,
+        ToolFormat::Mcp,
+    ] {
         golden(
             &format!("calculator.{format}.json"),
             &calculator.export(format),
@@ -88,7 +94,7 @@ fn formats_parse_from_their_names() {
     let error = "yaml".parse::<ToolFormat>().expect_err("unknown");
     assert_eq!(
         error.to_string(),
-        "unknown tool format 'yaml': expected one of native, openai, anthropic, mcp"
+        "unknown tool format 'yaml': expected one of native, openai, openai-strict, anthropic, mcp"
     );
 }
 
@@ -188,9 +194,47 @@ fn every_ref_resolves_inside_each_exported_schema() {
         if let Some(output) = mcp.get("outputSchema") {
             assert_refs_resolve(output, output);
         }
-        let openai = tool.export(ToolFormat::OpenAi);
-        let parameters = &openai["function"]["parameters"];
-        assert_refs_resolve(parameters, parameters);
+        for format in [ToolFormat::OpenAi, ToolFormat::OpenAiStrict] {
+            let openai = tool.export(format);
+            let parameters = &openai["function"]["parameters"];
+            assert_refs_resolve(parameters, parameters);
+        }
+    }
+}
+
+#[test]
+fn every_tool_exports_parameters_that_keep_the_rules_of_strict_mode() {
+    // The fixtures hold the shapes the standard tools do not: a recursive type (`$ref`),
+    // nested objects, enums, `#[serde(default)]`, a context parameter.
+    let executor = executor();
+    for tool in executor.available_tools() {
+        let exported = tool.export(ToolFormat::OpenAiStrict);
+        let parameters = &exported["function"]["parameters"];
+        assert_eq!(
+            strict_violations(parameters),
+            Vec::<String>::new(),
+            "{}: {parameters}",
+            tool.name
+        );
+    }
+}
+
+#[test]
+fn strict_parameters_of_a_recursive_type_keep_the_recursion() {
+    let executor = executor();
+    let tree = info(&executor, "Fixture.Tree").export(ToolFormat::OpenAiStrict);
+    let parameters = &tree["function"]["parameters"];
+    assert_eq!(parameters["required"], json!(["root"]));
+    let root = &parameters["properties"]["root"];
+    let reference = root["properties"]["children"]["anyOf"][0]["items"]["$ref"]
+        .as_str()
+        .unwrap_or_else(|| panic!("children are a $ref: {parameters}"));
+    let node = parameters
+        .pointer(reference.trim_start_matches('#'))
+        .unwrap_or_else(|| panic!("{reference} resolves in {parameters}"));
+    for tree in [root, node] {
+        assert_eq!(tree["required"], json!(["label", "children"]), "{tree}");
+        assert_eq!(tree["additionalProperties"], false, "{tree}");
     }
 }
 

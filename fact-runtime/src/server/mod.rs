@@ -4,7 +4,7 @@
 //! | --- | --- | --- |
 //! | `GET /health` | `{"status": "healthy"\|"unhealthy", "executor": {...}, "arcade": {...}, "timestamp": ...}`, 200 or 503 | no |
 //! | `GET /metrics` | Prometheus text | unless [`ServerConfig::metrics_public`] |
-//! | `GET /v1/tools?format=native\|openai\|anthropic\|mcp` | every tool's schema | yes |
+//! | `GET /v1/tools?format=native\|openai\|openai-strict\|anthropic\|mcp` | every tool's schema | yes |
 //! | `GET /v1/tools/{name}?format=...` | one tool's schema, 404 if none | yes |
 //! | `POST /v1/tools/execute` | `{"tool_name", "input", "session_id"?}` → the [`ToolResult`](crate::ToolResult), HTTP status = its `status_code` | yes |
 //! | `POST /v1/tools/execute/batch` | `{"calls": [...]}` → 200 `{"results": [...]}` in input order | yes |

@@ -145,7 +145,8 @@ struct FormatQuery {
 fn format_of(query: Result<Query<FormatQuery>, QueryRejection>) -> Result<ToolFormat, ApiError> {
     let Query(query) = query.map_err(|rejection| {
         ApiError::bad_request(format!(
-            "the query must hold at most one 'format' (native, openai, anthropic or mcp): {}",
+            "the query must hold at most one 'format' (one of {}): {}",
+            ToolFormat::names(),
             rejection.body_text()
         ))
     })?;
@@ -157,7 +158,8 @@ fn format_of(query: Result<Query<FormatQuery>, QueryRejection>) -> Result<ToolFo
     }
 }
 
-/// `GET /v1/tools?format=native|openai|anthropic|mcp`: every tool's schema, sorted by name.
+/// `GET /v1/tools?format=native|openai|openai-strict|anthropic|mcp`: every tool's schema,
+/// sorted by name.
 async fn list_tools(
     State(state): State<Arc<AppState>>,
     query: Result<Query<FormatQuery>, QueryRejection>,

@@ -41,7 +41,7 @@ async fn an_unknown_format_is_400_listing_the_formats() {
     reply.assert_refusal(
         400,
         "InvalidRequestError",
-        "expected one of native, openai, anthropic, mcp",
+        "expected one of native, openai, openai-strict, anthropic, mcp",
     );
     server.stop().await.expect("stops");
 }
