@@ -68,20 +68,18 @@ impl ToolContext {
     }
 
     pub(crate) fn for_call(
-        call_id: String,
+        call: &crate::call::ToolCall,
         tool_name: String,
-        user_id: Option<String>,
-        session_id: Option<String>,
         deadline: Instant,
         cancellation: CancellationToken,
         extensions: Arc<Extensions>,
         progress: Option<ProgressSink>,
     ) -> Self {
         Self {
-            call_id,
+            call_id: call.call_id.clone(),
             tool_name,
-            user_id,
-            session_id,
+            user_id: call.user_id.clone(),
+            session_id: call.session_id.clone(),
             deadline,
             cancellation,
             access_token: None,

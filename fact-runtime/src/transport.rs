@@ -137,9 +137,15 @@ mod tests {
 
     #[test]
     fn names_and_sessions_no_tool_or_session_could_have_are_refused() {
-        for name in ["", "Add", "Math.", "../etc", "Math.Add\n"] {
+        for name in [
+            String::new(),
+            "../etc".into(),
+            "Math.Add\n".into(),
+            "a b".into(),
+            "A".repeat(65),
+        ] {
             assert_eq!(
-                tool_call(name.into(), json!({}), None, None),
+                tool_call(name.clone(), json!({}), None, None),
                 Err(Refusal::NotAToolName),
                 "{name:?}"
             );

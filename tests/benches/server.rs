@@ -17,7 +17,10 @@
 //!   key, middleware or error shapes;
 //! - `fact`: the FACT server as `fact serve` runs it (API key, Prometheus metrics, the
 //!   windowed collector, one span per call), without the audit log;
-//! - `fact+audit`: the same with the audit log writing every call to a SQLite file.
+//! - `fact+audit`: the same with the audit log writing every call to a SQLite file;
+//! - `fact-mcp`: the `fact` server again, called through MCP: a `tools/call` of the same
+//!   calculator call POSTed to `/mcp` (streamable HTTP, stateless, JSON answer), so that MCP's
+//!   share of `fact`'s throughput is measured in the same run on the same server.
 //!
 //! `FACT_BENCH_TARGETS=bare,fact` measures only the targets named.
 
@@ -42,6 +45,11 @@ use serde_json::{Value, json};
 const KEY: &str = "bench-key-0123456789abcdef";
 const BODY: &str =
     r#"{"tool_name":"MyApp.Calculator","input":{"operation":"multiply","a":6,"b":7}}"#;
+/// The same call as an MCP `tools/call`.
+const MCP_BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"MyApp.Calculator","arguments":{"operation":"multiply","a":6,"b":7}}}"#;
+/// The session-era revision, which `/mcp` serves without a handshake; a 2026-07-28 request
+/// would carry the same call with its metadata in `_meta`.
+const MCP_VERSION: &str = "2025-06-18";
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -87,6 +95,14 @@ fn main() {
         "wrk.method = \"POST\"\nwrk.body = '{BODY}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {KEY}\"\n"
     )
     .expect("script written");
+    let mcp_script =
+        std::env::temp_dir().join(format!("fact-bench-mcp-{}.lua", std::process::id()));
+    let mut file = std::fs::File::create(&mcp_script).expect("script");
+    write!(
+        file,
+        "wrk.method = \"POST\"\nwrk.body = '{MCP_BODY}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Accept\"] = \"application/json, text/event-stream\"\nwrk.headers[\"MCP-Protocol-Version\"] = \"{MCP_VERSION}\"\nwrk.headers[\"Authorization\"] = \"Bearer {KEY}\"\n"
+    )
+    .expect("script written");
 
     let mut runs: Vec<(&str, Vec<Run>)> = targets
         .iter()
@@ -94,7 +110,11 @@ fn main() {
         .collect();
     for round in 1..=rounds {
         for (index, (name, addr)) in targets.iter().enumerate() {
-            let run = wrk(*addr, &script, seconds, connections);
+            let run = if *name == "fact-mcp" {
+                wrk(*addr, "/mcp", &mcp_script, seconds, connections)
+            } else {
+                wrk(*addr, "/v1/tools/execute", &script, seconds, connections)
+            };
             eprintln!(
                 "round {round} {name:>10}: {:>9.0} req/s  p50 {:.3} ms  p99 {:.3} ms",
                 run.requests_per_second, run.p50_ms, run.p99_ms
@@ -103,6 +123,7 @@ fn main() {
         }
     }
     let _ = std::fs::remove_file(&script);
+    let _ = std::fs::remove_file(&mcp_script);
 
     let mean =
         |runs: &[Run], f: fn(&Run) -> f64| runs.iter().map(f).sum::<f64>() / runs.len() as f64;
@@ -216,14 +237,48 @@ async fn start_targets(audit_db: &TempDb) -> Vec<(&'static str, SocketAddr)> {
             .bind()
             .await
             .expect("bind");
-        targets.push((name, bound.local_addr()));
+        let addr = bound.local_addr();
+        targets.push((name, addr));
         tokio::spawn(bound.run_until(std::future::pending()));
+        if name == "fact" {
+            check_mcp_answers(addr).await;
+            targets.push(("fact-mcp", addr));
+        }
     }
     targets
 }
 
+/// The MCP target answers the calculator's result, not an error: wrk sees only statuses.
+async fn check_mcp_answers(addr: SocketAddr) {
+    let answer = reqwest::Client::new()
+        .post(format!("http://{addr}/mcp"))
+        .bearer_auth(KEY)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", MCP_VERSION)
+        .body(MCP_BODY)
+        .send()
+        .await
+        .expect("the server answers")
+        .bytes()
+        .await
+        .expect("an answer");
+    let answer: Value = serde_json::from_slice(&answer).expect("a JSON-RPC answer");
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    assert_eq!(
+        answer["result"]["structuredContent"]["result"], 42.0,
+        "{answer}"
+    );
+}
+
 /// Runs wrk against `addr` and reads its figures; every answer must have been a 2xx.
-fn wrk(addr: SocketAddr, script: &std::path::Path, seconds: u64, connections: u64) -> Run {
+fn wrk(
+    addr: SocketAddr,
+    path: &str,
+    script: &std::path::Path,
+    seconds: u64,
+    connections: u64,
+) -> Run {
     let output = Command::new("wrk")
         .args([
             "-t1",
@@ -233,7 +288,7 @@ fn wrk(addr: SocketAddr, script: &std::path::Path, seconds: u64, connections: u6
             "-s",
         ])
         .arg(script)
-        .arg(format!("http://{addr}/v1/tools/execute"))
+        .arg(format!("http://{addr}{path}"))
         .output()
         .expect("wrk runs");
     let text = String::from_utf8_lossy(&output.stdout);

@@ -40,8 +40,9 @@ pub(super) fn call_result(result: ToolResult, declared: Option<&ToolInfo>) -> Ca
         } else {
             output
         };
-        let mut answer = CallToolResult::structured(structured);
-        answer.content = vec![ContentBlock::text(text)];
+        // Built whole: `CallToolResult::structured` would write a text copy of its own.
+        let mut answer = CallToolResult::success(vec![ContentBlock::text(text)]);
+        answer.structured_content = Some(structured);
         return answer;
     }
     let mut message = result.error.clone().unwrap_or_default();
@@ -61,8 +62,8 @@ pub(super) fn call_result(result: ToolResult, declared: Option<&ToolInfo>) -> Ca
             facts.insert("flow_id".into(), Value::String(flow.to_owned()));
         }
     }
-    let mut answer = CallToolResult::structured_error(Value::Object(facts));
-    answer.content = vec![ContentBlock::text(message)];
+    let mut answer = CallToolResult::error(vec![ContentBlock::text(message)]);
+    answer.structured_content = Some(Value::Object(facts));
     answer
 }
 

@@ -33,7 +33,7 @@ pub(super) async fn forwarding<T>(
     let mut call = std::pin::pin!(call);
     let mut last = f64::NEG_INFINITY;
     let mut notify = async |progress: Progress| {
-        if !(progress.done > last) {
+        if progress.done.is_nan() || progress.done <= last {
             return;
         }
         last = progress.done;

@@ -132,10 +132,8 @@ impl LocalRunner {
         bounds: Bounds,
     ) -> Ran {
         let ctx = ToolContext::for_call(
-            call.call_id.clone(),
+            call,
             tool.info.name.clone(),
-            call.user_id.clone(),
-            call.session_id.clone(),
             bounds.deadline,
             bounds.cancellation.clone(),
             Arc::clone(&self.extensions),

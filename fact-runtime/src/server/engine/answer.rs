@@ -226,7 +226,7 @@ fn civil(days: u64) -> (u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ToolError;
+    use crate::error::{ErrorKind, ToolError};
 
     #[test]
     fn finished_at_is_rfc3339_in_utc() {
