@@ -43,7 +43,9 @@ async fn over_a_pipe_calls_run_as_the_configured_user_with_progress_and_cancella
         .await
         .expect("tools/call");
     assert_eq!(counted.structured_content, Some(json!({"counted": 3})));
-    assert_eq!(listener.heard().len(), 3);
+    let heard = listener.heard_at_least(3).await;
+    let steps: Vec<f64> = heard.iter().map(|report| report.0).collect();
+    assert_eq!(steps, [1.0, 2.0, 3.0]);
 
     let request = ClientRequest::CallToolRequest(Request::new(call("Mcp.Wait")));
     let handle = client
@@ -68,6 +70,8 @@ async fn over_a_pipe_calls_run_as_the_configured_user_with_progress_and_cancella
         .expect("the server ends when its client goes")
         .expect("no panic")
         .expect("a clean end");
+    let wait = fixture.record_of("Mcp.Wait").await.expect("audited");
+    assert_eq!(wait.status_code, AuditRecord::CANCELLED_STATUS);
     let records = fixture.records().await;
     assert!(
         records
@@ -75,9 +79,4 @@ async fn over_a_pipe_calls_run_as_the_configured_user_with_progress_and_cancella
             .all(|r| r.user_id.as_deref() == Some("grace")),
         "{records:?}"
     );
-    let wait = records
-        .iter()
-        .find(|r| r.tool_name == "Mcp.Wait")
-        .expect("audited");
-    assert_eq!(wait.status_code, AuditRecord::CANCELLED_STATUS);
 }

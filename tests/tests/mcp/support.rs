@@ -188,6 +188,23 @@ fn private() -> ToolDefinition {
 }
 
 impl Fixture {
+    /// The audit record of the first call of `tool`, once the log has written it (within a
+    /// bound): for a call whose caller stopped waiting, which ends on its own afterwards.
+    pub(crate) async fn record_of(&self, tool: &str) -> Option<AuditRecord> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self
+                .audit
+                .records()
+                .into_iter()
+                .find(|r| r.tool_name == tool);
+            if found.is_some() || tokio::time::Instant::now() >= deadline {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// The audit records written so far, after letting the log write what it has queued.
     pub(crate) async fn records(&self) -> Vec<AuditRecord> {
         self.executor
@@ -261,6 +278,23 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
+    /// The first `count` reports heard, by `progress`, waiting (within a bound) for them: rmcp's
+    /// client hands each notification to its handler on a task of its own, so a report sent
+    /// before the answer may reach the handler after it, and out of order with the others.
+    /// (The Python client, which handles them in order, checks the wire order.)
+    pub(crate) async fn heard_at_least(
+        &self,
+        count: usize,
+    ) -> Vec<(f64, Option<f64>, Option<String>)> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.heard().len() < count && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut heard = self.heard();
+        heard.sort_by(|a, b| a.0.total_cmp(&b.0));
+        heard
+    }
+
     pub(crate) fn heard(&self) -> Vec<(f64, Option<f64>, Option<String>)> {
         self.progress
             .lock()
