@@ -4,6 +4,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as fact_runtime;
 
+mod annotations;
 #[cfg(feature = "arcade")]
 pub mod arcade;
 pub mod audit;
@@ -31,6 +32,7 @@ pub mod server;
 #[doc(hidden)]
 pub mod __private;
 
+pub use annotations::ToolAnnotations;
 pub use audit::{AuditConfig, AuditError, AuditLog, AuditRecord, AuditSink, SqlAuditSink};
 pub use auth::{AccessToken, AuthError, AuthorizationManager, OAuthConfig};
 pub use call::{ToolCall, create_tool_call};
