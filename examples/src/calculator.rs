@@ -28,7 +28,15 @@ pub struct Calculation {
 }
 
 /// Performs basic arithmetic on two numbers.
-#[tool(name = "MyApp.Calculator", timeout = 10)]
+#[tool(
+    name = "MyApp.Calculator",
+    title = "Calculator",
+    timeout = 10,
+    read_only,
+    destructive = false,
+    idempotent,
+    open_world = false
+)]
 pub async fn calculator(
     /// The operation to perform
     operation: Operation,

@@ -11,12 +11,13 @@ use syn::{Expr, ExprArray, ExprLit, Lit, LitBool, LitInt, LitStr};
 /// Longest tool name the runtime accepts (docs/ARCHITECTURE.md: at most 64 characters).
 const MAX_NAME_LEN: usize = 64;
 
-const KEYS: &str =
-    "`name`, `description`, `timeout`, `requires_auth`, `scopes`, `version`, `rate_limit`";
+const KEYS: &str = "`name`, `title`, `description`, `timeout`, `requires_auth`, `scopes`, \
+                    `version`, `rate_limit`, `read_only`, `destructive`, `idempotent`, `open_world`";
 
 /// The validated arguments of one `#[tool(...)]` attribute.
 pub(crate) struct ToolArgs {
     pub(crate) name: LitStr,
+    pub(crate) title: Option<LitStr>,
     pub(crate) description: Option<LitStr>,
     pub(crate) timeout_secs: u64,
     pub(crate) requires_auth: bool,
@@ -24,6 +25,16 @@ pub(crate) struct ToolArgs {
     pub(crate) version: String,
     /// Calls per minute allowed per caller; 0 when the tool sets no quota of its own.
     pub(crate) rate_limit: u32,
+    pub(crate) annotations: Annotations,
+}
+
+/// The effect hints a tool declares; `None` for a key left out.
+#[derive(Default)]
+pub(crate) struct Annotations {
+    pub(crate) read_only: Option<bool>,
+    pub(crate) destructive: Option<bool>,
+    pub(crate) idempotent: Option<bool>,
+    pub(crate) open_world: Option<bool>,
 }
 
 /// Parses the tokens inside `#[tool(...)]`.
@@ -53,12 +64,17 @@ fn positional_name(attr: &TokenStream) -> Option<syn::Error> {
 #[derive(Default)]
 struct ToolArgsParser {
     name: Option<LitStr>,
+    title: Option<LitStr>,
     description: Option<LitStr>,
     timeout: Option<LitInt>,
     requires_auth: Option<LitBool>,
     scopes: Option<Vec<LitStr>>,
     version: Option<LitStr>,
     rate_limit: Option<LitInt>,
+    read_only: Option<LitBool>,
+    destructive: Option<LitBool>,
+    idempotent: Option<LitBool>,
+    open_world: Option<LitBool>,
 }
 
 impl ToolArgsParser {
@@ -78,6 +94,13 @@ impl ToolArgsParser {
                 let lit = string_value(&meta, "name", "\"MyApp.Calculator\"")?;
                 check_tool_name(&lit)?;
                 set_once(&meta, &mut self.name, lit)
+            }
+            "title" => {
+                let lit = string_value(&meta, "title", "\"Calculator\"")?;
+                if lit.value().trim().is_empty() {
+                    return Err(syn::Error::new(lit.span(), "`title` must not be empty"));
+                }
+                set_once(&meta, &mut self.title, lit)
             }
             "description" => {
                 let lit = string_value(&meta, "description", "\"Adds two numbers\"")?;
@@ -99,23 +122,24 @@ impl ToolArgsParser {
                 set_once(&meta, &mut self.timeout, lit)
             }
             "requires_auth" => {
-                // A bare `requires_auth` is a flag; `requires_auth = false` is also accepted.
-                let lit = if meta.input.peek(syn::Token![=]) {
-                    match meta.value()?.parse::<Expr>()? {
-                        Expr::Lit(ExprLit {
-                            lit: Lit::Bool(b), ..
-                        }) => b,
-                        other => {
-                            return Err(syn::Error::new_spanned(
-                                other,
-                                "`requires_auth` takes `true` or `false`, or write it as a bare flag",
-                            ));
-                        }
-                    }
-                } else {
-                    LitBool::new(true, meta.path.span())
-                };
+                let lit = flag_value(&meta, "requires_auth")?;
                 set_once(&meta, &mut self.requires_auth, lit)
+            }
+            "read_only" => {
+                let lit = flag_value(&meta, "read_only")?;
+                set_once(&meta, &mut self.read_only, lit)
+            }
+            "destructive" => {
+                let lit = flag_value(&meta, "destructive")?;
+                set_once(&meta, &mut self.destructive, lit)
+            }
+            "idempotent" => {
+                let lit = flag_value(&meta, "idempotent")?;
+                set_once(&meta, &mut self.idempotent, lit)
+            }
+            "open_world" => {
+                let lit = flag_value(&meta, "open_world")?;
+                set_once(&meta, &mut self.open_world, lit)
             }
             "scopes" => {
                 let scopes = scopes_value(&meta)?;
@@ -151,6 +175,7 @@ impl ToolArgsParser {
         Ok(ToolArgs {
             rate_limit,
             name,
+            title: self.title,
             description: self.description,
             timeout_secs,
             requires_auth: self.requires_auth.is_some_and(|b| b.value),
@@ -158,6 +183,12 @@ impl ToolArgsParser {
             version: self
                 .version
                 .map_or_else(|| "1.0.0".to_owned(), |v| v.value()),
+            annotations: Annotations {
+                read_only: self.read_only.map(|b| b.value),
+                destructive: self.destructive.map(|b| b.value),
+                idempotent: self.idempotent.map(|b| b.value),
+                open_world: self.open_world.map(|b| b.value),
+            },
         })
     }
 }
@@ -176,6 +207,25 @@ fn set_once<T>(meta: &ParseNestedMeta<'_>, slot: &mut Option<T>, value: T) -> sy
     }
     *slot = Some(value);
     Ok(())
+}
+
+/// Parses a flag: bare (`read_only`, which is `true`) or `key = true` / `key = false`.
+fn flag_value(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<LitBool> {
+    let expected = format!("`{key}` takes `true` or `false`, or write it as a bare flag");
+    if meta.input.is_empty() || meta.input.peek(syn::Token![,]) {
+        return Ok(LitBool::new(true, meta.path.span()));
+    }
+    if !meta.input.peek(syn::Token![=]) {
+        // `key(true)` and the like: point at what follows the key.
+        let next: proc_macro2::TokenTree = meta.input.parse()?;
+        return Err(syn::Error::new_spanned(next, expected));
+    }
+    match meta.value()?.parse::<Expr>()? {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(b), ..
+        }) => Ok(b),
+        other => Err(syn::Error::new_spanned(other, expected)),
+    }
 }
 
 /// Parses `key = "..."`, with an error that shows the expected form when the value is not a string.
@@ -365,12 +415,14 @@ mod contract_tests {
                 version,
                 timeout_secs,
                 scopes,
+                title,
                 accepted,
             } = *case;
             let timeout = Literal::u64_unsuffixed(timeout_secs);
+            let title = title.map(|title| quote!(title = #title,));
             let attr = quote! {
                 name = #name, version = #version, timeout = #timeout,
-                requires_auth, scopes = [#(#scopes),*]
+                requires_auth, scopes = [#(#scopes),*], #title
             };
             let parsed = super::parse(attr);
             assert_eq!(

@@ -1,5 +1,5 @@
-// The contract of a tool definition, as a table of cases: name, version, timeout and scopes,
-// and whether FACT accepts them. It is included by `#[tool]`'s unit tests (fact-macros'
+// The contract of a tool definition, as a table of cases: name, version, timeout, scopes and
+// title, and whether FACT accepts them. It is included by `#[tool]`'s unit tests (fact-macros'
 // `args.rs`) and by the run-time registration test (`tests/tests/definition_contract.rs`), so
 // that the macro's checks and the registry's run on one table and cannot drift apart.
 
@@ -10,6 +10,8 @@ struct DefinitionCase {
     version: &'static str,
     timeout_secs: u64,
     scopes: &'static [&'static str],
+    /// `None`: no title.
+    title: Option<&'static str>,
     accepted: bool,
 }
 
@@ -25,7 +27,16 @@ const fn case(
         version,
         timeout_secs,
         scopes,
+        title: None,
         accepted,
+    }
+}
+
+/// An otherwise accepted definition with `title`.
+const fn titled(title: &'static str, accepted: bool) -> DefinitionCase {
+    DefinitionCase {
+        title: Some(title),
+        ..case("App.Calc", "1.0.0", 10, &[], accepted)
     }
 }
 
@@ -74,4 +85,10 @@ const DEFINITION_CASES: &[DefinitionCase] = &[
     case("App.Calc", "1.0.0", 10, &["calc read"], false),
     case("App.Calc", "1.0.0", 10, &["read\t"], false),
     case("App.Calc", "1.0.0", 10, &["read", "write", "read"], false),
+    // titles: any text but blank
+    titled("Calculator", true),
+    titled("Add two numbers (exactly) ✓", true),
+    titled("", false),
+    titled("   ", false),
+    titled("\t\n", false),
 ];

@@ -2,9 +2,9 @@
 //!
 //! The annotated function is emitted unchanged (minus the parameter attributes that belong to the
 //! schema), followed by an anonymous `const _: () = { ... };` block holding:
-//! - `__FactArgs`, a struct with one field per schema parameter that derives `Deserialize` and
-//!   `JsonSchema`, so that serde and schemars (not this macro) decide names, defaults and
-//!   constraints;
+//! - the tool's signature as types, and `__FactArgs`, a struct with one field per schema
+//!   parameter that derives `Deserialize` and `JsonSchema`, so that serde and schemars (not this
+//!   macro) decide names, defaults and constraints (`signature.rs`);
 //! - the erased call function the runtime invokes;
 //! - the `inventory` registration.
 //!
@@ -15,30 +15,14 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{
-    Attribute, FnArg, GenericArgument, GenericParam, Ident, ItemFn, LitStr, Pat, PathArguments,
-    ReturnType, Type,
+    Attribute, FnArg, GenericArgument, GenericParam, ItemFn, PathArguments, ReturnType, Type,
 };
 
-use crate::args::ToolArgs;
-
-/// One parameter of the tool function as the schema sees it.
-struct SchemaParam {
-    ident: Ident,
-    ty: Type,
-    /// `///`, `#[serde(..)]` and `#[schemars(..)]` attributes moved onto the args struct field.
-    attrs: Vec<Attribute>,
-}
-
-/// How the function receives the injected [`ToolContext`].
-enum ContextParam {
-    ByValue,
-    ByRef,
-}
-
-enum Param {
-    Schema(Box<SchemaParam>),
-    Context(ContextParam),
-}
+use crate::args::{Annotations, ToolArgs};
+use crate::params::{ContextParam, Param, classify_param};
+use crate::signature::{
+    SignatureInput, input_schema_call, parse_call, serialize_call, signature_items,
+};
 
 /// Expands `#[tool(args)] item`.
 pub(crate) fn expand(
@@ -78,40 +62,48 @@ pub(crate) fn expand(
     let fn_ident = &item.sig.ident;
     let is_async = item.sig.asyncness.is_some();
 
-    let fields = params.iter().filter_map(|p| match p {
-        Param::Schema(param) => {
-            let SchemaParam { ident, ty, attrs } = &**param;
-            Some(quote!(#(#attrs)* #ident: #ty))
-        }
-        Param::Context(_) => None,
+    let (output_ty, returns_result) = output_type(&item.sig.output);
+    let signature = signature_items(&SignatureInput {
+        private: &private,
+        params: params
+            .iter()
+            .filter_map(|p| match p {
+                Param::Schema(param) => Some(&**param),
+                Param::Context(_) => None,
+            })
+            .collect(),
+        output: output_ty.as_ref(),
+        fn_span: fn_ident.span(),
     });
-    let call_args = params.iter().map(|p| match p {
-        Param::Schema(param) => {
-            let ident = &param.ident;
-            quote!(__args.#ident)
-        }
-        Param::Context(ContextParam::ByValue) => quote!(__ctx),
-        Param::Context(ContextParam::ByRef) => quote!(&__ctx),
-    });
-    let serde_crate = LitStr::new(
-        &format!("{private}::serde").replace(' ', ""),
-        Span::call_site(),
-    );
-    let schemars_crate = LitStr::new(
-        &format!("{private}::schemars").replace(' ', ""),
-        Span::call_site(),
-    );
+
+    // The schema parameters arrive as a tuple, in order; the context is passed as taken.
+    let mut schema_params = (0..).map(syn::Index::from);
+    let call_args: Vec<TokenStream> = params
+        .iter()
+        .map(|p| match p {
+            Param::Schema(_) => {
+                let index = schema_params.next();
+                quote!(__params.#index)
+            }
+            Param::Context(ContextParam::ByValue) => quote!(__ctx),
+            Param::Context(ContextParam::ByRef) => quote!(&__ctx),
+        })
+        .collect();
 
     let blocking = !is_async;
-    let (output_ty, returns_result) = output_type(&item.sig.output);
-    // A success type that is not `Serialize` is reported on the return type, not the attribute.
+    // A success type that can be named was checked by the signature's bound. One that cannot
+    // (`impl Serialize`) is serialized where it is, and a failure reported on the return type,
+    // not the attribute.
     let output_span = match &item.sig.output {
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => item.sig.ident.span(),
     };
-    // `__value`/`__out` must carry the same span, or rustc reports at the attribute again.
-    let serialize_value = quote_spanned!(output_span=> #private::serialize_output(__value));
-    let serialize_out = quote_spanned!(output_span=> #private::serialize_output(__out));
+    let serialize = |value: TokenStream| match &output_ty {
+        Some(_) => serialize_call(&value),
+        None => quote_spanned!(output_span=> #private::serialize_output(#value)),
+    };
+    let serialize_value = serialize(quote!(__value));
+    let serialize_out = serialize(quote!(__out));
     let convert = if returns_result {
         quote! {
             match __out {
@@ -126,7 +118,7 @@ pub(crate) fn expand(
     } else {
         serialize_out
     };
-    let output_schema = match output_ty {
+    let output_schema = match &output_ty {
         Some(ty) => quote! {
             #[allow(unused_imports)]
             use #private::{HasOutputSchema as _, NoOutputSchema as _};
@@ -134,10 +126,12 @@ pub(crate) fn expand(
         },
         None => quote!(::core::option::Option::None),
     };
+    let arguments = format_ident!("__arguments");
+    let parse = parse_call(&arguments);
     let invoke = if is_async {
         quote! {
             ::std::boxed::Box::pin(async move {
-                let __args: __FactArgs = #private::parse_arguments(__arguments)?;
+                let __params = #parse?;
                 let __out = #fn_ident(#(#call_args),*).await;
                 #convert
             })
@@ -145,31 +139,39 @@ pub(crate) fn expand(
     } else {
         quote! {
             ::std::boxed::Box::pin(#private::run_blocking(move || {
-                let __args: __FactArgs = #private::parse_arguments(__arguments)?;
+                let __params = #parse?;
                 let __out = #fn_ident(#(#call_args),*);
                 #convert
             }))
         }
     };
+    let input_schema = input_schema_call();
 
     let name = &args.name;
+    let title = match &args.title {
+        Some(title) => quote!(::core::option::Option::Some(#title)),
+        None => quote!(::core::option::Option::None),
+    };
     let version = &args.version;
     let timeout_secs = args.timeout_secs;
     let requires_auth = args.requires_auth;
     let scopes = &args.scopes;
     let rate_limit = args.rate_limit;
+    let annotations = annotations(&args.annotations, &private);
     let fn_name = fn_ident.to_string();
     let name_span = name.span();
     let registration = quote_spanned! {name_span=>
         #private::inventory::submit! {
             #private::ToolRegistration {
                 name: #name,
+                title: #title,
                 description: #description,
                 version: #version,
                 timeout_secs: #timeout_secs,
                 requires_auth: #requires_auth,
                 scopes: &[#(#scopes),*],
                 rate_limit_per_minute: #rate_limit,
+                annotations: #annotations,
                 blocking: #blocking,
                 input_schema: __fact_input_schema,
                 output_schema: __fact_output_schema,
@@ -189,16 +191,10 @@ pub(crate) fn expand(
 
         #[doc(hidden)]
         const _: () = {
-            #[derive(#private::serde::Deserialize, #private::schemars::JsonSchema)]
-            #[serde(crate = #serde_crate, deny_unknown_fields)]
-            #[schemars(crate = #schemars_crate)]
-            #[allow(non_camel_case_types, dead_code)]
-            struct __FactArgs {
-                #(#fields,)*
-            }
+            #signature
 
             fn __fact_input_schema() -> #private::serde_json::Value {
-                #private::input_schema::<__FactArgs>()
+                #input_schema
             }
 
             fn __fact_output_schema() -> ::core::option::Option<#private::serde_json::Value> {
@@ -207,7 +203,7 @@ pub(crate) fn expand(
 
             fn __fact_call(
                 __ctx: #rt::ToolContext,
-                __arguments: #private::serde_json::Value,
+                #arguments: #private::serde_json::Value,
             ) -> #private::ToolFuture {
                 #invoke
             }
@@ -215,6 +211,26 @@ pub(crate) fn expand(
             #registration
         };
     })
+}
+
+/// The `ToolAnnotations` literal of the registration.
+fn annotations(annotations: &Annotations, private: &TokenStream) -> TokenStream {
+    let hint = |value: Option<bool>| match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    };
+    let read_only = hint(annotations.read_only);
+    let destructive = hint(annotations.destructive);
+    let idempotent = hint(annotations.idempotent);
+    let open_world = hint(annotations.open_world);
+    quote! {
+        #private::ToolAnnotations {
+            read_only: #read_only,
+            destructive: #destructive,
+            idempotent: #idempotent,
+            open_world: #open_world,
+        }
+    }
 }
 
 /// Refuses what a tool function cannot be: a method, generic, `const`, `unsafe`, `extern` or
@@ -269,110 +285,6 @@ fn reject_unsupported_signature(item: &ItemFn) -> syn::Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Sorts a parameter into schema parameter or injected context, moving its schema attributes off
-/// the function (rustc rejects `///` and `#[serde]` on parameters).
-fn classify_param(input: &mut FnArg) -> syn::Result<Param> {
-    let FnArg::Typed(pat_type) = input else {
-        // Receivers were refused before.
-        return Err(syn::Error::new(
-            input.span(),
-            "#[tool] functions cannot take `self`",
-        ));
-    };
-    if let Some(context) = context_kind(&pat_type.ty) {
-        if let Some(attr) = pat_type.attrs.iter().find(|a| is_schema_attr(a)) {
-            return Err(syn::Error::new_spanned(
-                attr,
-                "the `ToolContext` parameter is injected, not part of the schema: remove this doc comment or attribute",
-            ));
-        }
-        return Ok(Param::Context(context));
-    }
-    let ident = match &*pat_type.pat {
-        Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => pat.ident.clone(),
-        other => {
-            return Err(syn::Error::new_spanned(
-                other,
-                "#[tool] parameters must be plain names (the name is the JSON parameter): write `point: Point` and destructure in the body",
-            ));
-        }
-    };
-    if ident.to_string().starts_with("__") {
-        return Err(syn::Error::new_spanned(
-            &ident,
-            "#[tool] parameter names starting with `__` are reserved",
-        ));
-    }
-    if let Type::Reference(reference) = &*pat_type.ty
-        && reference.mutability.is_some()
-        && matches!(&*reference.elem, Type::Path(path) if is_context_path(path))
-    {
-        return Err(syn::Error::new_spanned(
-            reference,
-            "the `ToolContext` is shared, not exclusive: take `&ToolContext` or `ToolContext`",
-        ));
-    }
-    if let Type::ImplTrait(impl_trait) = &*pat_type.ty {
-        return Err(syn::Error::new_spanned(
-            impl_trait,
-            "#[tool] parameters need a concrete type to derive the schema from: replace `impl Trait` with a type",
-        ));
-    }
-    if let Type::Reference(reference) = &*pat_type.ty {
-        return Err(syn::Error::new_spanned(
-            reference,
-            "#[tool] parameters are deserialized from JSON and must be owned: use `String` for `&str`, `Vec<T>` for `&[T]`",
-        ));
-    }
-    let (attrs, kept): (Vec<Attribute>, Vec<Attribute>) =
-        pat_type.attrs.drain(..).partition(is_schema_attr);
-    pat_type.attrs = kept;
-    Ok(Param::Schema(Box::new(SchemaParam {
-        ident,
-        ty: (*pat_type.ty).clone(),
-        attrs,
-    })))
-}
-
-/// The function with the parameter attributes that only the schema understands removed, so that a
-/// failed expansion reports its own error and not rustc's complaints about `///` on parameters.
-pub(crate) fn without_schema_attrs(mut item: ItemFn) -> ItemFn {
-    for input in item.sig.inputs.iter_mut() {
-        if let FnArg::Typed(pat_type) = input {
-            pat_type.attrs.retain(|a| !is_schema_attr(a));
-        }
-    }
-    item
-}
-
-fn is_schema_attr(attr: &Attribute) -> bool {
-    ["doc", "serde", "schemars"]
-        .iter()
-        .any(|name| attr.path().is_ident(name))
-}
-
-/// `ToolContext` (by value) or `&ToolContext`, matched by the type's last path segment so that
-/// `fact_runtime::ToolContext` and an imported `ToolContext` both work.
-fn context_kind(ty: &Type) -> Option<ContextParam> {
-    match ty {
-        Type::Path(path) if is_context_path(path) => Some(ContextParam::ByValue),
-        Type::Reference(reference) if reference.mutability.is_none() => match &*reference.elem {
-            Type::Path(path) if is_context_path(path) => Some(ContextParam::ByRef),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-fn is_context_path(path: &syn::TypePath) -> bool {
-    path.qself.is_none()
-        && path
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "ToolContext" && s.arguments.is_empty())
 }
 
 /// Joins the `///` lines of the function into its description, keeping paragraph breaks.
@@ -455,7 +367,8 @@ mod tests {
     #[test]
     fn expansion_of_a_representative_tool() -> syn::Result<()> {
         let args = parse_args(quote! {
-            name = "MyApp.Calculator", timeout = 10, scopes = ["calc.read", "calc.write"]
+            name = "MyApp.Calculator", title = "Calculator", timeout = 10,
+            scopes = ["calc.read", "calc.write"], read_only, idempotent = true, open_world = false
         })?;
         let item: syn::ItemFn = syn::parse2(quote! {
             /// Performs basic arithmetic on two numbers.
@@ -464,6 +377,7 @@ mod tests {
                 operation: Operation,
                 /// How many decimal places to round to
                 #[schemars(range(min = 0, max = 10))]
+                #[serde(default)]
                 precision: u8,
                 ctx: &ToolContext,
             ) -> Result<Calculation, ToolError> {
@@ -482,8 +396,9 @@ mod tests {
         assert_eq!(
             parse_error(quote!(name = "MyApp.Add", timeout_secs = 10)),
             Some(
-                "unknown key `timeout_secs`; expected one of `name`, `description`, `timeout`, \
-                 `requires_auth`, `scopes`, `version`, `rate_limit`"
+                "unknown key `timeout_secs`; expected one of `name`, `title`, `description`, \
+                 `timeout`, `requires_auth`, `scopes`, `version`, `rate_limit`, `read_only`, \
+                 `destructive`, `idempotent`, `open_world`"
                     .to_owned()
             )
         );
@@ -498,6 +413,43 @@ mod tests {
                 version = "2.0.0"
             )),
             Some("duplicate key `version`: each key may appear once".to_owned())
+        );
+    }
+
+    #[test]
+    fn annotation_keys_are_bare_flags_or_booleans_and_left_out_is_undeclared() -> syn::Result<()> {
+        let args = parse_args(quote!(
+            name = "MyApp.Add",
+            read_only,
+            destructive = false,
+            idempotent = true
+        ))?;
+        let annotations = args.annotations;
+        assert_eq!(
+            (
+                annotations.read_only,
+                annotations.destructive,
+                annotations.idempotent,
+                annotations.open_world
+            ),
+            (Some(true), Some(false), Some(true), None)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn an_annotation_key_refuses_anything_but_a_boolean() {
+        assert_eq!(
+            parse_error(quote!(name = "MyApp.Add", open_world = "no")),
+            Some("`open_world` takes `true` or `false`, or write it as a bare flag".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_blank_title_is_rejected() {
+        assert_eq!(
+            parse_error(quote!(name = "MyApp.Add", title = " ")),
+            Some("`title` must not be empty".to_owned())
         );
     }
 

@@ -5,6 +5,8 @@
 
 mod args;
 mod expand;
+mod params;
+mod signature;
 
 use proc_macro::TokenStream;
 
@@ -31,29 +33,50 @@ use proc_macro::TokenStream;
 /// | key | example | default |
 /// | --- | --- | --- |
 /// | `name` (required) | `name = "MyApp.Calculator"`: `Toolkit.Tool`, segments `[A-Za-z][A-Za-z0-9_]*`, at most 64 characters | |
+/// | `title` | `title = "Calculator"`: for people, where `name` is for programs; not blank | none |
 /// | `description` | `description = "Adds two numbers"` | the function's doc comment |
 /// | `timeout` | `timeout = 10` (whole seconds, 1 to 86400) | `30` |
 /// | `requires_auth` | `requires_auth` or `requires_auth = true` | `false` |
 /// | `scopes` | `scopes = ["calendar.read"]` | `[]` |
 /// | `version` | `version = "1.2.0"` (`MAJOR.MINOR.PATCH`) | `"1.0.0"` |
 /// | `rate_limit` | `rate_limit = 30` (calls per minute per caller, 1 to 1000000), enforced when the executor enables rate limiting | the executor's quota only |
+/// | `read_only` | `read_only` or `read_only = true`: the tool does not modify its environment | not declared |
+/// | `destructive` | `destructive = false`: it only adds, never changes or deletes what exists | not declared |
+/// | `idempotent` | `idempotent`: a repeated call with the same arguments has no further effect | not declared |
+/// | `open_world` | `open_world = false`: it reaches a closed domain (a database, given files), not the web | not declared |
 ///
-/// Unknown and duplicate keys are compile errors spanned on the key.
+/// Unknown and duplicate keys are compile errors spanned on the key, as is a value of the wrong
+/// kind. The last four are the tool's `fact_runtime::ToolAnnotations`, MCP's hints: each is a
+/// bare flag (`true`) or `= true` / `= false`; one left out is not declared, and MCP then assumes
+/// not read-only, destructive, not idempotent, open world.
+///
+/// ```ignore
+/// /// Looks a word up in the bundled dictionary.
+/// #[tool(name = "Dictionary.Lookup", title = "Dictionary lookup", read_only, idempotent,
+///        open_world = false)]
+/// fn lookup(word: String) -> Option<String> {
+///     DICTIONARY.get(word.as_str()).map(ToString::to_string)
+/// }
+/// ```
 ///
 /// # Parameters
 ///
 /// Each parameter must be a plain name with an owned type that implements `Deserialize` and
-/// `JsonSchema`; it becomes a property of the input schema. `///` on a parameter is its
-/// description; `#[serde(..)]` and `#[schemars(..)]` on a parameter apply as on a struct field
-/// (`#[schemars(range(min = 1, max = 100))]`, `#[serde(default)]`). `Option<T>` parameters are
-/// not required. One parameter of type `ToolContext` or `&ToolContext` is injected by the runtime
-/// and left out of the schema.
+/// `JsonSchema` (a type that does not is one compile error, on that type); it becomes a property
+/// of the input schema. `///` on a parameter is its description; `#[serde(..)]` and
+/// `#[schemars(..)]` on a parameter apply as on a struct field (`#[schemars(range(min = 1, max =
+/// 100))]`, `#[serde(default)]`, `#[serde(default = "path")]`, `#[serde(deserialize_with =
+/// "path")]`), except that `#[serde(with = "module")]` only deserializes (with
+/// `module::deserialize`) and leaves the schema to the parameter's type. `Option<T>` parameters
+/// are not required. One parameter of type `ToolContext` or `&ToolContext` is injected by the
+/// runtime and left out of the schema.
 ///
 /// # Return type
 ///
-/// `T` or `Result<T, E>` (any path ending in `Result`) with `T: Serialize`; when `T` also
-/// implements `JsonSchema` the tool gets an output schema. `E` is a `fact_runtime::ToolError`
-/// (the tool picks the kind) or any `Display` type (a 500 with its message).
+/// `T` or `Result<T, E>` (any path ending in `Result`) with `T: Serialize` (else one compile
+/// error, on `T`); when `T` also implements `JsonSchema` the tool gets an output schema. `E` is
+/// a `fact_runtime::ToolError` (the tool picks the kind) or any `Display` type (a 500 with its
+/// message).
 #[proc_macro_attribute]
 pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
     let result = args::parse(attr.into()).and_then(|args| {
@@ -68,7 +91,7 @@ pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
             let mut out = error.to_compile_error();
             match syn::parse::<syn::ItemFn>(item.clone()) {
                 Ok(function) => out.extend(quote::ToTokens::into_token_stream(
-                    expand::without_schema_attrs(function),
+                    params::without_schema_attrs(function),
                 )),
                 Err(_) => out.extend(proc_macro2::TokenStream::from(item)),
             }

@@ -8,18 +8,18 @@ pub use schemars;
 pub use serde;
 pub use serde_json;
 
+pub use crate::annotations::ToolAnnotations;
 pub use crate::definition::{SourceLocation, ToolFuture, ToolRegistration};
+pub use crate::error::ToolError;
 
 use std::cell::Cell;
 use std::fmt::Display;
 use std::marker::PhantomData;
 
 use schemars::JsonSchema;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
-
-use crate::error::ToolError;
 
 /// The input schema of a tool's generated arguments struct.
 pub fn input_schema<T: JsonSchema>() -> Value {
@@ -37,6 +37,94 @@ pub fn parse_arguments<T: DeserializeOwned>(arguments: Value) -> Result<T, ToolE
 pub fn serialize_output<T: Serialize>(value: T) -> Result<Value, ToolError> {
     serde_json::to_value(value)
         .map_err(|e| ToolError::fatal(format!("tool output could not be serialized to JSON: {e}")))
+}
+
+/// What a `#[tool]` parameter's type must be. The generated code checks it once per parameter,
+/// where the type is written (as the bound of an associated type), and reaches `Deserialize` and
+/// `JsonSchema` only through [`Checked`](Self::Checked), so that a type lacking them is one
+/// error there, this trait's message, and not also a cascade of serde's and schemars' errors
+/// inside the derived code. `do_not_recommend` keeps rustc from reporting the blanket impl's
+/// unmet bounds instead of this trait.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the type of a `#[tool]` parameter: it must implement `serde::Deserialize` and `schemars::JsonSchema`",
+    label = "the tool deserializes this parameter from JSON and describes it in its input schema",
+    note = "add `#[derive(serde::Deserialize, schemars::JsonSchema)]` to the type, or use a type that implements both"
+)]
+pub trait ToolParameter: Sized {
+    /// `Self`, seen by generic code as deserializable and described.
+    type Checked: DeserializeOwned + JsonSchema;
+    fn from_checked(value: Self::Checked) -> Self;
+    fn into_checked(self) -> Self::Checked;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: DeserializeOwned + JsonSchema> ToolParameter for T {
+    type Checked = T;
+
+    fn from_checked(value: T) -> T {
+        value
+    }
+
+    fn into_checked(self) -> T {
+        self
+    }
+}
+
+/// What a `#[tool]`'s success type must be, checked once where the return type is written, as
+/// [`ToolParameter`] is.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the output of a `#[tool]`: it must implement `serde::Serialize`",
+    label = "the tool serializes what it returns to JSON",
+    note = "add `#[derive(serde::Serialize)]` to the type (and `schemars::JsonSchema` to give the tool an output schema)"
+)]
+pub trait ToolOutput {
+    fn serialize_output(self) -> Result<Value, ToolError>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Serialize> ToolOutput for T {
+    fn serialize_output(self) -> Result<Value, ToolError> {
+        serialize_output(self)
+    }
+}
+
+/// A parameter's default value as its input schema shows it (`"default": 2`), worked out where
+/// the parameter's type is known. schemars puts a field's default into the schema when it
+/// serializes; this one serializes to the value, or fails when there is none to show (the type
+/// is not `Serialize`), which leaves the keyword out as schemars does for such a type.
+pub struct SchemaDefault(Option<Value>);
+
+impl Serialize for SchemaDefault {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Some(value) => value.serialize(serializer),
+            None => Err(serde::ser::Error::custom("the default is not serializable")),
+        }
+    }
+}
+
+/// Picks the [`SchemaDefault`] of a value: its JSON when its type is `Serialize`, none
+/// otherwise, by the same method-resolution order as [`ErrorProbe`].
+pub struct SchemaDefaultProbe<T>(pub T);
+
+pub trait SerializableDefault {
+    fn schema_default(&self) -> SchemaDefault;
+}
+
+impl<T: Serialize> SerializableDefault for SchemaDefaultProbe<T> {
+    fn schema_default(&self) -> SchemaDefault {
+        SchemaDefault(serde_json::to_value(&self.0).ok())
+    }
+}
+
+pub trait UnserializableDefault {
+    fn schema_default(&self) -> SchemaDefault;
+}
+
+impl<T> UnserializableDefault for &SchemaDefaultProbe<T> {
+    fn schema_default(&self) -> SchemaDefault {
+        SchemaDefault(None)
+    }
 }
 
 /// Runs a sync tool on tokio's blocking pool. A panic is resumed on the awaiting task, where the

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::annotations::ToolAnnotations;
 use crate::context::ToolContext;
 use crate::error::ToolError;
 
@@ -41,6 +42,7 @@ impl fmt::Display for SourceLocation {
 #[derive(Debug)]
 pub struct ToolRegistration {
     pub name: &'static str,
+    pub title: Option<&'static str>,
     pub description: &'static str,
     pub version: &'static str,
     pub timeout_secs: u64,
@@ -48,6 +50,7 @@ pub struct ToolRegistration {
     pub scopes: &'static [&'static str],
     /// Calls per minute per caller; 0 for no quota of the tool's own.
     pub rate_limit_per_minute: u32,
+    pub annotations: ToolAnnotations,
     pub blocking: bool,
     pub input_schema: fn() -> Value,
     pub output_schema: fn() -> Option<Value>,
@@ -83,11 +86,13 @@ type DynHandler = dyn Fn(ToolContext, Value) -> ToolFuture + Send + Sync;
 #[derive(Clone)]
 pub struct ToolDefinition {
     pub(crate) name: String,
+    pub(crate) title: Option<String>,
     pub(crate) description: String,
     pub(crate) version: String,
     pub(crate) timeout: Duration,
     pub(crate) requires_auth: bool,
     pub(crate) scopes: Vec<String>,
+    pub(crate) annotations: ToolAnnotations,
     pub(crate) input_schema: Value,
     pub(crate) output_schema: Option<Value>,
     pub(crate) handler: Arc<DynHandler>,
@@ -96,7 +101,7 @@ pub struct ToolDefinition {
 impl ToolDefinition {
     /// A tool named `name` (`Toolkit.Tool`) whose arguments must satisfy `input_schema` (a JSON
     /// Schema with root `type: "object"`), run by `handler`. Defaults: version `1.0.0`, timeout
-    /// 30 s, no auth.
+    /// 30 s, no auth, no title, no annotations.
     pub fn new<F, Fut>(
         name: impl Into<String>,
         description: impl Into<String>,
@@ -109,11 +114,13 @@ impl ToolDefinition {
     {
         Self {
             name: name.into(),
+            title: None,
             description: description.into(),
             version: "1.0.0".to_owned(),
             timeout: Duration::from_secs(30),
             requires_auth: false,
             scopes: Vec::new(),
+            annotations: ToolAnnotations::default(),
             input_schema,
             output_schema: None,
             handler: Arc::new(move |ctx, args| Box::pin(handler(ctx, args))),
@@ -146,6 +153,22 @@ impl ToolDefinition {
     #[must_use]
     pub fn output_schema(mut self, schema: Value) -> Self {
         self.output_schema = Some(schema);
+        self
+    }
+
+    /// Sets a title for people (`"Dictionary lookup"`), where the name is for programs. It must
+    /// not be blank; `build()` refuses the tool otherwise.
+    #[must_use]
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Declares what the tool does to its environment (read-only, destructive, idempotent, open
+    /// world); see [`ToolAnnotations`] for an example. Replaces any annotations set before.
+    #[must_use]
+    pub fn annotations(mut self, annotations: ToolAnnotations) -> Self {
+        self.annotations = annotations;
         self
     }
 }

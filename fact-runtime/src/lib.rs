@@ -4,6 +4,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as fact_runtime;
 
+mod annotations;
 #[cfg(feature = "arcade")]
 pub mod arcade;
 pub mod audit;
@@ -35,6 +36,7 @@ mod transport;
 #[doc(hidden)]
 pub mod __private;
 
+pub use annotations::ToolAnnotations;
 pub use audit::{AuditConfig, AuditError, AuditLog, AuditRecord, AuditSink, SqlAuditSink};
 pub use auth::{AccessToken, AuthError, AuthorizationManager, OAuthConfig};
 pub use call::{CallOptions, ToolCall, create_tool_call};

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
+use crate::annotations::ToolAnnotations;
 use crate::definition::{Handler, ToolDefinition, ToolRegistration};
 use crate::error::BuildError;
 use crate::metrics::ToolSeries;
@@ -23,6 +24,10 @@ pub(crate) const MAX_NAME_LEN: usize = 64;
 pub struct ToolInfo {
     /// `Toolkit.Tool`.
     pub name: String,
+    /// A title for people, when the tool has one (`#[tool(title = "...")]`,
+    /// [`ToolDefinition::title`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     /// What the tool does, for the LLM choosing it.
     pub description: String,
     /// `MAJOR.MINOR.PATCH`.
@@ -38,6 +43,10 @@ pub struct ToolInfo {
     /// of the executor's; applied when the executor enables rate limiting.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_per_minute: Option<u32>,
+    /// What the tool declares about its effects (`#[tool(read_only, ...)]`,
+    /// [`ToolDefinition::annotations`]); none for a tool of a remote Engine, whose listing
+    /// carries no such hints.
+    pub annotations: ToolAnnotations,
     /// JSON Schema of the arguments (root `type: "object"`).
     pub input_schema: Value,
     /// JSON Schema of the output, when known.
@@ -215,6 +224,7 @@ fn from_registration(registration: &ToolRegistration) -> Result<RegisteredTool, 
     let timeout = Duration::from_secs(registration.timeout_secs);
     let info = ToolInfo {
         name: registration.name.to_owned(),
+        title: registration.title.map(str::to_owned),
         // Shown to models: rustdoc's links become plain text.
         description: crate::schema::plain_text(registration.description),
         version: registration.version.to_owned(),
@@ -226,6 +236,7 @@ fn from_registration(registration: &ToolRegistration) -> Result<RegisteredTool, 
             .map(|s| (*s).to_owned())
             .collect(),
         rate_limit_per_minute: Some(registration.rate_limit_per_minute).filter(|n| *n > 0),
+        annotations: registration.annotations,
         input_schema: (registration.input_schema)(),
         output_schema: (registration.output_schema)(),
         defined_at,
@@ -237,12 +248,14 @@ fn from_registration(registration: &ToolRegistration) -> Result<RegisteredTool, 
 fn from_definition(definition: ToolDefinition) -> Result<RegisteredTool, BuildError> {
     let info = ToolInfo {
         name: definition.name,
+        title: definition.title,
         description: definition.description,
         version: definition.version,
         timeout: definition.timeout,
         requires_auth: definition.requires_auth,
         scopes: definition.scopes,
         rate_limit_per_minute: None,
+        annotations: definition.annotations,
         input_schema: definition.input_schema,
         output_schema: definition.output_schema,
         defined_at: "registered at run time".to_owned(),
@@ -327,8 +340,15 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
 /// The rest of the contract every definition keeps (docs/ARCHITECTURE.md), whether `#[tool]`
 /// made it (checked again here at no cost) or it was registered at run time: version
 /// `MAJOR.MINOR.PATCH` numbers, a timeout from 1 s to one day, scopes non-empty, without
-/// whitespace, each once.
+/// whitespace, each once, a title (when there is one) not blank.
 fn check_definition(info: &ToolInfo) -> Result<(), String> {
+    if let Some(title) = &info.title
+        && title.trim().is_empty()
+    {
+        return Err(format!(
+            "title {title:?} is blank: give a title people can read, or none"
+        ));
+    }
     let parts: Vec<&str> = info.version.split('.').collect();
     let numeric = parts
         .iter()

@@ -10,7 +10,7 @@ use fact_runtime::{BuildError, ToolDefinition, ToolExecutor};
 use serde_json::json;
 
 fn register(case: &DefinitionCase) -> Result<ToolExecutor, BuildError> {
-    let definition = ToolDefinition::new(
+    let mut definition = ToolDefinition::new(
         case.name,
         "a tool of the contract's table",
         json!({"type": "object"}),
@@ -19,6 +19,9 @@ fn register(case: &DefinitionCase) -> Result<ToolExecutor, BuildError> {
     .version(case.version)
     .timeout(Duration::from_secs(case.timeout_secs))
     .requires_auth(case.scopes.iter().copied());
+    if let Some(title) = case.title {
+        definition = definition.title(title);
+    }
     ToolExecutor::builder()
         .discover_linked_tools(false)
         .register(definition)
@@ -46,6 +49,7 @@ fn a_refused_definition_says_what_is_wrong_and_what_was_expected() {
             version,
             timeout_secs,
             scopes,
+            title: None,
             accepted: false,
         })
         .err()

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use fact_runtime::{BuildError, ToolCall, ToolDefinition, ToolExecutor, ToolFuture};
+use fact_runtime::{
+    BuildError, ToolAnnotations, ToolCall, ToolDefinition, ToolExecutor, ToolFuture,
+};
 use fact_tests::fixtures;
 use serde_json::{Value, json};
 // The documented line that keeps a crate of tools linked.
@@ -40,6 +42,100 @@ fn tool_keys_reach_the_tool_info() {
     assert_eq!(private.scopes, ["secrets.read"]);
     assert_eq!(private.version, "1.0.0");
     assert_eq!(private.timeout, Duration::from_secs(30));
+}
+
+#[test]
+fn title_and_annotations_reach_the_tool_info_from_the_attribute() {
+    let executor = ToolExecutor::builder().build().expect("registry builds");
+    let calculator = executor.tool_info("MyApp.Calculator").expect("registered");
+    assert_eq!(calculator.title.as_deref(), Some("Calculator"));
+    assert_eq!(
+        calculator.annotations,
+        ToolAnnotations {
+            read_only: Some(true),
+            destructive: Some(false),
+            idempotent: Some(true),
+            open_world: Some(false),
+        }
+    );
+    let undeclared = executor.tool_info("Fixture.Private").expect("registered");
+    assert_eq!(undeclared.title, None);
+    assert_eq!(undeclared.annotations, ToolAnnotations::default());
+}
+
+#[test]
+fn title_and_annotations_reach_the_tool_info_from_a_run_time_definition() {
+    let delete = noop("Notes.Delete")
+        .title("Delete a note")
+        .annotations(ToolAnnotations {
+            destructive: Some(true),
+            idempotent: Some(true),
+            ..ToolAnnotations::default()
+        });
+    let executor = ToolExecutor::builder()
+        .discover_linked_tools(false)
+        .register(delete)
+        .register(noop("Notes.Plain"))
+        .build()
+        .expect("registry builds");
+    let info = executor.tool_info("Notes.Delete").expect("registered");
+    assert_eq!(info.title.as_deref(), Some("Delete a note"));
+    assert_eq!(
+        info.annotations,
+        ToolAnnotations {
+            read_only: None,
+            destructive: Some(true),
+            idempotent: Some(true),
+            open_world: None,
+        }
+    );
+    let plain = executor.tool_info("Notes.Plain").expect("registered");
+    assert_eq!(plain.title, None);
+    assert_eq!(plain.annotations, ToolAnnotations::default());
+}
+
+#[test]
+fn native_json_holds_the_title_when_set_and_the_declared_annotations_only() {
+    let executor = ToolExecutor::builder()
+        .discover_linked_tools(false)
+        .register(
+            noop("Notes.Search")
+                .title("Search notes")
+                .annotations(ToolAnnotations {
+                    read_only: Some(true),
+                    open_world: Some(false),
+                    ..ToolAnnotations::default()
+                }),
+        )
+        .register(noop("Notes.Plain"))
+        .build()
+        .expect("registry builds");
+    let native = |name: &str| {
+        serde_json::to_value(&*executor.tool_info(name).expect("registered")).expect("serializes")
+    };
+    let search = native("Notes.Search");
+    assert_eq!(search["title"], json!("Search notes"));
+    assert_eq!(
+        search["annotations"],
+        json!({"read_only": true, "open_world": false})
+    );
+    let plain = native("Notes.Plain");
+    assert!(plain.get("title").is_none(), "{plain}");
+    assert_eq!(plain["annotations"], json!({}));
+}
+
+#[test]
+fn a_blank_run_time_title_is_a_start_up_error() {
+    let error = ToolExecutor::builder()
+        .discover_linked_tools(false)
+        .register(noop("Notes.Blank").title("  "))
+        .build()
+        .expect_err("blank title");
+    assert_eq!(
+        error.to_string(),
+        "invalid definition of tool 'Notes.Blank' (registered at run time): title \"  \" is \
+         blank: give a title people can read, or none"
+    );
 }
 
 #[test]

@@ -1,12 +1,13 @@
 //! The ten standard tools are registered by linking `fact-tools-std`, and each one's schemas
 //! (input and output, as MCP exports them, and the parameters of OpenAI's strict mode) are
 //! golden files under `tests/golden/std/`: a change to a tool's arguments or output shape
-//! shows up as a reviewed diff.
+//! shows up as a reviewed diff. So are their titles and annotations (`std/annotations.json`):
+//! what each declares about its effects is a claim clients act on.
 
 use fact_runtime::{ToolExecutor, ToolFormat};
 use fact_tests::golden::assert_golden;
 use fact_tests::openai_strict::strict_violations;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 // Links the standard tools, as a user's binary does.
 use fact_tools_std as _;
 
@@ -198,4 +199,40 @@ fn strict_mode_can_give_only_an_empty_map_of_request_headers() {
     let parameters = &info.export(ToolFormat::OpenAiStrict)["function"]["parameters"];
     let filled = with_nulls(&info.input_schema, &arguments);
     assert!(!jsonschema::is_valid(parameters, &filled));
+}
+
+#[test]
+fn titles_and_annotations_match_the_golden_file() {
+    let executor = executor();
+    let declared: Map<String, Value> = STD_TOOLS
+        .iter()
+        .map(|name| {
+            let info = executor.tool_info(name).expect("registered");
+            let native = info.export(ToolFormat::Native);
+            let claims = json!({"title": native["title"], "annotations": native["annotations"]});
+            ((*name).to_owned(), claims)
+        })
+        .collect();
+    assert_golden("std/annotations.json", &Value::Object(declared));
+}
+
+#[test]
+fn every_tool_has_a_title_and_declares_every_annotation() {
+    let executor = executor();
+    for name in STD_TOOLS {
+        let info = executor.tool_info(name).expect("registered");
+        assert!(info.title.is_some(), "{name} has no title");
+        let annotations = info.annotations;
+        assert!(
+            [
+                annotations.read_only,
+                annotations.destructive,
+                annotations.idempotent,
+                annotations.open_world
+            ]
+            .iter()
+            .all(Option::is_some),
+            "{name} leaves an annotation undeclared: {annotations:?}"
+        );
+    }
 }

@@ -6,13 +6,13 @@ async fn impl_trait(value: impl Into<String>) -> String {
     value.into()
 }
 
-struct NotSerializable;
+struct Opaque;
 
-/// Returns a type that cannot be serialized.
-#[tool(name = "Ui.NotSerializable")]
-async fn not_serializable(x: i64) -> NotSerializable {
-    let _ = x;
-    NotSerializable
+/// Takes a type with neither `Deserialize` nor `JsonSchema`, and a good one.
+#[tool(name = "Ui.Opaque")]
+async fn opaque(count: u32, opaque: Opaque) -> u32 {
+    let _ = opaque;
+    count
 }
 
 fn main() {}

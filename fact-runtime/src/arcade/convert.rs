@@ -306,12 +306,14 @@ mod tests {
     fn info(input_schema: Value) -> ToolInfo {
         ToolInfo {
             name: "Math.Add".to_owned(),
+            title: None,
             description: "Adds".to_owned(),
             version: "1.2.3".to_owned(),
             timeout: Duration::from_secs(5),
             requires_auth: false,
             scopes: vec![],
             rate_limit_per_minute: None,
+            annotations: crate::ToolAnnotations::default(),
             input_schema,
             output_schema: None,
             defined_at: "here".to_owned(),

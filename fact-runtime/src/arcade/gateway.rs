@@ -20,6 +20,7 @@ use super::convert::remote_shape;
 use super::error::ArcadeError;
 use super::kinds;
 use super::wire::{ExecuteRequest, OutputError, kind};
+use crate::annotations::ToolAnnotations;
 use crate::call::ToolCall;
 use crate::clock::SharedClock;
 use crate::error::ToolError;
@@ -442,14 +443,17 @@ impl GatewayState {
                 .map_err(Clone::clone)
                 .and_then(remote_shape)
                 .and_then(|shape| {
+                    // The Engine lists no title or annotations: the tool declares none here.
                     let info = ToolInfo {
                         name: shape.name.clone(),
+                        title: None,
                         description: shape.description,
                         version: shape.version.clone(),
                         timeout: self.settings.remote_tool_timeout,
                         requires_auth: shape.requires_auth,
                         scopes: shape.scopes,
                         rate_limit_per_minute: None,
+                        annotations: ToolAnnotations::default(),
                         input_schema: shape.input_schema,
                         output_schema: None,
                         defined_at: defined_at.clone(),

@@ -71,7 +71,15 @@ pub struct FileInfo {
 /// Gets the metadata of a file, directory or symlink inside the allowed file roots, without
 /// opening or following it: its type, size, times, permissions, and for a symlink whether it
 /// stays inside the root.
-#[tool(name = "FileSystem.GetFileInfo", timeout = 30)]
+#[tool(
+    name = "FileSystem.GetFileInfo",
+    title = "Get File Info",
+    timeout = 30,
+    read_only,
+    destructive = false,
+    idempotent,
+    open_world = false
+)]
 pub fn get_file_info(
     /// The path: relative to a root, or absolute inside one
     path: String,

@@ -61,7 +61,15 @@ pub struct DirectoryListing {
 /// Hidden entries (names starting with '.') are left out unless asked for. Recursion never
 /// follows symlinked directories. A listing too large for one answer keeps its first entries,
 /// and says so.
-#[tool(name = "FileSystem.ListDirectory", timeout = 30)]
+#[tool(
+    name = "FileSystem.ListDirectory",
+    title = "List Directory",
+    timeout = 30,
+    read_only,
+    destructive = false,
+    idempotent,
+    open_world = false
+)]
 pub fn list_directory(
     /// The directory: relative to a root or absolute inside one; none, "" or '.' is the first root
     directory_path: Option<String>,

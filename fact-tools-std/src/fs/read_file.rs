@@ -70,7 +70,15 @@ impl FileContent {
 /// in order; absolute paths must lie inside a root. Symlinks are followed only while they stay
 /// inside the root; devices, FIFOs and sockets are refused. A file too large for one answer
 /// (10 MiB of JSON by default) is cut between two characters, and says so.
-#[tool(name = "FileSystem.ReadFile", timeout = 30)]
+#[tool(
+    name = "FileSystem.ReadFile",
+    title = "Read File",
+    timeout = 30,
+    read_only,
+    destructive = false,
+    idempotent,
+    open_world = false
+)]
 pub fn read_file(
     /// The file to read: relative to a root, or absolute inside one
     file_path: String,

@@ -103,7 +103,15 @@ impl TableName {
 }
 
 /// Describes one table or view: its columns with type, nullability, primary key and default.
-#[tool(name = "SQL.TableInfo", timeout = 30)]
+#[tool(
+    name = "SQL.TableInfo",
+    title = "Describe Table",
+    timeout = 30,
+    read_only,
+    destructive = false,
+    idempotent,
+    open_world = false
+)]
 pub async fn table_info(
     ctx: &ToolContext,
     /// The table's name, optionally with its schema (`public.revenue`)
@@ -115,7 +123,15 @@ pub async fn table_info(
 }
 
 /// Describes every table and view that may be read, with its columns.
-#[tool(name = "SQL.SchemaInfo", timeout = 60)]
+#[tool(
+    name = "SQL.SchemaInfo",
+    title = "Describe Database Schema",
+    timeout = 60,
+    read_only,
+    destructive = false,
+    idempotent,
+    open_world = false
+)]
 pub async fn schema_info(ctx: &ToolContext) -> Result<SchemaInfo, ToolError> {
     let database = tool_database(ctx).await?;
     Ok(describe_schema(&database, ctx.cancellation_token()).await?)

@@ -50,7 +50,15 @@ pub struct QueryColumn {
 /// Runs one read-only SQL query (SELECT, VALUES, or UNION/INTERSECT/EXCEPT of them; CTEs
 /// allowed) and returns its rows. Write parameters as `?` (SQLite) or `$1` (PostgreSQL) and pass
 /// their values in `params`: they are bound by the driver, never spliced into the SQL.
-#[tool(name = "SQL.Query", timeout = 30)]
+#[tool(
+    name = "SQL.Query",
+    title = "Run SQL Query",
+    timeout = 30,
+    read_only,
+    destructive = false,
+    idempotent,
+    open_world = false
+)]
 pub async fn query(
     ctx: &ToolContext,
     /// The SQL query, exactly one statement (at most 100,000 characters and 4,000 tokens)

@@ -63,7 +63,15 @@ pub struct ExtractedUrls {
 /// assert!(found.details[1].has_query);
 /// # Ok::<(), fact_runtime::ToolError>(())
 /// ```
-#[tool(name = "Web.ExtractURLs", timeout = 10)]
+#[tool(
+    name = "Web.ExtractURLs",
+    title = "Extract URLs",
+    timeout = 10,
+    read_only,
+    destructive = false,
+    idempotent,
+    open_world = false
+)]
 pub fn extract_urls(
     /// The text to scan (at most 50,000 characters)
     #[schemars(length(max = 50000))]

@@ -39,7 +39,15 @@ pub struct UrlHealth {
 /// reports the status without reading the body. An unreachable or failing URL is a successful
 /// call with `available` false and the reason in `error`: reporting that is this tool's job.
 /// A URL the policy refuses is an error.
-#[tool(name = "Web.URLHealth", timeout = 35)]
+#[tool(
+    name = "Web.URLHealth",
+    title = "Check URL Health",
+    timeout = 35,
+    read_only,
+    destructive = false,
+    idempotent,
+    open_world
+)]
 pub async fn url_health(
     /// The URL to check (http or https)
     url: String,

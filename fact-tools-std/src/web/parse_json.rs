@@ -84,7 +84,15 @@ pub struct ParsedJson {
 /// );
 /// # Ok::<(), fact_runtime::ToolError>(())
 /// ```
-#[tool(name = "Web.ParseJSON", timeout = 10)]
+#[tool(
+    name = "Web.ParseJSON",
+    title = "Parse JSON",
+    timeout = 10,
+    read_only,
+    destructive = false,
+    idempotent,
+    open_world = false
+)]
 pub fn parse_json(
     /// The JSON text to parse (at most 100,000 characters)
     #[schemars(length(max = 100000))]

@@ -84,7 +84,17 @@ pub struct HttpResponse {
 /// Makes an HTTP request to a public address (or a host allowed by ALLOWED_HOSTS) and returns
 /// the status, headers and body. JSON responses are parsed; text is decoded by its charset.
 /// A site that cannot be reached or answers with a broken response is a 502.
-#[tool(name = "Web.HTTPRequest", timeout = 65)]
+// POST, PUT, PATCH and DELETE may change or delete what the site holds, and a POST repeated
+// may act twice: not read-only, destructive, not idempotent.
+#[tool(
+    name = "Web.HTTPRequest",
+    title = "Send HTTP Request",
+    timeout = 65,
+    read_only = false,
+    destructive,
+    idempotent = false,
+    open_world
+)]
 pub async fn http_request(
     /// The URL to request (http or https)
     url: String,
