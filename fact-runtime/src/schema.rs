@@ -333,18 +333,46 @@ impl ToolInfo {
                 "input_schema": self.input_schema,
             }),
             ToolFormat::Mcp => {
-                let mut tool = json!({
-                    "name": self.name,
-                    "description": self.description,
-                    "inputSchema": self.input_schema,
-                });
-                if let (Some(schema), Some(object)) = (&self.output_schema, tool.as_object_mut()) {
-                    object.insert("outputSchema".to_owned(), mcp_output_schema(schema));
+                let mut tool = serde_json::Map::new();
+                tool.insert("name".to_owned(), json!(self.name));
+                if let Some(title) = &self.title {
+                    tool.insert("title".to_owned(), json!(title));
                 }
-                tool
+                tool.insert("description".to_owned(), json!(self.description));
+                tool.insert("inputSchema".to_owned(), self.input_schema.clone());
+                if let Some(schema) = &self.output_schema {
+                    tool.insert("outputSchema".to_owned(), mcp_output_schema(schema));
+                }
+                let hints = mcp_annotations(self);
+                if !hints.is_empty() {
+                    tool.insert("annotations".to_owned(), Value::Object(hints));
+                }
+                Value::Object(tool)
             }
         }
     }
+}
+
+/// The hints `info` declares, as MCP's `ToolAnnotations` names them (`title` too, which MCP
+/// repeats there for clients of older revisions); a hint left undeclared is left out, and a
+/// client then reads MCP's default for it.
+fn mcp_annotations(info: &ToolInfo) -> serde_json::Map<String, Value> {
+    let declared = &info.annotations;
+    let mut hints = serde_json::Map::new();
+    if let Some(title) = &info.title {
+        hints.insert("title".to_owned(), json!(title));
+    }
+    for (name, hint) in [
+        ("readOnlyHint", declared.read_only),
+        ("destructiveHint", declared.destructive),
+        ("idempotentHint", declared.idempotent),
+        ("openWorldHint", declared.open_world),
+    ] {
+        if let Some(hint) = hint {
+            hints.insert(name.to_owned(), Value::Bool(hint));
+        }
+    }
+    hints
 }
 
 /// Whether MCP's structured content of `output` is `{"result": output}`: when the declared

@@ -45,6 +45,28 @@ async fn rmcps_client_lists_the_standard_tools_and_calls_one_as_the_configured_u
     expected.sort_unstable();
     assert_eq!(names, expected);
 
+    // The standard tools' claims reach the client: SQL.Query only reads, Web.HTTPRequest may
+    // change what a site holds.
+    let query = tools
+        .iter()
+        .find(|t| t.name == "SQL.Query")
+        .expect("SQL.Query");
+    let hints = query.annotations.as_ref().expect("annotations");
+    assert_eq!(query.title.as_deref(), Some("Run SQL Query"));
+    assert_eq!(
+        (hints.read_only_hint, hints.open_world_hint),
+        (Some(true), Some(false))
+    );
+    let request = tools
+        .iter()
+        .find(|t| t.name == "Web.HTTPRequest")
+        .expect("HTTPRequest");
+    let hints = request.annotations.as_ref().expect("annotations");
+    assert_eq!(
+        (hints.read_only_hint, hints.open_world_hint),
+        (Some(false), Some(true))
+    );
+
     let mut params = CallToolRequestParams::new("FileSystem.ListDirectory");
     params.arguments = json!({}).as_object().cloned();
     let listed = client.call_tool(params).await.expect("tools/call");

@@ -97,6 +97,18 @@ async fn tools_list_shows_every_tool_with_schemas_and_wraps_non_object_outputs()
         let add = tools.iter().find(|t| t.name == "Mcp.Add").expect("add");
         assert_eq!(add.description.as_deref(), Some("Adds two numbers"));
         assert_eq!(add.input_schema["required"], json!(["a", "b"]));
+        assert_eq!(add.title.as_deref(), Some("Add numbers"), "{revision}");
+        let hints = add.annotations.as_ref().expect("annotations");
+        assert_eq!(hints.read_only_hint, Some(true), "{revision}");
+        assert_eq!(hints.destructive_hint, Some(false), "{revision}");
+        assert_eq!(hints.idempotent_hint, Some(true), "{revision}");
+        assert_eq!(hints.open_world_hint, Some(false), "{revision}");
+        // A tool that declares none has no annotations: the client reads MCP's defaults.
+        let fail = tools.iter().find(|t| t.name == "Mcp.Fail").expect("fail");
+        assert!(
+            fail.annotations.is_none() && fail.title.is_none(),
+            "{revision}"
+        );
         let output = add.output_schema.as_ref().expect("an output schema");
         assert_eq!(output["properties"]["sum"]["type"], "number", "{revision}");
         let shout = tools.iter().find(|t| t.name == "Mcp.Shout").expect("shout");

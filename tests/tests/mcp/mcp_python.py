@@ -33,6 +33,14 @@ async def main(mode):
             listed = await client.list_tools()
             names = sorted(tool.name for tool in listed.tools)
             check("Mcp.Add" in names and "Mcp.Count" in names, f"tools: {names}")
+            add = next(tool for tool in listed.tools if tool.name == "Mcp.Add")
+            check(add.title == "Add numbers", f"title: {add.title}")
+            hints = add.annotations
+            check(
+                (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint)
+                == (True, False, True, False),
+                f"annotations: {hints}",
+            )
             shout = next(tool for tool in listed.tools if tool.name == "Mcp.Shout")
             check(shout.output_schema["properties"]["result"] == {"type": "string"}, f"{shout.output_schema}")
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use fact_runtime::audit::{AuditConfig, AuditLog, AuditRecord};
 use fact_runtime::auth::{AuthorizationManager, OAuthConfig};
 use fact_runtime::server::{ApiKeys, Server, ServerConfig, ServerError};
-use fact_runtime::{ManualClock, ToolDefinition, ToolError, ToolExecutor};
+use fact_runtime::{ManualClock, ToolAnnotations, ToolDefinition, ToolError, ToolExecutor};
 use fact_tests::audit_sinks::MemorySink;
 use fact_tests::oauth_provider::{OAuthProvider, ProviderSettings};
 use rmcp::ClientHandler;
@@ -108,6 +108,13 @@ fn add() -> ToolDefinition {
         "required": ["sum"],
         "additionalProperties": false,
     }))
+    .title("Add numbers")
+    .annotations(ToolAnnotations {
+        read_only: Some(true),
+        destructive: Some(false),
+        idempotent: Some(true),
+        open_world: Some(false),
+    })
 }
 
 fn shout() -> ToolDefinition {
