@@ -20,7 +20,10 @@
 //! - `fact+audit`: the same with the audit log writing every call to a SQLite file;
 //! - `fact-mcp`: the `fact` server again, called through MCP: a `tools/call` of the same
 //!   calculator call POSTed to `/mcp` (streamable HTTP, stateless, JSON answer), so that MCP's
-//!   share of `fact`'s throughput is measured in the same run on the same server.
+//!   share of `fact`'s throughput is measured in the same run on the same server, by a client
+//!   of the session-era revision (2025-06-18, no handshake needed);
+//! - `fact-mcp-2026`: the same by a client of the current revision (2026-07-28: the standard
+//!   headers, and the request's metadata in `_meta`).
 //!
 //! `FACT_BENCH_TARGETS=bare,fact` measures only the targets named.
 
@@ -47,9 +50,10 @@ const BODY: &str =
     r#"{"tool_name":"MyApp.Calculator","input":{"operation":"multiply","a":6,"b":7}}"#;
 /// The same call as an MCP `tools/call`.
 const MCP_BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"MyApp.Calculator","arguments":{"operation":"multiply","a":6,"b":7}}}"#;
-/// The session-era revision, which `/mcp` serves without a handshake; a 2026-07-28 request
-/// would carry the same call with its metadata in `_meta`.
+/// The session-era revision, which `/mcp` serves without a handshake.
 const MCP_VERSION: &str = "2025-06-18";
+/// The same call by a client of the current revision, which carries its metadata.
+const MCP_2026_BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"MyApp.Calculator","arguments":{"operation":"multiply","a":6,"b":7},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"wrk","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}"#;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -95,14 +99,24 @@ fn main() {
         "wrk.method = \"POST\"\nwrk.body = '{BODY}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {KEY}\"\n"
     )
     .expect("script written");
-    let mcp_script =
-        std::env::temp_dir().join(format!("fact-bench-mcp-{}.lua", std::process::id()));
-    let mut file = std::fs::File::create(&mcp_script).expect("script");
-    write!(
-        file,
-        "wrk.method = \"POST\"\nwrk.body = '{MCP_BODY}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Accept\"] = \"application/json, text/event-stream\"\nwrk.headers[\"MCP-Protocol-Version\"] = \"{MCP_VERSION}\"\nwrk.headers[\"Authorization\"] = \"Bearer {KEY}\"\n"
-    )
-    .expect("script written");
+    let mcp_script = wrk_script(
+        "mcp",
+        MCP_BODY,
+        &[
+            ("Accept", "application/json, text/event-stream"),
+            ("MCP-Protocol-Version", MCP_VERSION),
+        ],
+    );
+    let mcp_2026_script = wrk_script(
+        "mcp-2026",
+        MCP_2026_BODY,
+        &[
+            ("Accept", "application/json, text/event-stream"),
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "tools/call"),
+            ("Mcp-Name", "MyApp.Calculator"),
+        ],
+    );
 
     let mut runs: Vec<(&str, Vec<Run>)> = targets
         .iter()
@@ -110,10 +124,10 @@ fn main() {
         .collect();
     for round in 1..=rounds {
         for (index, (name, addr)) in targets.iter().enumerate() {
-            let run = if *name == "fact-mcp" {
-                wrk(*addr, "/mcp", &mcp_script, seconds, connections)
-            } else {
-                wrk(*addr, "/v1/tools/execute", &script, seconds, connections)
+            let run = match *name {
+                "fact-mcp" => wrk(*addr, "/mcp", &mcp_script, seconds, connections),
+                "fact-mcp-2026" => wrk(*addr, "/mcp", &mcp_2026_script, seconds, connections),
+                _ => wrk(*addr, "/v1/tools/execute", &script, seconds, connections),
             };
             eprintln!(
                 "round {round} {name:>10}: {:>9.0} req/s  p50 {:.3} ms  p99 {:.3} ms",
@@ -124,6 +138,7 @@ fn main() {
     }
     let _ = std::fs::remove_file(&script);
     let _ = std::fs::remove_file(&mcp_script);
+    let _ = std::fs::remove_file(&mcp_2026_script);
 
     let mean =
         |runs: &[Run], f: fn(&Run) -> f64| runs.iter().map(f).sum::<f64>() / runs.len() as f64;
@@ -241,22 +256,36 @@ async fn start_targets(audit_db: &TempDb) -> Vec<(&'static str, SocketAddr)> {
         targets.push((name, addr));
         tokio::spawn(bound.run_until(std::future::pending()));
         if name == "fact" {
-            check_mcp_answers(addr).await;
+            check_mcp_answers(addr, MCP_BODY, &[("mcp-protocol-version", MCP_VERSION)]).await;
+            check_mcp_answers(
+                addr,
+                MCP_2026_BODY,
+                &[
+                    ("mcp-protocol-version", "2026-07-28"),
+                    ("mcp-method", "tools/call"),
+                    ("mcp-name", "MyApp.Calculator"),
+                ],
+            )
+            .await;
             targets.push(("fact-mcp", addr));
+            targets.push(("fact-mcp-2026", addr));
         }
     }
     targets
 }
 
-/// The MCP target answers the calculator's result, not an error: wrk sees only statuses.
-async fn check_mcp_answers(addr: SocketAddr) {
-    let answer = reqwest::Client::new()
+/// An MCP target answers the calculator's result, not an error: wrk sees only statuses.
+async fn check_mcp_answers(addr: SocketAddr, body: &'static str, headers: &[(&str, &str)]) {
+    let mut request = reqwest::Client::new()
         .post(format!("http://{addr}/mcp"))
         .bearer_auth(KEY)
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", MCP_VERSION)
-        .body(MCP_BODY)
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let answer = request
         .send()
         .await
         .expect("the server answers")
@@ -269,6 +298,19 @@ async fn check_mcp_answers(addr: SocketAddr) {
         answer["result"]["structuredContent"]["result"], 42.0,
         "{answer}"
     );
+}
+
+/// A wrk script POSTing `body` with the API key and `headers`, in a file named for `name`.
+fn wrk_script(name: &str, body: &str, headers: &[(&str, &str)]) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("fact-bench-{name}-{}.lua", std::process::id()));
+    let mut lua = format!(
+        "wrk.method = \"POST\"\nwrk.body = '{body}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {KEY}\"\n"
+    );
+    for (header, value) in headers {
+        lua.push_str(&format!("wrk.headers[\"{header}\"] = \"{value}\"\n"));
+    }
+    std::fs::write(&path, lua).expect("script written");
+    path
 }
 
 /// Runs wrk against `addr` and reads its figures; every answer must have been a 2xx.

@@ -22,6 +22,7 @@
 //! ```
 
 mod answer;
+mod described;
 #[cfg(feature = "server")]
 pub(crate) mod http;
 mod progress;
@@ -56,6 +57,8 @@ const REQUEST_CANCELLED: ErrorCode = ErrorCode(-32800);
 pub struct McpServer {
     executor: ToolExecutor,
     user: Option<Arc<str>>,
+    /// Shared by the clones serving HTTP requests.
+    described: Arc<described::Described>,
 }
 
 /// Why an MCP server stopped before its client was done.
@@ -76,6 +79,7 @@ impl McpServer {
         Self {
             executor,
             user: None,
+            described: Arc::default(),
         }
     }
 
@@ -157,13 +161,13 @@ impl ServerHandler for McpServer {
             .executor
             .available_tools()
             .iter()
-            .map(|info| answer::tool(info))
+            .map(|info| self.described.of(info))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ListToolsResult::with_all_items(tools))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        answer::tool(&*self.executor.tool_info(name)?).ok()
+        self.described.of(&self.executor.tool_info(name)?).ok()
     }
 
     async fn call_tool(
