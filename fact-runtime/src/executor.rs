@@ -21,7 +21,7 @@ use crate::error::{BuildError, ErrorKind, ToolError};
 use crate::extensions::Extensions;
 use crate::metrics::MetricsCollector;
 use crate::pipeline::authorize::Authorizer;
-use crate::pipeline::execute::{LocalRunner, Ran, stage_panicked};
+use crate::pipeline::execute::{Bounds, LocalRunner, Ran, stage_panicked};
 use crate::pipeline::policy::PolicyCheck;
 use crate::pipeline::rate_limit::{RateLimitSettings, RateLimiter};
 use crate::pipeline::record::{AuditedCall, Recorder};
@@ -488,7 +488,7 @@ impl ToolExecutor {
     /// future is dropped before it is answered is recorded too, as cancelled
     /// ([`AuditRecord::CANCELLED_STATUS`](crate::audit::AuditRecord::CANCELLED_STATUS)).
     pub async fn execute_tool_call(&self, call: ToolCall) -> ToolResult {
-        self.execute_tool_call_reporting(call, CallOptions::default())
+        self.execute_tool_call_with(call, CallOptions::default())
             .await
     }
 
@@ -522,14 +522,6 @@ impl ToolExecutor {
     /// # }
     /// ```
     pub async fn execute_tool_call_with(&self, call: ToolCall, options: CallOptions) -> ToolResult {
-        self.execute_tool_call_reporting(call, options).await
-    }
-
-    async fn execute_tool_call_reporting(
-        &self,
-        call: ToolCall,
-        options: CallOptions,
-    ) -> ToolResult {
         // One span per call: what it was and how it ended, never its arguments or token. A name
         // no tool could have is the caller's text: it stays out of the log.
         let tool = if plausible_tool_name(&call.tool_name) {
@@ -669,7 +661,12 @@ impl ToolExecutor {
         options: CallOptions,
     ) -> Ran {
         let local = &self.inner.local;
-        let bounds = crate::pipeline::execute::Bounds::starting_now(tool.timeout, options);
+        let bounds = Bounds::starting_now(tool.timeout, options);
+        // A caller that gave up while the call was admitted (authorized, rate limited) gets no
+        // run: a destructive tool must not start for nobody.
+        if bounds.caller_gave_up() {
+            return Bounds::not_started(crate::audit::AuditRecord::REFUSED);
+        }
         match route {
             Route::Local(handler) => local.run(tool, &handler, call, access_token, bounds).await,
             #[cfg(feature = "arcade")]
@@ -685,6 +682,9 @@ impl ToolExecutor {
                 if !declined {
                     return ran;
                 }
+                if bounds.caller_gave_up() {
+                    return ran;
+                }
                 if let Err(error) = &ran.result {
                     tracing::info!(%error, "the Arcade Engine could not take the call: running it here");
                 }
@@ -698,7 +698,7 @@ impl ToolExecutor {
                     .await;
                 let not_started =
                     matches!(&ran.result, Err(error) if error.kind() == ErrorKind::Unavailable);
-                if !not_started {
+                if !not_started || bounds.caller_gave_up() {
                     return ran;
                 }
                 tracing::info!(

@@ -297,3 +297,78 @@ async fn floats_of_number_parameters_are_left_as_they_are() {
     assert_eq!(data["i"], json!(4));
     assert!(data["i"].is_i64(), "{data}");
 }
+
+/// A tool that counts its runs and waits until its call is cancelled.
+fn counted_waiter(runs: Arc<AtomicUsize>) -> ToolDefinition {
+    ToolDefinition::new(
+        "Test.Waits",
+        "Waits until cancelled",
+        json!({"type": "object"}),
+        move |ctx, _args| {
+            let runs = Arc::clone(&runs);
+            async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                ctx.cancelled().await;
+                Ok(json!("stopped"))
+            }
+        },
+    )
+}
+
+fn audited_with(tool: ToolDefinition) -> (ToolExecutor, Arc<fact_tests::audit_sinks::MemorySink>) {
+    use fact_runtime::audit::{AuditConfig, AuditLog};
+    let sink = Arc::new(fact_tests::audit_sinks::MemorySink::default());
+    let log = AuditLog::start(sink.clone(), AuditConfig::default()).expect("log");
+    let executor = ToolExecutor::builder()
+        .discover_linked_tools(false)
+        .register(tool)
+        .audit(log)
+        .build()
+        .expect("builds");
+    (executor, sink)
+}
+
+#[tokio::test]
+async fn a_caller_that_cancels_stops_the_tool_through_its_context_and_the_call_is_audited_cancelled()
+ {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (executor, sink) = audited_with(counted_waiter(Arc::clone(&runs)));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let options = fact_runtime::CallOptions::default().cancellation(stop.clone());
+    let call = executor.execute_tool_call_with(ToolCall::new("Test.Waits", json!({})), options);
+    let (result, ()) = tokio::join!(call, async {
+        while runs.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        stop.cancel();
+    });
+    // The tool saw its context cancelled and returned; the call still counts as cancelled.
+    assert_eq!(result.data, Some(json!("stopped")));
+    executor.shutdown().await.expect("flushes");
+    let records = sink.records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        records[0].status_code,
+        fact_runtime::AuditRecord::CANCELLED_STATUS
+    );
+}
+
+#[tokio::test]
+async fn a_call_cancelled_before_its_tool_starts_never_runs_it() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (executor, sink) = audited_with(counted_waiter(Arc::clone(&runs)));
+    let stop = tokio_util::sync::CancellationToken::new();
+    stop.cancel();
+    let options = fact_runtime::CallOptions::default().cancellation(stop);
+    let result = executor
+        .execute_tool_call_with(ToolCall::new("Test.Waits", json!({})), options)
+        .await;
+    assert!(!result.success);
+    assert_eq!(runs.load(Ordering::SeqCst), 0, "the tool ran for nobody");
+    executor.shutdown().await.expect("flushes");
+    let records = sink.records();
+    assert_eq!(
+        records[0].status_code,
+        fact_runtime::AuditRecord::CANCELLED_STATUS
+    );
+}

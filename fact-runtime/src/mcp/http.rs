@@ -14,17 +14,17 @@ use rmcp::transport::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 
 use super::McpServer;
-use crate::executor::ToolExecutor;
 use crate::server::guards::Caller;
 
 /// The path MCP is served at.
 pub(crate) const PATH: &str = "/mcp";
 
-/// The service behind `/mcp`: a fresh [`McpServer`] for each request, over `executor`,
-/// answering the `Host`s `allowed_hosts` lists (any, for `None`). Its answers end with their
-/// calls (no stream outlives a request), so the server's graceful shutdown covers them.
+/// The service behind `/mcp`: a clone of `server` for each request, answering the `Host`s
+/// `allowed_hosts` lists (any, for `None`, and then any browser `Origin` too). No stream
+/// outlives its request; a call whose client went away runs on until its tool stops, and the
+/// server waits for it at shutdown ([`McpServer::calls_finished`]).
 pub(crate) fn service(
-    executor: ToolExecutor,
+    server: McpServer,
     allowed_hosts: Option<&[String]>,
     max_body_bytes: usize,
 ) -> StreamableHttpService<McpServer, NeverSessionManager> {
@@ -40,7 +40,6 @@ pub(crate) fn service(
             .enforce_origin_validation(),
         None => config.disable_allowed_hosts(),
     };
-    let server = McpServer::new(executor);
     StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(NeverSessionManager::default()),
@@ -49,18 +48,20 @@ pub(crate) fn service(
 }
 
 /// The browser origins of `hosts`: each on `http` and `https`, on its own port when it names
-/// one, on any port otherwise.
+/// one, on any port otherwise. An IPv6 address is bracketed, as origins write it, whether it
+/// was given bare (`::1`) or bracketed (`[::1]`, `[::1]:8443`).
 fn origins_of(hosts: &[String]) -> Vec<String> {
     hosts
         .iter()
         .flat_map(|host| {
-            let has_port = host.rsplit_once(':').is_some_and(|(name, port)| {
-                !name.is_empty() && !name.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit())
-            });
-            // An IPv6 address is bracketed in an origin.
-            let authority = if host.contains(':') && !has_port {
+            let authority = if host.parse::<std::net::Ipv6Addr>().is_ok() {
                 format!("[{host}]:*")
-            } else if has_port {
+            } else if host.starts_with('[') {
+                match host.rsplit_once("]:") {
+                    Some(_) => host.clone(),
+                    None => format!("{host}:*"),
+                }
+            } else if host.contains(':') {
                 host.clone()
             } else {
                 format!("{host}:*")

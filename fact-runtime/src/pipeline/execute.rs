@@ -39,6 +39,26 @@ pub(crate) struct Bounds {
     caller: Option<CancellationToken>,
 }
 
+impl Bounds {
+    /// Whether the caller cancelled the call: then no (further) run may start.
+    pub(crate) fn caller_gave_up(&self) -> bool {
+        self.caller
+            .as_ref()
+            .is_some_and(CancellationToken::is_cancelled)
+    }
+
+    /// What a run that may not start answers: the call is audited as cancelled all the same.
+    pub(crate) fn not_started(method: &'static str) -> Ran {
+        Ran {
+            method,
+            result: Err(ToolError::new(
+                ErrorKind::Execution,
+                "the call was cancelled by its caller before its tool started",
+            )),
+        }
+    }
+}
+
 /// A run's token: cancelled with the caller's, when the caller has one.
 fn token_under(caller: Option<&CancellationToken>) -> CancellationToken {
     caller.map_or_else(CancellationToken::new, CancellationToken::child_token)

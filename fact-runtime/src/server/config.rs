@@ -309,6 +309,13 @@ impl ServerConfig {
         if self.api_keys.is_empty() && !self.allow_anonymous {
             return Err(ServerError::NoApiKeys);
         }
+        if self.mcp_allowed_hosts.as_ref().is_some_and(Vec::is_empty) {
+            // rmcp reads an empty list as no check at all: say `*` (mcp_any_host) for that.
+            return Err(ServerError::Config {
+                name: "FACT_MCP_ALLOWED_HOSTS",
+                problem: "names no host: list the hosts /mcp answers, or '*' for any".to_owned(),
+            });
+        }
         if !self.api_keys.is_empty() && self.allow_anonymous {
             // Keys would then be optional: a caller without one gets in anyway.
             return Err(ServerError::Config {
@@ -561,6 +568,19 @@ mod tests {
             let error = config.validate().map(|()| "").expect_err("refused");
             assert!(error.to_string().contains(name), "{name}: {error}");
         }
+    }
+
+    #[test]
+    fn an_empty_list_of_mcp_hosts_is_refused_rather_than_read_as_any() {
+        let error = ServerConfig::default()
+            .allow_anonymous(true)
+            .mcp_allowed_hosts(Vec::<String>::new())
+            .validate()
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("FACT_MCP_ALLOWED_HOSTS"), "{error}");
+        let any = ServerConfig::default().allow_anonymous(true).mcp_any_host();
+        assert!(any.validate().is_ok());
     }
 
     #[test]

@@ -7,8 +7,9 @@ use tracing_subscriber::EnvFilter;
 /// Sends logs to standard error, filtered by `RUST_LOG` (`fact_runtime=debug`, `warn`, ...).
 /// Without it the level is `info`; `DEBUG=true` (or `1`), the seed's debug mode, adds FACT's
 /// debug lines, among them one per tool call with its span (call id, tool, status, error type,
-/// duration; never arguments or tokens). Does nothing if the program installed a subscriber
-/// already.
+/// duration; never arguments or tokens). Without `RUST_LOG`, rmcp (MCP) logs warnings only:
+/// its own lines come once per `/mcp` request and, at debug, hold whole requests and results,
+/// arguments among them. Does nothing if the program installed a subscriber already.
 pub fn init_logging() {
     init_logging_at("info");
 }
@@ -19,9 +20,9 @@ pub(crate) fn init_logging_at(level: &str) {
         .is_ok_and(|value| matches!(value.trim().to_ascii_lowercase().as_str(), "1" | "true"));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         if debug {
-            EnvFilter::new(format!("{level},fact_runtime=debug"))
+            EnvFilter::new(format!("{level},fact_runtime=debug,rmcp=warn"))
         } else {
-            EnvFilter::new(level)
+            EnvFilter::new(format!("{level},rmcp=warn"))
         }
     });
     // An error means a subscriber is already installed: the program's choice wins.

@@ -93,6 +93,8 @@ pub struct Server {
     executor: ToolExecutor,
     config: ServerConfig,
     router: Router,
+    #[cfg(feature = "mcp")]
+    mcp: crate::mcp::McpServer,
 }
 
 impl Server {
@@ -114,12 +116,18 @@ impl Server {
             max_response_bytes: config.max_response_bytes,
             max_batch_response_bytes: config.max_batch_response_bytes,
             oauth_callback: oauth::callback_path(&executor),
+            #[cfg(feature = "mcp")]
+            mcp: crate::mcp::McpServer::new(executor.clone()),
         });
+        #[cfg(feature = "mcp")]
+        let mcp = state.mcp.clone();
         let router = routes::router(state, &config);
         Ok(Self {
             executor,
             config,
             router,
+            #[cfg(feature = "mcp")]
+            mcp,
         })
     }
 
@@ -146,6 +154,8 @@ impl Server {
             local_addr,
             router: self.router,
             executor: self.executor,
+            #[cfg(feature = "mcp")]
+            mcp: self.mcp,
             limits: connections::ConnectionLimits {
                 header_read_timeout: self.config.header_read_timeout,
                 max_connections: self.config.max_connections,
@@ -163,6 +173,8 @@ pub struct BoundServer {
     local_addr: SocketAddr,
     router: Router,
     executor: ToolExecutor,
+    #[cfg(feature = "mcp")]
+    mcp: crate::mcp::McpServer,
     limits: connections::ConnectionLimits,
 }
 
@@ -198,6 +210,17 @@ impl BoundServer {
             tracing::info!("shutting down: no new connections, finishing calls in flight");
         })
         .await;
+        // MCP calls whose clients went away run on until their tools stop: their records are
+        // waited for, within the grace, before the log closes.
+        #[cfg(feature = "mcp")]
+        if tokio::time::timeout(self.limits.shutdown_grace, self.mcp.calls_finished())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "MCP calls still running after the shutdown grace: closing the audit log without them"
+            );
+        }
         // Flushed whether serving ended well or not: the records of answered calls are kept.
         let flushed = self.executor.shutdown().await;
         served.map_err(ServerError::Serve)?;

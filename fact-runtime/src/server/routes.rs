@@ -41,6 +41,9 @@ pub(crate) struct AppState {
     /// The path of `OAUTH_REDIRECT_URI`, where providers send users back, when authorization
     /// is configured: open, like `/health`, since a browser brings no key.
     pub(crate) oauth_callback: Option<String>,
+    /// What answers `/mcp`; its calls are waited for at shutdown.
+    #[cfg(feature = "mcp")]
+    pub(crate) mcp: crate::mcp::McpServer,
 }
 
 /// The routes, behind the request timeout, the API key (every path but `/health`, and
@@ -63,7 +66,7 @@ pub(crate) fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
     let routes = routes.route_service(
         crate::mcp::http::PATH,
         crate::mcp::http::service(
-            state.executor.clone(),
+            state.mcp.clone(),
             config.mcp_allowed_hosts.as_deref(),
             config.max_body_bytes,
         ),

@@ -249,7 +249,7 @@ async fn failures_are_error_results_with_type_and_status_and_an_unknown_tool_is_
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn progress_reports_reach_the_client_each_once_and_only_while_they_advance() {
+async fn progress_reports_reach_the_client_only_while_they_advance() {
     let (_fixture, server, clients) = both_clients().await;
     for (revision, client, listener) in clients {
         let result = client
@@ -272,33 +272,41 @@ async fn progress_reports_reach_the_client_each_once_and_only_while_they_advance
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_cancelled_request_cancels_the_tool_and_is_audited_as_cancelled() {
-    let fixture = fixture().await;
-    let server = Running::start(fixture.executor.clone(), config()).await;
-    // Session-era and current clients alike cancel an HTTP request by closing its stream.
-    let client = current_client(&server, Listener::default()).await;
-    let request = ClientRequest::CallToolRequest(Request::new(call("Mcp.Wait", json!({}))));
-    let handle = client
-        .peer()
-        .send_cancellable_request(request, PeerRequestOptions::no_options())
-        .await
-        .expect("sent");
-    tokio::time::timeout(Duration::from_secs(10), fixture.waiter.started.notified())
-        .await
-        .expect("the tool starts");
-    handle
-        .cancel(Some("the user stopped it".into()))
-        .await
-        .expect("cancels");
-    client.cancel().await.expect("closes");
-    tokio::time::timeout(Duration::from_secs(10), fixture.waiter.observed.notified())
-        .await
-        .expect("the tool sees its call cancelled");
-    assert!(fixture.waiter.saw_cancellation());
-    let wait = fixture.record_of("Mcp.Wait").await.expect("audited");
-    assert_eq!(wait.status_code, AuditRecord::CANCELLED_STATUS);
-    assert_eq!(wait.user_id.as_deref(), Some("ada"));
-    server.stop().await;
+async fn a_client_that_goes_away_cancels_the_tool_which_stops_and_is_audited_cancelled() {
+    // Over stateless HTTP a request is cancelled by closing its connection (rmcp answers a
+    // `notifications/cancelled` POST with 202 and nothing to cancel; stdio honours it, see
+    // stdio.rs). Clients of both eras, each against a server of its own.
+    for revision in ["current", "legacy"] {
+        let fixture = fixture().await;
+        let server = Running::start(fixture.executor.clone(), config()).await;
+        let client = match revision {
+            "current" => current_client(&server, Listener::default()).await,
+            _ => legacy_client(&server, Listener::default()).await,
+        };
+        let request = ClientRequest::CallToolRequest(Request::new(call("Mcp.Wait", json!({}))));
+        let handle = client
+            .peer()
+            .send_cancellable_request(request, PeerRequestOptions::no_options())
+            .await
+            .expect("sent");
+        tokio::time::timeout(Duration::from_secs(10), fixture.waiter.started.notified())
+            .await
+            .expect("the tool starts");
+        assert!(!fixture.waiter.saw_cancellation());
+        client.cancel().await.expect("the client goes away");
+        drop(handle);
+        tokio::time::timeout(Duration::from_secs(10), fixture.waiter.observed.notified())
+            .await
+            .unwrap_or_else(|_| panic!("{revision}: the tool sees its call cancelled"));
+        let wait = fixture.record_of("Mcp.Wait").await.expect("audited");
+        assert_eq!(
+            wait.status_code,
+            AuditRecord::CANCELLED_STATUS,
+            "{revision}"
+        );
+        assert_eq!(wait.user_id.as_deref(), Some("ada"));
+        server.stop().await;
+    }
 }
 
 /// A raw MCP request to `/mcp`, as any HTTP client can send it.

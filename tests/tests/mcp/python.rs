@@ -6,9 +6,7 @@
 //! The Python comes from `FACT_TEST_PYTHON` (set by `.ci/run`); without it the test is
 //! skipped, unless `FACT_REQUIRE_SERVICES=1`, where it fails.
 
-use std::io::Read as _;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::*;
 
@@ -27,29 +25,18 @@ fn python(test: &str) -> Option<String> {
     None
 }
 
-/// A child process that is killed and reaped however the test ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Runs mcp_python.py against `server` in `mode`, and returns its standard output once it
-/// has passed every check.
+/// has passed every check. The child is killed if the test ends first.
 async fn run_script(python: &str, server: &Running, mode: &str) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/mcp_python.py");
-    let mut command = Command::new(python);
+    let mut command = tokio::process::Command::new(python);
     command
         .arg(script)
         .arg(mode)
         .env("FACT_MCP_URL", server.mcp_url())
         .env("FACT_MCP_KEY", ADA_KEY)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
     for variable in [
         "HTTP_PROXY",
         "HTTPS_PROXY",
@@ -60,30 +47,16 @@ async fn run_script(python: &str, server: &Running, mode: &str) -> String {
     ] {
         command.env_remove(variable);
     }
-    let mut child = Killed(command.spawn().expect("python starts"));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("the child can be waited for") {
-            break Some(status);
-        }
-        if started.elapsed() > SCRIPT_DEADLINE {
-            break None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    if let Some(mut out) = child.0.stdout.take() {
-        let _ = out.read_to_string(&mut stdout);
-    }
-    if let Some(mut err) = child.0.stderr.take() {
-        let _ = err.read_to_string(&mut stderr);
-    }
-    drop(child);
-    let status =
-        status.unwrap_or_else(|| panic!("{mode}: did not finish within {SCRIPT_DEADLINE:?}"));
+    let output = tokio::time::timeout(SCRIPT_DEADLINE, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{mode}: did not finish within {SCRIPT_DEADLINE:?}"))
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        status.success(),
-        "{mode} failed ({status}):\n{stdout}\n{stderr}"
+        output.status.success(),
+        "{mode} failed ({}):\n{stdout}\n{stderr}",
+        output.status
     );
     assert!(
         stdout.contains("mcp: all checks passed"),
