@@ -23,7 +23,10 @@
 //!   share of `fact`'s throughput is measured in the same run on the same server, by a client
 //!   of the session-era revision (2025-06-18, no handshake needed);
 //! - `fact-mcp-2026`: the same by a client of the current revision (2026-07-28: the standard
-//!   headers, and the request's metadata in `_meta`).
+//!   headers, and the request's metadata in `_meta`);
+//! - `rmcp-bare`: rmcp's streamable HTTP service, configured as FACT's `/mcp` is (stateless,
+//!   JSON answers), with a handler that answers a precomputed result: the limit of MCP on this
+//!   stack, as `bare` is HTTP's.
 //!
 //! `FACT_BENCH_TARGETS=bare,fact` measures only the targets named.
 
@@ -125,7 +128,7 @@ fn main() {
     for round in 1..=rounds {
         for (index, (name, addr)) in targets.iter().enumerate() {
             let run = match *name {
-                "fact-mcp" => wrk(*addr, "/mcp", &mcp_script, seconds, connections),
+                "fact-mcp" | "rmcp-bare" => wrk(*addr, "/mcp", &mcp_script, seconds, connections),
                 "fact-mcp-2026" => wrk(*addr, "/mcp", &mcp_2026_script, seconds, connections),
                 _ => wrk(*addr, "/v1/tools/execute", &script, seconds, connections),
             };
@@ -230,7 +233,7 @@ async fn start_targets(audit_db: &TempDb) -> Vec<(&'static str, SocketAddr)> {
             }
         }),
     );
-    let mut targets = vec![("bare", bare_addr)];
+    let mut targets = vec![("bare", bare_addr), ("rmcp-bare", rmcp_bare().await)];
     for (name, router) in [("json", json_only), ("executor", executor_only)] {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -272,6 +275,56 @@ async fn start_targets(audit_db: &TempDb) -> Vec<(&'static str, SocketAddr)> {
         }
     }
     targets
+}
+
+/// rmcp's own answer to a `tools/call`: a precomputed result, nothing run.
+#[derive(Debug, Clone)]
+struct Precomputed(rmcp::model::CallToolResult);
+
+impl rmcp::ServerHandler for Precomputed {
+    fn get_info(&self) -> rmcp::model::ServerConfig {
+        rmcp::model::ServerConfig::new(
+            rmcp::model::ServerCapabilities::builder()
+                .enable_tools()
+                .build(),
+        )
+    }
+
+    async fn call_tool(
+        &self,
+        _request: rmcp::model::CallToolRequestParams,
+        _context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, rmcp::model::ErrorData> {
+        Ok(self.0.clone().into())
+    }
+}
+
+/// `rmcp-bare` on a loopback port of its own.
+async fn rmcp_bare() -> SocketAddr {
+    use rmcp::transport::StreamableHttpServerConfig;
+    use rmcp::transport::streamable_http_server::StreamableHttpService;
+    use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+    let mut answer = rmcp::model::CallToolResult::success(vec![rmcp::model::ContentBlock::text(
+        r#"{"operation":"multiply","a":6.0,"b":7.0,"result":42.0}"#,
+    )]);
+    answer.structured_content =
+        Some(json!({"operation": "multiply", "a": 6.0, "b": 7.0, "result": 42.0}));
+    let handler = Precomputed(answer);
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true);
+    let service = StreamableHttpService::new(
+        move || Ok(handler.clone()),
+        Arc::new(NeverSessionManager::default()),
+        config,
+    );
+    let router = Router::new().route_service("/mcp", service);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
 }
 
 /// An MCP target answers the calculator's result, not an error: wrk sees only statuses.
