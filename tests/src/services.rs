@@ -9,14 +9,30 @@
 /// When `FACT_REQUIRE_SERVICES=1` (as in CI) and the URL is not set: there a missing service
 /// is a failure, not a skip.
 pub fn postgres_url(test: &str) -> Option<String> {
-    if let Ok(url) = std::env::var("FACT_TEST_POSTGRES_URL") {
-        return Some(url);
+    configured(test, "FACT_TEST_POSTGRES_URL", ".ci/services.sh")
+}
+
+/// The Python of the venv holding the pinned clients of other projects (arcadepy, mcp)
+/// (`FACT_TEST_PYTHON`), or `None` after printing that the calling test is skipped.
+///
+/// # Panics
+///
+/// As [`postgres_url`], when `FACT_REQUIRE_SERVICES=1` and the variable is not set.
+pub fn test_python(test: &str) -> Option<String> {
+    configured(test, "FACT_TEST_PYTHON", ".ci/python-venv.sh")
+}
+
+/// The value of `variable`, which `script` prints, or `None` after saying `test` is skipped;
+/// a failure instead where CI requires every service (`FACT_REQUIRE_SERVICES=1`).
+fn configured(test: &str, variable: &str, script: &str) -> Option<String> {
+    if let Ok(value) = std::env::var(variable) {
+        return Some(value);
     }
     assert!(
         std::env::var("FACT_REQUIRE_SERVICES").as_deref() != Ok("1"),
-        "FACT_REQUIRE_SERVICES=1 but FACT_TEST_POSTGRES_URL is not set (run .ci/services.sh)"
+        "FACT_REQUIRE_SERVICES=1 but {variable} is not set (run {script})"
     );
-    eprintln!("skipped {test}: set FACT_TEST_POSTGRES_URL (see .ci/services.sh) to run it");
+    eprintln!("skipped {test}: set {variable} (see {script}) to run it");
     None
 }
 

@@ -24,6 +24,14 @@ fn fact_mcp(scratch: &Scratch) -> tokio::process::Command {
     command
 }
 
+/// The audit records of `FileSystem.ListDirectory` in `scratch`'s database, read off the
+/// async runtime (the reader has one of its own); the scratch directory goes with it.
+async fn listings_audited(scratch: Scratch) -> Vec<fact_runtime::AuditRecord> {
+    tokio::task::spawn_blocking(move || scratch.audit_records("FileSystem.ListDirectory"))
+        .await
+        .expect("the audit log is read")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn rmcps_client_lists_the_standard_tools_and_calls_one_as_the_configured_user() {
     let scratch = Scratch::new("mcp-rmcp");
@@ -83,13 +91,7 @@ async fn rmcps_client_lists_the_standard_tools_and_calls_one_as_the_configured_u
         .expect("the session closes within the bound")
         .expect("closes");
     drop(stderr);
-    let records = tokio::task::spawn_blocking(move || {
-        let records = scratch.audit_records("FileSystem.ListDirectory");
-        drop(scratch);
-        records
-    })
-    .await
-    .expect("read");
+    let records = listings_audited(scratch).await;
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0].user_id.as_deref(), Some("grace"));
     assert_eq!(records[0].status_code, 200);
@@ -128,13 +130,7 @@ async fn pythons_mcp_client_starts_fact_mcp_lists_and_calls() {
         "{said}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let records = tokio::task::spawn_blocking(move || {
-        let records = scratch.audit_records("FileSystem.ListDirectory");
-        drop(scratch);
-        records
-    })
-    .await
-    .expect("read");
+    let records = listings_audited(scratch).await;
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0].user_id.as_deref(), Some("grace"));
 }

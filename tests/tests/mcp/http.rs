@@ -2,8 +2,6 @@
 //! (2026-07-28, `server/discover`, no session) and the session-era `initialize`, the key
 //! check before any tool work, and the `Host` check against DNS rebinding.
 
-use std::time::Duration;
-
 use fact_runtime::audit::AuditRecord;
 use rmcp::model::{CallToolRequestParams, ClientRequest, ErrorCode, ProtocolVersion, Request};
 use rmcp::service::{
@@ -289,15 +287,11 @@ async fn a_client_that_goes_away_cancels_the_tool_which_stops_and_is_audited_can
             .send_cancellable_request(request, PeerRequestOptions::no_options())
             .await
             .expect("sent");
-        tokio::time::timeout(Duration::from_secs(10), fixture.waiter.started.notified())
-            .await
-            .expect("the tool starts");
+        fixture.waiter.started().await;
         assert!(!fixture.waiter.saw_cancellation());
         client.cancel().await.expect("the client goes away");
         drop(handle);
-        tokio::time::timeout(Duration::from_secs(10), fixture.waiter.observed.notified())
-            .await
-            .unwrap_or_else(|_| panic!("{revision}: the tool sees its call cancelled"));
+        fixture.waiter.observed_cancellation().await;
         let wait = fixture.record_of("Mcp.Wait").await.expect("audited");
         assert_eq!(
             wait.status_code,

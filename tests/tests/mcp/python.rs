@@ -13,18 +13,6 @@ use crate::support::*;
 /// The script's whole run, a bound against a hang, not a measure.
 const SCRIPT_DEADLINE: Duration = Duration::from_secs(120);
 
-fn python(test: &str) -> Option<String> {
-    if let Ok(python) = std::env::var("FACT_TEST_PYTHON") {
-        return Some(python);
-    }
-    assert!(
-        std::env::var("FACT_REQUIRE_SERVICES").as_deref() != Ok("1"),
-        "FACT_REQUIRE_SERVICES=1 but FACT_TEST_PYTHON is not set (run .ci/python-venv.sh)"
-    );
-    eprintln!("skipped {test}: set FACT_TEST_PYTHON (see .ci/python-venv.sh) to run it");
-    None
-}
-
 /// Runs mcp_python.py against `server` in `mode`, and returns its standard output once it
 /// has passed every check. The child is killed if the test ends first.
 async fn run_script(python: &str, server: &Running, mode: &str) -> String {
@@ -67,9 +55,9 @@ async fn run_script(python: &str, server: &Running, mode: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pythons_mcp_client_lists_calls_and_hears_progress_in_default_and_legacy_modes() {
-    let Some(python) =
-        python("pythons_mcp_client_lists_calls_and_hears_progress_in_default_and_legacy_modes")
-    else {
+    let Some(python) = fact_tests::services::test_python(
+        "pythons_mcp_client_lists_calls_and_hears_progress_in_default_and_legacy_modes",
+    ) else {
         return;
     };
     let fixture = fixture().await;

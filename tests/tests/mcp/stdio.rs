@@ -53,16 +53,12 @@ async fn over_a_pipe_calls_run_as_the_configured_user_with_progress_and_cancella
         .send_cancellable_request(request, PeerRequestOptions::no_options())
         .await
         .expect("sent");
-    tokio::time::timeout(Duration::from_secs(10), fixture.waiter.started.notified())
-        .await
-        .expect("the tool starts");
+    fixture.waiter.started().await;
     handle
         .cancel(Some("no longer needed".into()))
         .await
         .expect("notifications/cancelled");
-    tokio::time::timeout(Duration::from_secs(10), fixture.waiter.observed.notified())
-        .await
-        .expect("the tool sees its call cancelled");
+    fixture.waiter.observed_cancellation().await;
 
     client.cancel().await.expect("the client closes");
     tokio::time::timeout(Duration::from_secs(10), server)

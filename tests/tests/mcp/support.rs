@@ -32,6 +32,21 @@ impl Waiter {
     pub(crate) fn saw_cancellation(&self) -> bool {
         self.saw_cancellation.load(Ordering::SeqCst)
     }
+
+    /// Returns once `Mcp.Wait` has started (within a bound).
+    pub(crate) async fn started(&self) {
+        tokio::time::timeout(Duration::from_secs(10), self.started.notified())
+            .await
+            .expect("the tool starts");
+    }
+
+    /// Returns once `Mcp.Wait` has seen its call cancelled (within a bound).
+    pub(crate) async fn observed_cancellation(&self) {
+        tokio::time::timeout(Duration::from_secs(10), self.observed.notified())
+            .await
+            .expect("the tool sees its call cancelled");
+        assert!(self.saw_cancellation());
+    }
 }
 
 /// The tools of the MCP tests, and what they let a test observe.

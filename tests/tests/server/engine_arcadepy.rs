@@ -17,19 +17,6 @@ const PROJECT_KEY: &str = "project-key-0123456789abcdef";
 /// The script's whole run, a bound against a hang, not a measure.
 const SCRIPT_DEADLINE: Duration = Duration::from_secs(120);
 
-/// The Python of the venv holding arcadepy, or `None` after saying the test is skipped.
-fn python(test: &str) -> Option<String> {
-    if let Ok(python) = std::env::var("FACT_TEST_PYTHON") {
-        return Some(python);
-    }
-    assert!(
-        std::env::var("FACT_REQUIRE_SERVICES").as_deref() != Ok("1"),
-        "FACT_REQUIRE_SERVICES=1 but FACT_TEST_PYTHON is not set (run .ci/python-venv.sh)"
-    );
-    eprintln!("skipped {test}: set FACT_TEST_PYTHON (see .ci/python-venv.sh) to run it");
-    None
-}
-
 /// A child process that is killed and reaped however the test ends.
 struct Killed(Child);
 
@@ -42,7 +29,9 @@ impl Drop for Killed {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn arcadepy_lists_gets_and_executes_facts_tools() {
-    let Some(python) = python("arcadepy_lists_gets_and_executes_facts_tools") else {
+    let Some(python) =
+        fact_tests::services::test_python("arcadepy_lists_gets_and_executes_facts_tools")
+    else {
         return;
     };
     let executor = builder(&Gate::default()).build().expect("builds");
