@@ -31,6 +31,7 @@ mod result;
 mod schema;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(any(feature = "server", feature = "mcp"))]
 mod transport;
 
 #[doc(hidden)]

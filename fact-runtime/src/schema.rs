@@ -378,6 +378,7 @@ fn mcp_annotations(info: &ToolInfo) -> serde_json::Map<String, Value> {
 /// Whether MCP's structured content of `output` is `{"result": output}`: when the declared
 /// output `schema` is not an object's (its exported `outputSchema` wraps it, see
 /// [`mcp_output_schema`]), or, with no schema declared, when the output is not an object.
+#[cfg(feature = "mcp")]
 pub(crate) fn mcp_wraps_output(schema: Option<&Value>, output: &Value) -> bool {
     match schema {
         Some(schema) => !describes_an_object(schema),

@@ -143,6 +143,7 @@ impl McpServer {
 
     /// Waits until every call this server (or a clone of it) started has been answered and
     /// audited. For a server behind HTTP, once no request comes in any more.
+    #[cfg(feature = "server")]
     pub(crate) async fn calls_finished(&self) {
         self_calls_finished(&self.calls).await;
     }
