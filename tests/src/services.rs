@@ -12,6 +12,17 @@ pub fn postgres_url(test: &str) -> Option<String> {
     configured(test, "FACT_TEST_POSTGRES_URL", ".ci/services.sh")
 }
 
+/// The proxy variables a child process must not inherit: its requests go to loopback, and no
+/// proxy of the developer's shell may stand between.
+pub const PROXY_VARIABLES: [&str; 6] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+];
+
 /// The Python of the venv holding the pinned clients of other projects (arcadepy, mcp)
 /// (`FACT_TEST_PYTHON`), or `None` after printing that the calling test is skipped.
 ///

@@ -3,10 +3,8 @@
 //! check before any tool work, and the `Host` check against DNS rebinding.
 
 use fact_runtime::audit::AuditRecord;
-use rmcp::model::{CallToolRequestParams, ClientRequest, ErrorCode, ProtocolVersion, Request};
-use rmcp::service::{
-    ClientLifecycleMode, ClientServiceExt as _, PeerRequestOptions, RunningService,
-};
+use rmcp::model::{CallToolRequestParams, ErrorCode, ProtocolVersion};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt as _, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{RoleClient, ServiceExt as _};
@@ -281,13 +279,7 @@ async fn a_client_that_goes_away_cancels_the_tool_which_stops_and_is_audited_can
             "current" => current_client(&server, Listener::default()).await,
             _ => legacy_client(&server, Listener::default()).await,
         };
-        let request = ClientRequest::CallToolRequest(Request::new(call("Mcp.Wait", json!({}))));
-        let handle = client
-            .peer()
-            .send_cancellable_request(request, PeerRequestOptions::no_options())
-            .await
-            .expect("sent");
-        fixture.waiter.started().await;
+        let handle = waiting_call(&client, &fixture.waiter).await;
         assert!(!fixture.waiter.saw_cancellation());
         client.cancel().await.expect("the client goes away");
         drop(handle);

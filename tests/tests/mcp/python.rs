@@ -25,14 +25,7 @@ async fn run_script(python: &str, server: &Running, mode: &str) -> String {
         .env("FACT_MCP_KEY", ADA_KEY)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
-    for variable in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-    ] {
+    for variable in fact_tests::services::PROXY_VARIABLES {
         command.env_remove(variable);
     }
     let output = tokio::time::timeout(SCRIPT_DEADLINE, command.output())

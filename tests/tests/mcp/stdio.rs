@@ -8,8 +8,7 @@ use std::time::Duration;
 use fact_runtime::audit::AuditRecord;
 use fact_runtime::mcp::McpServer;
 use rmcp::ServiceExt as _;
-use rmcp::model::{CallToolRequestParams, ClientRequest, Request};
-use rmcp::service::PeerRequestOptions;
+use rmcp::model::CallToolRequestParams;
 use serde_json::json;
 
 use crate::support::*;
@@ -47,13 +46,7 @@ async fn over_a_pipe_calls_run_as_the_configured_user_with_progress_and_cancella
     let steps: Vec<f64> = heard.iter().map(|report| report.0).collect();
     assert_eq!(steps, [1.0, 2.0, 3.0]);
 
-    let request = ClientRequest::CallToolRequest(Request::new(call("Mcp.Wait")));
-    let handle = client
-        .peer()
-        .send_cancellable_request(request, PeerRequestOptions::no_options())
-        .await
-        .expect("sent");
-    fixture.waiter.started().await;
+    let handle = waiting_call(&client, &fixture.waiter).await;
     handle
         .cancel(Some("no longer needed".into()))
         .await

@@ -293,6 +293,24 @@ impl Drop for Running {
     }
 }
 
+/// Sends a call of `Mcp.Wait` through `client` as a request it can cancel, and returns its
+/// handle once the tool has started.
+pub(crate) async fn waiting_call(
+    client: &rmcp::service::RunningService<RoleClient, Listener>,
+    waiter: &Waiter,
+) -> rmcp::service::RequestHandle<RoleClient> {
+    let mut params = rmcp::model::CallToolRequestParams::new("Mcp.Wait");
+    params.arguments = Some(serde_json::Map::new());
+    let request = rmcp::model::ClientRequest::CallToolRequest(rmcp::model::Request::new(params));
+    let handle = client
+        .peer()
+        .send_cancellable_request(request, rmcp::service::PeerRequestOptions::no_options())
+        .await
+        .expect("sent");
+    waiter.started().await;
+    handle
+}
+
 /// An rmcp client that keeps every progress notification it receives.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Listener {

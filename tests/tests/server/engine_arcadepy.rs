@@ -58,16 +58,10 @@ async fn arcadepy_lists_gets_and_executes_facts_tools() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // Nothing from outside steers the client: no Arcade settings, no proxy for loopback.
-    for variable in [
-        "ARCADE_API_KEY",
-        "ARCADE_BASE_URL",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-    ] {
+    for variable in ["ARCADE_API_KEY", "ARCADE_BASE_URL"]
+        .into_iter()
+        .chain(fact_tests::services::PROXY_VARIABLES)
+    {
         command.env_remove(variable);
     }
     let mut child = Killed(command.spawn().expect("python starts"));
