@@ -341,8 +341,8 @@ async fn serve(
     addr: Option<std::net::SocketAddr>,
     configure: impl FnOnce(ToolExecutorBuilder) -> Result<ToolExecutorBuilder, ConfigureError>,
 ) -> ExitCode {
-    for (name, value) in environment_summary() {
-        tracing::info!(target: "fact::config", "{name}={value}");
+    for line in environment_summary().lines() {
+        tracing::info!(target: "fact::config", "{line}");
     }
     let mut config = match ServerConfig::from_env() {
         Ok(config) => config,
