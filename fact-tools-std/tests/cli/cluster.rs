@@ -114,7 +114,7 @@ impl Cluster {
         replicas: usize,
         env: &[(&str, &str)],
     ) -> Option<Self> {
-        let haproxy = haproxy_binary(test)?;
+        let haproxy = services::haproxy(test)?;
         let mut servers = Vec::with_capacity(replicas);
         let mut addrs = Vec::with_capacity(replicas);
         for _ in 0..replicas {
@@ -163,23 +163,6 @@ impl Drop for Cluster {
         let _ = self.haproxy.wait();
         // The replicas are killed by their own drops.
     }
-}
-
-fn haproxy_binary(test: &str) -> Option<String> {
-    if let Ok(path) = std::env::var("FACT_TEST_HAPROXY") {
-        return Some(path);
-    }
-    for path in ["/usr/sbin/haproxy", "/usr/bin/haproxy"] {
-        if Path::new(path).exists() {
-            return Some(path.to_owned());
-        }
-    }
-    assert!(
-        std::env::var("FACT_REQUIRE_SERVICES").as_deref() != Ok("1"),
-        "FACT_REQUIRE_SERVICES=1 but haproxy is not installed (run .ci/services.sh)"
-    );
-    eprintln!("skipped {test}: install haproxy (see .ci/services.sh) to run it");
-    None
 }
 
 /// haproxy's configuration: round robin over `replicas`, each checked on `/health`; a request
