@@ -6,14 +6,10 @@
 //! change what a test sees. Waits are bounded only so that a broken binary fails the test
 //! instead of hanging it; nothing is asserted about how long anything takes.
 
-#[path = "cli/cluster.rs"]
-mod cluster;
 #[path = "cli/fs_roots.rs"]
 mod fs_roots;
 #[path = "cli/mcp.rs"]
 mod mcp;
-#[path = "cli/replicas.rs"]
-mod replicas;
 #[path = "cli/sql_settings.rs"]
 mod sql_settings;
 #[path = "cli/support.rs"]

@@ -3,10 +3,12 @@
 
 pub mod audit_sinks;
 pub mod captured_log;
+pub mod cluster;
 pub mod fixtures;
 pub mod golden;
 pub mod grants;
 pub mod oauth_provider;
 pub mod openai_strict;
 pub mod scratch;
+pub mod serve_process;
 pub mod services;

@@ -12,23 +12,24 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use fact_runtime::audit::{AuditQuery, AuditRecord, SqlAuditSink};
-use fact_tests::services;
 use sqlx::Connection as _;
 
-use super::support::{Scratch, Server, WAIT, send_signal};
+use crate::serve_process::{ServeProcess, WAIT, send_signal};
+use crate::services;
 
 /// A database of its own in the test PostgreSQL, dropped (with any connection left) on drop.
-pub(crate) struct Database {
+#[derive(Debug)]
+pub struct Database {
     admin_url: String,
     name: String,
     /// The URL of this database.
-    pub(crate) url: String,
+    pub url: String,
 }
 
 impl Database {
     /// A new database, or `None` when the test PostgreSQL is not configured (the test is then
     /// skipped, or fails under `FACT_REQUIRE_SERVICES=1`).
-    pub(crate) fn create(test: &str) -> Option<Self> {
+    pub fn create(test: &str) -> Option<Self> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let admin_url = services::postgres_url(test)?;
         let name = format!(
@@ -47,7 +48,7 @@ impl Database {
     }
 
     /// Every audit record in this database, by time.
-    pub(crate) fn audit_records(&self) -> Vec<AuditRecord> {
+    pub fn audit_records(&self) -> Vec<AuditRecord> {
         block_on(async {
             let sink = SqlAuditSink::connect(&self.url)
                 .await
@@ -94,37 +95,36 @@ fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
 }
 
 /// `replicas` × `fact serve` behind haproxy.
-pub(crate) struct Cluster {
+#[derive(Debug)]
+pub struct Cluster {
     /// The replicas, in the balancer's order; a killed one stays (its process reaped).
-    pub(crate) replicas: Vec<Server>,
+    pub replicas: Vec<ServeProcess>,
     /// Where each replica listens.
-    pub(crate) addrs: Vec<SocketAddr>,
+    pub addrs: Vec<SocketAddr>,
     /// Where the balancer listens: what clients call.
-    pub(crate) balancer: SocketAddr,
+    pub balancer: SocketAddr,
     haproxy: Child,
 }
 
 impl Cluster {
-    /// Starts `replicas` servers, each `serve` (a `fact serve` on a free loopback port) with
-    /// `env`, and haproxy in front of them; `None` when haproxy is not installed (skipped, or a
-    /// failure under `FACT_REQUIRE_SERVICES=1`).
-    pub(crate) fn start(
+    /// Starts `replicas` servers, each the command `serve` makes (a `fact serve` on a free
+    /// loopback port), and haproxy in front of them, its configuration in `dir`; `None` when
+    /// haproxy is not installed (skipped, or a failure under `FACT_REQUIRE_SERVICES=1`).
+    pub fn start(
         test: &str,
-        scratch: &Scratch,
+        dir: &Path,
         replicas: usize,
-        env: &[(&str, &str)],
+        serve: impl Fn() -> Command,
     ) -> Option<Self> {
         let haproxy = services::haproxy(test)?;
         let mut servers = Vec::with_capacity(replicas);
         let mut addrs = Vec::with_capacity(replicas);
         for _ in 0..replicas {
-            let mut command = scratch.serve();
-            command.envs(env.iter().copied());
-            let mut server = Server::start(&mut command);
+            let mut server = ServeProcess::start(&mut serve());
             addrs.push(server.addr());
             servers.push(server);
         }
-        let (child, balancer) = start_haproxy(&haproxy, &scratch.dir, &addrs);
+        let (child, balancer) = start_haproxy(&haproxy, dir, &addrs);
         Some(Self {
             replicas: servers,
             addrs,
@@ -134,7 +134,7 @@ impl Cluster {
     }
 
     /// `kill -9` of replica `index`, as a crashed machine: no shutdown, no flush.
-    pub(crate) fn kill(&mut self, index: usize) {
+    pub fn kill(&mut self, index: usize) {
         let server = &mut self.replicas[index];
         send_signal(server.child.id(), "KILL");
         let _ = server.child.wait();
@@ -142,7 +142,7 @@ impl Cluster {
 
     /// SIGTERM to every replica still running, then waits for each to exit (each flushes its
     /// audit log first).
-    pub(crate) fn stop_replicas(&mut self) {
+    pub fn stop_replicas(&mut self) {
         for server in &mut self.replicas {
             if matches!(server.child.try_wait(), Ok(None)) {
                 server.terminate();
