@@ -7,6 +7,8 @@
 
 #[path = "replicas/audit.rs"]
 mod audit;
+#[path = "replicas/oauth.rs"]
+mod oauth;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
