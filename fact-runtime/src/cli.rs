@@ -387,7 +387,7 @@ async fn executor(
     configure: impl FnOnce(ToolExecutorBuilder) -> Result<ToolExecutorBuilder, ConfigureError>,
 ) -> Result<(ToolExecutor, std::sync::Arc<SqlAuditSink>), String> {
     let mut builder = ToolExecutor::builder();
-    match AuthorizationManager::from_env() {
+    match AuthorizationManager::from_env().await {
         Ok(Some(manager)) => builder = builder.authorization(manager),
         Ok(None) => {}
         Err(error) => return Err(format!("OAuth configuration: {error}")),

@@ -51,7 +51,7 @@ pub(crate) async fn callback(
             Some(description) => format!("{error}: {description}"),
             None => error.clone(),
         };
-        let detail = match manager.abandon_authorization(flow_id, &reason) {
+        let detail = match manager.abandon_authorization(flow_id, &reason).await {
             Ok(()) => format!("The provider did not grant access ({reason})."),
             Err(problem) => format!("The provider did not grant access ({reason}), and {problem}."),
         };
@@ -64,7 +64,14 @@ pub(crate) async fn callback(
             "The provider's answer carries no code.",
         );
     };
-    let tool = manager.flow_status(flow_id).map(|(flow, _)| flow.tool_name);
+    // The tool is only named on the page: a store that cannot say leaves it unnamed, and the
+    // completion below reports the store's failure.
+    let tool = manager
+        .flow_status(flow_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|(flow, _)| flow.tool_name);
     match manager.complete_authorization(flow_id, code).await {
         Ok(grant) => page(
             StatusCode::OK,
