@@ -72,6 +72,7 @@ pub struct SqlGrantStore {
     backend: &'static str,
     /// Bounds the connections locks hold.
     lock_connections: Arc<Semaphore>,
+    lock_timeout: Duration,
 }
 
 impl SqlGrantStore {
@@ -106,7 +107,17 @@ impl SqlGrantStore {
             sealer,
             backend,
             lock_connections: Arc::new(Semaphore::new(LOCK_CONNECTIONS)),
+            lock_timeout: GRANT_LOCK_TIMEOUT,
         })
+    }
+
+    /// How long [`lock_grant`](GrantStore::lock_grant) waits for another replica's lock on a
+    /// grant (default [`GRANT_LOCK_TIMEOUT`], at least a millisecond). Keep it above the token
+    /// request's 30 s, or a replica gives up on a refresh that would have succeeded.
+    #[must_use]
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout.max(Duration::from_millis(1));
+        self
     }
 
     /// [`connect`](Self::connect) to `DATABASE_URL` (default [`DEFAULT_DATABASE_URL`](crate::DEFAULT_DATABASE_URL)) with
@@ -126,15 +137,15 @@ impl SqlGrantStore {
     }
 
     /// Takes PostgreSQL's transaction-scoped advisory lock of `user_id`'s grant, on a
-    /// connection of its own, waiting at most [`GRANT_LOCK_TIMEOUT`]. The lock ends with the
+    /// connection of its own, waiting at most its lock timeout. The lock ends with the
     /// transaction: when released, when dropped, or when the connection dies with its process.
     async fn advisory_lock(&self, user_id: &str) -> Result<GrantLock, AuthError> {
         let busy = || AuthError::GrantBusy {
             user_id: user_id.to_owned(),
-            waited: GRANT_LOCK_TIMEOUT,
+            waited: self.lock_timeout,
         };
         let slot = tokio::time::timeout(
-            GRANT_LOCK_TIMEOUT,
+            self.lock_timeout,
             Arc::clone(&self.lock_connections).acquire_owned(),
         )
         .await
@@ -147,7 +158,7 @@ impl SqlGrantStore {
         sqlx::query(&format!(
             "SELECT set_config('lock_timeout', '{}ms', true), \
              set_config('idle_in_transaction_session_timeout', '{}ms', true)",
-            GRANT_LOCK_TIMEOUT.as_millis(),
+            self.lock_timeout.as_millis(),
             LOCK_HOLDER_IDLE_LIMIT.as_millis()
         ))
         .execute(&mut *transaction)

@@ -56,8 +56,8 @@ pub enum AuthError {
     /// Another process kept the grant of `user_id` locked (to refresh it) for longer than a
     /// lock may be waited for.
     #[error(
-        "the grant of user '{user_id}' is being changed by another process, which did not finish within {} s; try again",
-        waited.as_secs()
+        "the grant of user '{user_id}' is being changed by another process, which did not finish within {} ms; try again",
+        waited.as_millis()
     )]
     GrantBusy {
         /// The user whose grant is locked.
