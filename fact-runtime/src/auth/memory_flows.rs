@@ -14,9 +14,8 @@ use crate::auth::{AuthError, AuthorizationFlow, FlowStatus};
 /// O(1) (amortized), so a flood of refused calls costs each call the same.
 ///
 /// ```
-/// use std::time::Duration;
-/// use fact_runtime::auth::{AuthError, AuthorizationManager, MemoryFlowStore, OAuthConfig};
 /// use std::sync::Arc;
+/// use fact_runtime::auth::{AuthError, AuthorizationManager, MemoryFlowStore, OAuthConfig};
 ///
 /// # fn main() -> Result<(), AuthError> {
 /// let config = OAuthConfig::new("c", "https://app.example/cb", "https://p.example/a", "https://p.example/t")?;

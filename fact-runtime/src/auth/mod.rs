@@ -16,6 +16,7 @@ mod check;
 mod config;
 mod encrypted;
 mod error;
+mod flow_row;
 mod flow_steps;
 mod flows;
 mod manager;

@@ -11,6 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::routes::AppState;
+use crate::auth::AuthError;
 use crate::executor::ToolExecutor;
 
 /// The path of the executor's redirect URI, when it has an authorization manager.
@@ -82,6 +83,15 @@ pub(crate) async fn callback(
                 tool.map_or_else(|| "the tool".to_owned(), |tool| format!("tool '{tool}'")),
             ),
         ),
+        // The stores' failures are the server's, told in its log rather than to a browser.
+        Err(error @ (AuthError::Store(_) | AuthError::GrantBusy { .. })) => {
+            tracing::error!(%error, "cannot complete an authorization flow");
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Authorization failed",
+                "The authorization could not be completed: the server cannot reach its store now. Start the authorization again in a moment.",
+            )
+        }
         Err(error) => page(
             StatusCode::BAD_REQUEST,
             "Authorization failed",
