@@ -95,7 +95,8 @@ enum Command {
         FACT_MAX_BATCH_RESPONSE_BYTES largest answer to one batch, in bytes of JSON (default 32 MiB)\n  \
         FACT_SHUTDOWN_GRACE_SECS time calls in flight get at shutdown (default 25)\n  \
         FACT_MCP_ALLOWED_HOSTS   Host names /mcp answers, comma-separated, * for any (default loopback)\n  \
-        DATABASE_URL             audit log database (default sqlite://fact.db)\n\n\
+        DATABASE_URL             audit log database (default sqlite://fact.db); with SECRET_KEY, OAuth grants and flows too\n  \
+        SECRET_KEY               32+ bytes, the same on every replica: OAuth grants and pending flows are kept encrypted in DATABASE_URL, shared by replicas (unset: in memory)\n\n\
         Endpoints: GET /health, GET /metrics, GET /v1/tools[?format=], GET /v1/tools/{name}, \
         POST /v1/tools/execute, POST /v1/tools/execute/batch, POST /mcp (MCP, streamable HTTP)")]
     Serve {
@@ -387,7 +388,7 @@ async fn executor(
     configure: impl FnOnce(ToolExecutorBuilder) -> Result<ToolExecutorBuilder, ConfigureError>,
 ) -> Result<(ToolExecutor, std::sync::Arc<SqlAuditSink>), String> {
     let mut builder = ToolExecutor::builder();
-    match AuthorizationManager::from_env() {
+    match AuthorizationManager::from_env().await {
         Ok(Some(manager)) => builder = builder.authorization(manager),
         Ok(None) => {}
         Err(error) => return Err(format!("OAuth configuration: {error}")),
