@@ -118,7 +118,6 @@ impl OAuthCluster {
 }
 
 #[test]
-#[ignore = "until the shared flow store lands"]
 fn an_oauth_flow_started_on_one_replica_completes_on_another_once_and_serves_the_third() {
     let test = "an_oauth_flow_completes_on_another_replica";
     let Some(cluster) = OAuthCluster::start(test) else {
@@ -140,7 +139,6 @@ fn an_oauth_flow_started_on_one_replica_completes_on_another_once_and_serves_the
 }
 
 #[test]
-#[ignore = "until the shared flow store lands"]
 fn replicas_refreshing_one_expired_grant_at_once_make_one_token_request() {
     let test = "replicas_refresh_one_grant_once";
     let Some(cluster) = OAuthCluster::start(test) else {
