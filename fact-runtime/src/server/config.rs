@@ -366,6 +366,7 @@ pub fn environment_summary() -> Vec<(&'static str, String)> {
         "DATABASE_URL",
         "FACT_SQL_DATABASE_URL",
         "OAUTH_REDIRECT_URI",
+        "REDIS_URL",
     ];
     const PLAIN: &[&str] = &[
         "OAUTH_CLIENT_ID",
@@ -391,6 +392,11 @@ pub fn environment_summary() -> Vec<(&'static str, String)> {
         "FACT_SHUTDOWN_GRACE_SECS",
         "FACT_MCP_ALLOWED_HOSTS",
         "FACT_MCP_USER",
+        "FACT_RATE_LIMIT_PER_MINUTE",
+        "FACT_RATE_LIMIT_BURST",
+        "FACT_RATE_LIMIT_BY_USER",
+        "FACT_RATE_LIMIT_TOOLS",
+        "FACT_RATE_LIMIT_ON_STORE_ERROR",
         crate::arcade::EXECUTION_MODE_ENV,
         crate::arcade::TOOLKITS_ENV,
         crate::arcade::REFRESH_SECONDS_ENV,
@@ -525,6 +531,10 @@ mod tests {
                 "https://****@arcade.example/v1?api_key=****",
             ),
             ("s3cret-without-scheme", "(set, not a URL)"),
+            (
+                "redis://:hunter2@redis.internal:6379/0",
+                "redis://****@redis.internal:6379/0",
+            ),
         ];
         for (url, shown) in cases {
             assert_eq!(mask_url(url), shown, "{url}");
