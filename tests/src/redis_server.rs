@@ -18,6 +18,8 @@ pub struct RedisServer {
     binary: PathBuf,
     dir: PathBuf,
     port: u16,
+    /// Settings beyond the fixed ones (`--requirepass`, say).
+    settings: Vec<String>,
     child: Option<Child>,
 }
 
@@ -47,6 +49,7 @@ impl RedisServer {
             binary,
             dir,
             port: 0,
+            settings: Vec::new(),
             child: None,
         };
         // Another process may take the free port between its choice and the server's bind:
@@ -98,6 +101,17 @@ impl RedisServer {
         );
     }
 
+    /// Starts the server again on the same port with `settings` added to the fixed ones
+    /// (`["--requirepass", "secret"]`), as a Redis restarted with another configuration.
+    ///
+    /// # Panics
+    ///
+    /// As [`restart`](Self::restart).
+    pub fn restart_with(&mut self, settings: &[&str]) {
+        self.settings = settings.iter().map(|&setting| setting.to_owned()).collect();
+        self.restart();
+    }
+
     /// Stops the server's process without closing its connections (SIGSTOP): a Redis that
     /// hangs. [`resume`](Self::resume) lets it go on.
     pub fn pause(&self) {
@@ -131,6 +145,7 @@ impl RedisServer {
             .arg(&self.dir)
             .arg("--logfile")
             .arg(self.log_path())
+            .args(&self.settings)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -204,7 +219,8 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// Whether a Redis on `port` answers `PING` with `+PONG`, each step bounded.
+/// Whether a Redis on `port` answers `PING`, with `+PONG` or, when it wants a password,
+/// `-NOAUTH`; each step bounded.
 fn answers_ping(port: u16) -> bool {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
@@ -217,5 +233,5 @@ fn answers_ping(port: u16) -> bool {
         return false;
     }
     let mut answer = [0u8; 7];
-    stream.read_exact(&mut answer).is_ok() && &answer == b"+PONG\r\n"
+    stream.read_exact(&mut answer).is_ok() && (&answer == b"+PONG\r\n" || &answer == b"-NOAUTH")
 }

@@ -2,8 +2,8 @@
 //! (feature `redis`).
 
 use std::fmt;
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::{Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -13,6 +13,9 @@ use crate::clock::SharedClock;
 
 /// GCRA in one Lua script, run atomically by Redis on its own clock.
 const GCRA: &str = include_str!("gcra.lua");
+
+/// At most one fresh connection this often after timeouts or unexpected errors.
+const RENEW_EVERY: Duration = Duration::from_secs(1);
 
 /// What a URL that cannot be used looks like, for the error message.
 const EXPECTED_URL: &str =
@@ -44,8 +47,10 @@ pub enum RedisStoreConfigError {
 ///   a tool's name, the caller `u:{user}`, `a` (anonymous) or `e` (everyone), with every byte
 ///   outside `A-Z a-z 0-9 . _ - @ *` percent-encoded, so that no user id (one holding `:`, say)
 ///   can reach another's key.
-/// - One multiplexed connection per store, which reconnects on its own: a Redis that comes back
-///   is used again without a restart. Every command is bounded by the store's timeout (default
+/// - One multiplexed connection per store, which reconnects on its own after a connection
+///   error; after a timeout or an unexpected answer (a half-open connection, a handshake
+///   refused) the store opens a fresh one, at most once a second. A Redis that comes back is
+///   used again without a restart. Every command is bounded by the store's timeout (default
 ///   500 ms), so a Redis that hangs fails calls promptly; then the executor's
 ///   [`StoreErrorPolicy`](super::StoreErrorPolicy) decides.
 /// - The connection opens at the first call (on the tokio runtime that makes it): building the
@@ -65,7 +70,10 @@ pub enum RedisStoreConfigError {
 /// ```
 pub struct RedisRateLimitStore {
     client: redis::Client,
-    manager: OnceLock<ConnectionManager>,
+    /// The connection, once a call has opened it; `None` again when it is to be renewed.
+    manager: RwLock<Option<ConnectionManager>>,
+    /// When the connection was last renewed.
+    renewed: Mutex<Option<Instant>>,
     script: redis::Script,
     prefix: String,
     timeout: Duration,
@@ -134,7 +142,11 @@ impl RedisRateLimitStore {
 
     /// The connection, opened lazily on the calling task's runtime.
     fn connection(&self) -> Result<ConnectionManager, RateLimitStoreError> {
-        if let Some(manager) = self.manager.get() {
+        if let Some(manager) = &*self.manager.read().unwrap_or_else(PoisonError::into_inner) {
+            return Ok(manager.clone());
+        }
+        let mut slot = self.manager.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(manager) = &*slot {
             return Ok(manager.clone());
         }
         let config = ConnectionManagerConfig::new()
@@ -146,8 +158,21 @@ impl RedisRateLimitStore {
             .set_number_of_retries(0);
         let manager = ConnectionManager::new_lazy_with_config(self.client.clone(), config)
             .map_err(|error| RateLimitStoreError::Unexpected(error.to_string()))?;
-        // Two first calls at once may both get here: one manager is kept, the other dropped.
-        Ok(self.manager.get_or_init(|| manager).clone())
+        *slot = Some(manager.clone());
+        Ok(manager)
+    }
+
+    /// Drops the connection, so that the next call opens a fresh one: the connection manager
+    /// reconnects by itself only after an I/O error, and neither a half-open connection (every
+    /// command times out) nor a refused handshake (`AUTH` or `SELECT` answered with an error
+    /// while Redis was being set up) is one. At most once every [`RENEW_EVERY`].
+    fn renew(&self) {
+        let mut renewed = self.renewed.lock().unwrap_or_else(PoisonError::into_inner);
+        if renewed.is_some_and(|at| at.elapsed() < RENEW_EVERY) {
+            return;
+        }
+        *renewed = Some(Instant::now());
+        *self.manager.write().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// Runs `command` on the connection within the timeout.
@@ -156,15 +181,18 @@ impl RedisRateLimitStore {
         command: impl AsyncFnOnce(&mut ConnectionManager) -> redis::RedisResult<T>,
     ) -> Result<T, RateLimitStoreError> {
         let mut connection = self.connection()?;
-        match tokio::time::timeout(self.timeout, command(&mut connection)).await {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(error)) if error.is_timeout() => Err(RateLimitStoreError::Timeout(self.timeout)),
+        let error = match tokio::time::timeout(self.timeout, command(&mut connection)).await {
+            Ok(Ok(answer)) => return Ok(answer),
+            Ok(Err(error)) if error.is_timeout() => RateLimitStoreError::Timeout(self.timeout),
             Ok(Err(error)) if error.is_io_error() || error.is_connection_dropped() => {
-                Err(RateLimitStoreError::Unreachable(error.to_string()))
+                // The connection manager reconnects at the next call.
+                return Err(RateLimitStoreError::Unreachable(error.to_string()));
             }
-            Ok(Err(error)) => Err(RateLimitStoreError::Unexpected(error.to_string())),
-            Err(_elapsed) => Err(RateLimitStoreError::Timeout(self.timeout)),
-        }
+            Ok(Err(error)) => RateLimitStoreError::Unexpected(error.to_string()),
+            Err(_elapsed) => RateLimitStoreError::Timeout(self.timeout),
+        };
+        self.renew();
+        Err(error)
     }
 }
 
@@ -206,7 +234,8 @@ impl RedisRateLimitStoreBuilder {
         }
         Ok(RedisRateLimitStore {
             client: self.client,
-            manager: OnceLock::new(),
+            manager: RwLock::new(None),
+            renewed: Mutex::new(None),
             script: redis::Script::new(GCRA),
             prefix: self.prefix,
             timeout: self.timeout,

@@ -1,13 +1,15 @@
-//! Redis stopped, hung and started again: the store-error policy decides each call promptly
+//! Redis stopped, hung, and started again (also with the password the store expects): the store-error policy decides each call promptly
 //! (deny: 503 with `retry_after_ms` and, over HTTP, `Retry-After`; allow: the call runs and
 //! `fact_rate_limit_store_errors_total{policy="allow"}` counts it), and limits hold again once
 //! Redis answers, with the same executor.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fact_runtime::metrics::PrometheusExporter;
 use fact_runtime::server::{Server, ServerConfig};
-use fact_runtime::{ErrorKind, StoreErrorPolicy, ToolExecutor, ToolResult};
+use fact_runtime::{ErrorKind, RedisRateLimitStore, StoreErrorPolicy, ToolExecutor, ToolResult};
+use fact_tests::fixtures;
 use fact_tests::redis_server::RedisServer;
 
 use super::{echo, replica, start};
@@ -184,4 +186,35 @@ async fn over_http_a_store_outage_is_a_503_with_retry_after() {
 
     let _ = stop.send(());
     let _ = served.await;
+}
+
+#[tokio::test]
+async fn a_redis_restarted_with_the_password_the_store_expects_is_used_again() {
+    let Some(mut redis) = RedisServer::start("outage_password") else {
+        return;
+    };
+    let clock = start();
+    let url = format!("redis://:rl-secret@127.0.0.1:{}", redis.port());
+    let store = RedisRateLimitStore::builder(&url)
+        .expect("a Redis URL")
+        .timeout(Duration::from_millis(300))
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .expect("the store builds");
+    let _ = fixtures::TOOL_NAMES;
+    let executor = ToolExecutor::builder()
+        .enable_rate_limiting(true)
+        .max_calls_per_minute(2)
+        .clock(Arc::new(clock))
+        .rate_limit_store(Arc::new(store))
+        .build()
+        .expect("builds");
+    // This Redis wants no password: the handshake fails, which is no connection error.
+    assert_store_unreachable(&answered(&executor, "ada").await);
+
+    redis.restart_with(&["--requirepass", "rl-secret"]);
+    assert_eq!(until_redis_answers(&executor).await.status_code, 200);
+    assert_eq!(answered(&executor, "ada").await.status_code, 200);
+    assert_eq!(answered(&executor, "ada").await.status_code, 200);
+    assert_eq!(answered(&executor, "ada").await.status_code, 429);
 }
