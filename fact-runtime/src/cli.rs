@@ -39,6 +39,7 @@ use crate::auth::AuthorizationManager;
 use crate::call::ToolCall;
 use crate::executor::{ToolExecutor, ToolExecutorBuilder};
 use crate::mcp::McpServer;
+use crate::rate_limit::RateLimitConfig;
 use crate::schema::ToolFormat;
 use crate::server::{Server, ServerConfig, environment_summary};
 
@@ -96,7 +97,13 @@ enum Command {
         FACT_SHUTDOWN_GRACE_SECS time calls in flight get at shutdown (default 25)\n  \
         FACT_MCP_ALLOWED_HOSTS   Host names /mcp answers, comma-separated, * for any (default loopback)\n  \
         DATABASE_URL             audit log database (default sqlite://fact.db); with SECRET_KEY, OAuth grants and flows too\n  \
-        SECRET_KEY               32+ bytes, the same on every replica: OAuth grants and pending flows are kept encrypted in DATABASE_URL, shared by replicas (unset: in memory)\n\n\
+        SECRET_KEY               32+ bytes, the same on every replica: OAuth grants and pending flows are kept encrypted in DATABASE_URL, shared by replicas (unset: in memory)\n  \
+        FACT_RATE_LIMIT_PER_MINUTE calls a minute per caller (unset: no rate limiting)\n  \
+        FACT_RATE_LIMIT_BURST    calls back to back (default: the per-minute quota)\n  \
+        FACT_RATE_LIMIT_BY_USER  false: all callers share one quota (default true: per user)\n  \
+        FACT_RATE_LIMIT_TOOLS    tools' own quotas, Toolkit.Tool=N,... (N a minute)\n  \
+        FACT_RATE_LIMIT_ON_STORE_ERROR deny (503, default) or allow, when Redis cannot answer\n  \
+        REDIS_URL                redis://[:password@]host[:port][/db]: quotas shared by replicas\n\n\
         Endpoints: GET /health, GET /metrics, GET /v1/tools[?format=], GET /v1/tools/{name}, \
         POST /v1/tools/execute, POST /v1/tools/execute/batch, POST /mcp (MCP, streamable HTTP)")]
     Serve {
@@ -395,6 +402,19 @@ async fn executor(
     }
     match crate::arcade::ArcadeGateway::from_env() {
         Ok(Some(gateway)) => builder = builder.arcade(gateway),
+        Ok(None) => {}
+        Err(error) => return Err(error.to_string()),
+    }
+    match RateLimitConfig::from_env() {
+        Ok(Some(limits)) => {
+            tracing::info!(target: "fact::config", "rate limits: {limits}");
+            if let Some(store) = limits.shared_store()
+                && let Err(error) = store.check().await
+            {
+                tracing::warn!(%error, "the rate-limit store does not answer yet; until it does, calls meet FACT_RATE_LIMIT_ON_STORE_ERROR");
+            }
+            builder = builder.rate_limits(limits);
+        }
         Ok(None) => {}
         Err(error) => return Err(error.to_string()),
     }

@@ -53,7 +53,12 @@ pub use extensions::Extensions;
 pub use fact_macros::tool;
 pub use policy::{SecurityPolicy, Validator};
 pub use progress::{Progress, ProgressSink};
-pub use rate_limit::{RateLimit, RateLimitKey, RateLimitStore};
+pub use rate_limit::{
+    Admission, RATE_LIMIT_VARIABLES, RateLimit, RateLimitConfig, RateLimitConfigError,
+    RateLimitKey, RateLimitStore, RateLimitStoreError, StoreErrorPolicy,
+};
+#[cfg(feature = "redis")]
+pub use rate_limit::{RedisRateLimitStore, RedisRateLimitStoreBuilder, RedisStoreConfigError};
 pub use registry::{Execution, ToolInfo};
 pub use result::{ResultMetadata, ToolResult};
 pub use schema::{ToolFormat, UnknownFormat, openai_strict_schema};

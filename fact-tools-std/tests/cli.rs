@@ -10,6 +10,8 @@
 mod fs_roots;
 #[path = "cli/mcp.rs"]
 mod mcp;
+#[path = "cli/rate_limits.rs"]
+mod rate_limits;
 #[path = "cli/sql_settings.rs"]
 mod sql_settings;
 #[path = "cli/support.rs"]

@@ -1,9 +1,13 @@
 //! Pipeline overhead: the calculator called directly as Rust (the physical limit), through
 //! `execute_tool_call`, and through `execute_tool_calls` in batches of 100; then a tool behind
 //! every stage (auth with a live grant, rate limiting with a high quota, audit to SQLite, and
-//! audit to a sink that never lags) beside its own direct call, in one run.
+//! audit to a sink that never lags) beside its own direct call, in one run; and the rate-limit
+//! stage's cost per call, in process and, when `FACT_BENCH_REDIS_URL` names a Redis, on Redis.
 //!
 //! `cargo bench -p fact-tests --bench pipeline`
+//!
+//! With Redis: `redis-server --port 6390 --save '' --appendonly no` in one shell, then
+//! `FACT_BENCH_REDIS_URL=redis://127.0.0.1:6390 cargo bench -p fact-tests --bench pipeline -- rate_limit`
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -15,7 +19,8 @@ use fact_runtime::audit::{
 };
 use fact_runtime::auth::Grant;
 use fact_runtime::{
-    AccessToken, RateLimit, SystemClock, ToolCall, ToolContext, ToolExecutor, ToolResult,
+    AccessToken, RateLimit, RedisRateLimitStore, SystemClock, ToolCall, ToolContext, ToolExecutor,
+    ToolExecutorBuilder, ToolResult,
 };
 use fact_tests::fixtures::secure_multiply;
 use fact_tests::grants::manager_granting;
@@ -155,5 +160,67 @@ fn full_pipeline(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, pipeline, full_pipeline);
+/// The calculator behind the rate-limit stage: off, counted in process, and counted in Redis
+/// (one round trip and one script per call), one call at a time and in batches of 100 (which
+/// share the store's one multiplexed connection). Quotas no run can spend, so every call is
+/// admitted.
+fn rate_limit_store(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let limited = || {
+        ToolExecutor::builder()
+            .enable_rate_limiting(true)
+            .max_calls_per_minute(u32::MAX)
+    };
+    let build = |builder: ToolExecutorBuilder| builder.build().expect("executor");
+    let mut executors = vec![
+        ("off", build(ToolExecutor::builder())),
+        ("in_process", build(limited())),
+    ];
+    match std::env::var("FACT_BENCH_REDIS_URL") {
+        Ok(url) => {
+            let store = RedisRateLimitStore::builder(&url)
+                .expect("FACT_BENCH_REDIS_URL is a Redis URL")
+                .key_prefix(format!("fact-bench:{}:", std::process::id()))
+                .build()
+                .expect("the store builds");
+            executors.push(("redis", build(limited().rate_limit_store(Arc::new(store)))));
+        }
+        Err(_) => eprintln!("rate_limit/redis skipped: set FACT_BENCH_REDIS_URL to a Redis"),
+    }
+    let arguments = json!({"operation": "multiply", "a": 6, "b": 7});
+    let call = || ToolCall::new("MyApp.Calculator", arguments.clone()).user("ada");
+
+    let mut group = c.benchmark_group("rate_limit");
+    group.throughput(Throughput::Elements(1));
+    for (name, executor) in &executors {
+        group.bench_function(*name, |b| {
+            b.to_async(&runtime).iter(|| async {
+                let result = executor.execute_tool_call(black_box(call())).await;
+                assert_eq!(result.status_code, 200, "{result:?}");
+            });
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("rate_limit_batch_100");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    for (name, executor) in &executors {
+        group.bench_function(*name, |b| {
+            b.to_async(&runtime).iter_batched(
+                || (0..BATCH).map(|_| call()).collect::<Vec<_>>(),
+                |calls| async {
+                    let results = executor.execute_tool_calls(calls).await;
+                    assert!(results.iter().all(|result| result.status_code == 200));
+                },
+                BatchSize::SmallInput,
+            );
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, pipeline, full_pipeline, rate_limit_store);
 criterion_main!(benches);

@@ -1,13 +1,14 @@
 //! The rate-limit stage: GCRA quotas per user, per tool and with bursts, exact under
-//! concurrency, driven by a manual clock (no sleeps), and pluggable storage.
+//! concurrency, driven by a manual clock (no sleeps), and pluggable storage whose errors the
+//! store-error policy decides (Redis itself: rate_limit_redis.rs).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fact_runtime::{
-    ErrorKind, ManualClock, RateLimit, RateLimitKey, RateLimitStore, ToolCall, ToolExecutor,
-    ToolExecutorBuilder, ToolResult,
+    Admission, ErrorKind, ManualClock, RateLimit, RateLimitConfig, RateLimitKey, RateLimitStore,
+    RateLimitStoreError, StoreErrorPolicy, ToolCall, ToolExecutor, ToolExecutorBuilder, ToolResult,
 };
 use fact_tests::fixtures;
 // The one line that keeps a crate of tools linked when nothing else names it.
@@ -271,7 +272,7 @@ impl RateLimitStore for CountingStore {
         scope: &'a str,
         key: RateLimitKey<'a>,
         quota: RateLimit,
-    ) -> BoxFuture<'a, Result<(), Duration>> {
+    ) -> BoxFuture<'a, Result<Admission, RateLimitStoreError>> {
         Box::pin(async move {
             let key = match key {
                 RateLimitKey::User(user) => user.to_owned(),
@@ -285,9 +286,11 @@ impl RateLimitStore for CountingStore {
                 .count();
             seen.push((scope.to_owned(), key, quota.calls_per_minute()));
             if used < quota.max_burst() as usize {
-                Ok(())
+                Ok(Admission::Admitted)
             } else {
-                Err(quota.interval())
+                Ok(Admission::Refused {
+                    retry_after: quota.interval(),
+                })
             }
         })
     }
@@ -320,4 +323,74 @@ async fn a_custom_store_is_asked_for_the_executor_quota_and_the_tool_quota() {
     }
     let call = ToolCall::new("Fixture.Quota", json!({})).user("ada");
     assert_refused(&executor.execute_tool_call(call).await, 20_000);
+}
+
+/// A store that cannot answer, as a shared store whose backend is down.
+#[derive(Debug)]
+struct DownStore;
+
+impl RateLimitStore for DownStore {
+    fn acquire<'a>(
+        &'a self,
+        _scope: &'a str,
+        _key: RateLimitKey<'a>,
+        _quota: RateLimit,
+    ) -> BoxFuture<'a, Result<Admission, RateLimitStoreError>> {
+        Box::pin(async {
+            Err(RateLimitStoreError::Unreachable(
+                "Connection refused (os error 111)".to_owned(),
+            ))
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_decide_refuses_the_call_with_a_503_by_default() {
+    let clock = start();
+    let executor = limited(&clock)
+        .rate_limit_store(Arc::new(DownStore))
+        .build()
+        .expect("builds");
+    let result = echo(&executor, Some("ada")).await;
+    assert_eq!(result.status_code, 503, "{result:?}");
+    assert_eq!(result.error_kind(), Some(ErrorKind::Unavailable));
+    assert_eq!(result.metadata.retry_after_ms, Some(1_000));
+    assert_eq!(
+        result.error.as_deref(),
+        Some(
+            "The rate-limit store is unreachable, so the call was not started. Try again shortly."
+        )
+    );
+}
+
+#[tokio::test]
+async fn under_the_allow_policy_a_store_that_cannot_decide_lets_calls_run() {
+    let clock = start();
+    let executor = limited(&clock)
+        .max_calls_per_minute(1)
+        .rate_limit_store(Arc::new(DownStore))
+        .rate_limit_on_store_error(StoreErrorPolicy::Allow)
+        .build()
+        .expect("builds");
+    for _ in 0..3 {
+        assert_eq!(echo(&executor, Some("ada")).await.status_code, 200);
+    }
+}
+
+#[tokio::test]
+async fn a_rate_limit_config_turns_limiting_on_with_its_quotas() {
+    let clock = start();
+    let config = RateLimitConfig::new(RateLimit::per_minute(60).burst(2))
+        .tool("Fixture.Quota", RateLimit::per_minute(1));
+    let executor = ToolExecutor::builder()
+        .clock(Arc::new(clock.clone()))
+        .rate_limits(config)
+        .build()
+        .expect("builds");
+    assert_eq!(echo(&executor, Some("ada")).await.status_code, 200);
+    assert_eq!(echo(&executor, Some("ada")).await.status_code, 200);
+    assert_refused(&echo(&executor, Some("ada")).await, 1_000);
+    let quota = || ToolCall::new("Fixture.Quota", json!({})).user("bob");
+    assert_eq!(executor.execute_tool_call(quota()).await.status_code, 200);
+    assert_refused(&executor.execute_tool_call(quota()).await, 60_000);
 }

@@ -20,7 +20,9 @@ use crate::pipeline::record::Recorder;
 use crate::pipeline::route::Router;
 use crate::pipeline::validate::ArgumentValidator;
 use crate::policy::{SecurityPolicy, Validator};
-use crate::rate_limit::{RateLimit, RateLimitStore};
+use crate::rate_limit::{
+    RateLimit, RateLimitConfig, RateLimitConfigError, RateLimitStore, StoreErrorPolicy,
+};
 use crate::registry::{RegisteredTool, Registry};
 
 use super::{DEFAULT_MAX_CONCURRENCY, Inner, ToolExecutor};
@@ -151,11 +153,55 @@ impl ToolExecutorBuilder {
         self
     }
 
-    /// Keeps quota state in `store` (shared by replicas, say) instead of in process.
+    /// Keeps quota state in `store` (shared by replicas, say:
+    /// [`RedisRateLimitStore`](crate::RedisRateLimitStore)) instead of in process.
     #[must_use]
     pub fn rate_limit_store(mut self, store: Arc<dyn RateLimitStore>) -> Self {
         self.rate_limits.store = Some(store);
         self
+    }
+
+    /// What a call meets when the rate-limit store cannot decide (default
+    /// [`StoreErrorPolicy::Deny`]: a 503 with `retry_after_ms`).
+    #[must_use]
+    pub fn rate_limit_on_store_error(mut self, policy: StoreErrorPolicy) -> Self {
+        self.rate_limits.on_store_error = policy;
+        self
+    }
+
+    /// Turns rate limiting on as `config` says, replacing every rate-limit setting made so
+    /// far (tool quotas from `#[tool(rate_limit)]` still apply unless `config` overrides them).
+    #[must_use]
+    pub fn rate_limits(mut self, config: RateLimitConfig) -> Self {
+        self.rate_limits.enabled = true;
+        self.rate_limits.global = config.quota;
+        self.rate_limits.by_user = config.by_user;
+        self.rate_limits.per_tool = config.per_tool.into_iter().collect();
+        self.rate_limits.store = config.store;
+        self.rate_limits.on_store_error = config.on_store_error;
+        self
+    }
+
+    /// Configures rate limiting from the environment, as `fact serve` does
+    /// ([`RateLimitConfig::from_env`]: `FACT_RATE_LIMIT_PER_MINUTE`, `FACT_RATE_LIMIT_BURST`,
+    /// `FACT_RATE_LIMIT_BY_USER`, `FACT_RATE_LIMIT_TOOLS`, `FACT_RATE_LIMIT_ON_STORE_ERROR`,
+    /// `REDIS_URL`). Without `FACT_RATE_LIMIT_PER_MINUTE` the builder is left as it is.
+    ///
+    /// ```no_run
+    /// use fact_runtime::ToolExecutor;
+    ///
+    /// let executor = ToolExecutor::builder().rate_limits_from_env()?.build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RateLimitConfigError`] naming the variable whose value cannot be used.
+    pub fn rate_limits_from_env(self) -> Result<Self, RateLimitConfigError> {
+        Ok(match RateLimitConfig::from_env()? {
+            Some(config) => self.rate_limits(config),
+            None => self,
+        })
     }
 
     /// The clock that rate windows and the [`MetricsCollector`]'s minutes read (default

@@ -25,6 +25,9 @@ pub const EXECUTION_FAILURES_TOTAL: &str = "tool_execution_failures_total";
 /// Wall time of each call, from receipt to answer, in seconds; labels `tool`, `status`,
 /// `error_type`, `route`.
 pub const EXECUTION_DURATION_SECONDS: &str = "tool_execution_duration_seconds";
+/// Every time the shared rate-limit store could not decide about a call; label `policy`
+/// (`deny`: the call was refused with 503, `allow`: it ran unlimited).
+pub const RATE_LIMIT_STORE_ERRORS_TOTAL: &str = "fact_rate_limit_store_errors_total";
 /// The `tool` label (and collector key) of calls to a name no tool has: a fixed value, so that
 /// made-up names cannot grow the number of series.
 pub const UNREGISTERED_TOOL: &str = "unregistered";

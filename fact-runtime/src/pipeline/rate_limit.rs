@@ -13,7 +13,9 @@ use governor::{NotUntil, Quota};
 use crate::call::ToolCall;
 use crate::clock::SharedClock;
 use crate::error::{ErrorKind, ToolError};
-use crate::rate_limit::{RateLimit, RateLimitKey, RateLimitStore};
+use crate::rate_limit::{
+    Admission, RateLimit, RateLimitKey, RateLimitStore, StoreErrorPolicy, StoreErrors,
+};
 use crate::registry::RegisteredTool;
 
 /// The message of every refusal, as the seed words it.
@@ -34,6 +36,7 @@ pub(crate) struct RateLimitSettings {
     pub(crate) by_user: bool,
     pub(crate) per_tool: HashMap<String, RateLimit>,
     pub(crate) store: Option<Arc<dyn RateLimitStore>>,
+    pub(crate) on_store_error: StoreErrorPolicy,
 }
 
 impl Default for RateLimitSettings {
@@ -44,6 +47,7 @@ impl Default for RateLimitSettings {
             by_user: true,
             per_tool: HashMap::new(),
             store: None,
+            on_store_error: StoreErrorPolicy::Deny,
         }
     }
 }
@@ -68,6 +72,8 @@ enum Limiter {
         store: Arc<dyn RateLimitStore>,
         scope: String,
         quota: RateLimit,
+        /// What a store error does; one for every quota of the executor.
+        errors: Arc<StoreErrors>,
     },
 }
 
@@ -112,11 +118,13 @@ impl RateLimiter {
             quota.check(&format!("rate limit of tool '{name}'"))?;
             quotas.insert(name, quota);
         }
+        let errors = Arc::new(StoreErrors::new(settings.on_store_error, Arc::clone(clock)));
         let limiter = |scope: &str, quota: RateLimit| match &settings.store {
             Some(store) => Limiter::Shared {
                 store: Arc::clone(store),
                 scope: scope.to_owned(),
                 quota,
+                errors: Arc::clone(&errors),
             },
             None => Limiter::InProcess(Arc::new(governor::RateLimiter::dashmap_with_clock(
                 governor_quota(quota),
@@ -209,13 +217,23 @@ impl Limiter {
                 store,
                 scope,
                 quota,
+                errors,
             } => {
                 let key = match (by_user, user.as_deref()) {
                     (false, _) => RateLimitKey::Everyone,
                     (true, Some(user)) => RateLimitKey::User(user),
                     (true, None) => RateLimitKey::Anonymous,
                 };
-                store.acquire(scope, key, *quota).await
+                match store.acquire(scope, key, *quota).await {
+                    Ok(admission) => {
+                        errors.on_answer();
+                        match admission {
+                            Admission::Admitted => Ok(()),
+                            Admission::Refused { retry_after } => Err(retry_after),
+                        }
+                    }
+                    Err(error) => return errors.on_error(scope, &error),
+                }
             }
         };
         wait.map_err(|wait| {
