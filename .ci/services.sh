@@ -6,9 +6,16 @@ set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+# PostgreSQL (the shared cluster below, and private clusters that outage tests stop and start),
+# redis-server (private instances per test: rate limits shared by replicas, Redis outages) and
+# haproxy (the load balancer in front of several `fact serve` replicas).
+missing=()
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+if [ ${#missing[@]} -gt 0 ]; then
     as_root apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql >&2
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >&2
 fi
 
 version=$(ls /usr/lib/postgresql | sort -V | tail -1)
@@ -27,4 +34,7 @@ if [ "$(psql_admin "SELECT 1 FROM pg_database WHERE datname = 'fact_test'")" != 
 fi
 
 echo "export FACT_TEST_POSTGRES_URL=postgres://postgres:postgres@127.0.0.1:$port/fact_test"
+echo "export FACT_TEST_PG_BIN=/usr/lib/postgresql/$version/bin"
+echo "export FACT_TEST_REDIS_SERVER=$(command -v redis-server)"
+echo "export FACT_TEST_HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)"
 echo "export FACT_REQUIRE_SERVICES=1"

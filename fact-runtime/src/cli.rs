@@ -96,7 +96,8 @@ enum Command {
         FACT_MAX_BATCH_RESPONSE_BYTES largest answer to one batch, in bytes of JSON (default 32 MiB)\n  \
         FACT_SHUTDOWN_GRACE_SECS time calls in flight get at shutdown (default 25)\n  \
         FACT_MCP_ALLOWED_HOSTS   Host names /mcp answers, comma-separated, * for any (default loopback)\n  \
-        DATABASE_URL             audit log database (default sqlite://fact.db)\n  \
+        DATABASE_URL             audit log database (default sqlite://fact.db); with SECRET_KEY, OAuth grants and flows too\n  \
+        SECRET_KEY               32+ bytes, the same on every replica: OAuth grants and pending flows are kept encrypted in DATABASE_URL, shared by replicas (unset: in memory)\n  \
         FACT_RATE_LIMIT_PER_MINUTE calls a minute per caller (unset: no rate limiting)\n  \
         FACT_RATE_LIMIT_BURST    calls back to back (default: the per-minute quota)\n  \
         FACT_RATE_LIMIT_BY_USER  false: all callers share one quota (default true: per user)\n  \
@@ -348,8 +349,8 @@ async fn serve(
     addr: Option<std::net::SocketAddr>,
     configure: impl FnOnce(ToolExecutorBuilder) -> Result<ToolExecutorBuilder, ConfigureError>,
 ) -> ExitCode {
-    for (name, value) in environment_summary() {
-        tracing::info!(target: "fact::config", "{name}={value}");
+    for line in environment_summary().lines() {
+        tracing::info!(target: "fact::config", "{line}");
     }
     let mut config = match ServerConfig::from_env() {
         Ok(config) => config,
@@ -394,7 +395,7 @@ async fn executor(
     configure: impl FnOnce(ToolExecutorBuilder) -> Result<ToolExecutorBuilder, ConfigureError>,
 ) -> Result<(ToolExecutor, std::sync::Arc<SqlAuditSink>), String> {
     let mut builder = ToolExecutor::builder();
-    match AuthorizationManager::from_env() {
+    match AuthorizationManager::from_env().await {
         Ok(Some(manager)) => builder = builder.authorization(manager),
         Ok(None) => {}
         Err(error) => return Err(format!("OAuth configuration: {error}")),

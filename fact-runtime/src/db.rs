@@ -1,4 +1,4 @@
-//! The SQL connection shared by the stores that persist (audit log, grants): one code path for
+//! The SQL connection shared by the stores that persist (audit log, grants, flows): one code path for
 //! the embedded SQLite file and for PostgreSQL, through sqlx's `Any` driver.
 
 use std::sync::Once;
@@ -9,10 +9,14 @@ use sqlx::any::AnyPoolOptions;
 /// The database used when `DATABASE_URL` is not set: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://fact.db";
 
-/// The tables FACT keeps its own state in (audit log, OAuth grants), in whatever database
-/// `DATABASE_URL` names. Tools that read a database (the standard SQL tools) never show them,
-/// even when they are pointed at the same database.
-pub const FACT_TABLES: &[&str] = &["fact_audit_log", crate::auth::GRANTS_TABLE];
+/// The tables FACT keeps its own state in (audit log, OAuth grants and pending flows), in
+/// whatever database `DATABASE_URL` names. Tools that read a database (the standard SQL tools)
+/// never show them, even when they are pointed at the same database.
+pub const FACT_TABLES: &[&str] = &[
+    "fact_audit_log",
+    crate::auth::GRANTS_TABLE,
+    crate::auth::FLOWS_TABLE,
+];
 
 /// `DATABASE_URL`, or [`DEFAULT_DATABASE_URL`] when it is not set: where the stores that
 /// persist (audit log, grants) connect by default. The standard SQL tools never read it: their
@@ -62,9 +66,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fact_tables_name_the_audit_log_and_grants_tables() {
+    fn fact_tables_name_the_audit_log_grants_and_flows_tables() {
         assert!(FACT_TABLES.contains(&crate::audit::sql::TABLE));
         assert!(FACT_TABLES.contains(&crate::auth::GRANTS_TABLE));
+        assert!(FACT_TABLES.contains(&crate::auth::FLOWS_TABLE));
     }
 
     #[test]

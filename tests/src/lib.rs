@@ -3,6 +3,7 @@
 
 pub mod audit_sinks;
 pub mod captured_log;
+pub mod cluster;
 pub mod fixtures;
 pub mod golden;
 pub mod grants;
@@ -10,4 +11,5 @@ pub mod oauth_provider;
 pub mod openai_strict;
 pub mod redis_server;
 pub mod scratch;
+pub mod serve_process;
 pub mod services;

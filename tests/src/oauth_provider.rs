@@ -91,6 +91,8 @@ struct Shared {
     code_exchanges: AtomicUsize,
     refreshes: AtomicUsize,
     serial: AtomicUsize,
+    /// The PKCE verifiers `authorization_code` requests presented, in order.
+    verifiers: Mutex<Vec<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -126,6 +128,7 @@ impl OAuthProvider {
             code_exchanges: AtomicUsize::new(0),
             refreshes: AtomicUsize::new(0),
             serial: AtomicUsize::new(0),
+            verifiers: Mutex::default(),
         });
         let app = Router::new()
             .route("/authorize", get(authorize))
@@ -190,6 +193,16 @@ impl OAuthProvider {
     /// `refresh_token` requests received, accepted or not.
     pub fn refreshes(&self) -> usize {
         self.shared.refreshes.load(Ordering::SeqCst)
+    }
+
+    /// The PKCE `code_verifier`s of the `authorization_code` requests received, in order: the
+    /// secrets a test can then look for where they must not be (a database file, a log).
+    pub fn code_verifiers(&self) -> Vec<String> {
+        self.shared
+            .verifiers
+            .lock()
+            .expect("provider state")
+            .clone()
     }
 }
 
@@ -288,6 +301,10 @@ async fn token(
     let (scopes, refresh) = match field("grant_type") {
         "authorization_code" => {
             p.code_exchanges.fetch_add(1, Ordering::SeqCst);
+            p.verifiers
+                .lock()
+                .expect("provider state")
+                .push(field("code_verifier").to_owned());
             let mut issued = p.issued();
             let Some(code) = issued.codes.get_mut(field("code")) else {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "unknown code");

@@ -12,6 +12,16 @@ pub fn postgres_url(test: &str) -> Option<String> {
     configured(test, "FACT_TEST_POSTGRES_URL", ".ci/services.sh")
 }
 
+/// The haproxy binary (`FACT_TEST_HAPROXY`), the load balancer of the replica tests, or `None`
+/// after printing that the calling test is skipped.
+///
+/// # Panics
+///
+/// As [`postgres_url`], when `FACT_REQUIRE_SERVICES=1` and the variable is not set.
+pub fn haproxy(test: &str) -> Option<String> {
+    configured(test, "FACT_TEST_HAPROXY", ".ci/services.sh")
+}
+
 /// The proxy variables a child process must not inherit: its requests go to loopback, and no
 /// proxy of the developer's shell may stand between.
 pub const PROXY_VARIABLES: [&str; 6] = [

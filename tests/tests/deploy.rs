@@ -7,6 +7,8 @@
 //! of file, and `promql` and `exposition` read what the rules and the runtime's `/metrics` say.
 
 // A test crate's root resolves `mod` next to itself, so the submodules name their folder.
+#[path = "deploy/compose.rs"]
+mod compose;
 #[path = "deploy/dockerfile.rs"]
 mod dockerfile;
 #[path = "deploy/exposition.rs"]
@@ -47,6 +49,12 @@ fn yaml(relative: &str) -> Yaml {
         "{relative} should hold one YAML document"
     );
     documents.remove(0)
+}
+
+/// The name of every environment variable FACT reads.
+fn variables_fact_reads() -> std::collections::BTreeSet<&'static str> {
+    let every = fact_runtime::server::EnvironmentSummary::from_lookup(|_| Some(String::new()));
+    every.set().iter().map(|variable| variable.name).collect()
 }
 
 /// `node` as a string, or a panic naming `what`.

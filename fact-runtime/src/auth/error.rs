@@ -50,9 +50,21 @@ pub enum AuthError {
     /// The token endpoint could not be reached or answered something that is not OAuth2.
     #[error("OAuth2 token endpoint failed: {0}")]
     Provider(String),
-    /// The grant store failed.
-    #[error("grant store failed: {0}")]
+    /// The grant store or the flow store failed.
+    #[error("OAuth store failed: {0}")]
     Store(String),
+    /// Another process kept the grant of `user_id` locked (to refresh it) for longer than a
+    /// lock may be waited for.
+    #[error(
+        "the grant of user '{user_id}' is being changed by another process, which did not finish within {} ms; try again",
+        waited.as_millis()
+    )]
+    GrantBusy {
+        /// The user whose grant is locked.
+        user_id: String,
+        /// How long the lock was waited for.
+        waited: std::time::Duration,
+    },
     /// A stored grant cannot be decrypted: it was written with another `SECRET_KEY`, or its
     /// row was altered or moved to another user.
     #[error("cannot decrypt the stored grant of user '{user_id}': {reason}")]

@@ -1,20 +1,26 @@
-//! [`AuthorizationFlow`] and the table of pending flows: single-use, expiring, bounded.
+//! [`AuthorizationFlow`] and [`FlowStore`], where pending flows wait for the provider to send
+//! their user back: [`MemoryFlowStore`](crate::auth::MemoryFlowStore) in one process, or
+//! [`SqlFlowStore`](crate::auth::SqlFlowStore), shared by every replica on one database.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::fmt;
 use std::time::Duration;
 
-use oauth2::PkceCodeVerifier;
 use serde::{Serialize, Serializer};
 
-use crate::auth::AuthError;
+use crate::auth::PkceVerifier;
+use crate::auth::store::StoreFuture;
 
 /// How long a user has to finish an authorization flow.
 pub const FLOW_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
-/// Pending flows kept at most; past it the flow closest to expiry is dropped, so a flood of
-/// unauthorized calls cannot grow memory without bound.
-const MAX_FLOWS: usize = 10_000;
+/// Flows a store keeps at most by default, pending and used ones together; past it the oldest
+/// is dropped, so a flood of refused calls cannot grow memory or a table without bound.
+pub const MAX_FLOWS: usize = 10_000;
+
+/// How long after its expiry a flow claimed for its exchange but never settled (the process
+/// exchanging it died, or dropped the exchange) is reported expired: well past the token
+/// request's own time limit, so a live exchange always settles first.
+const UNSETTLED_GRACE: Duration = Duration::from_secs(120);
 
 /// A started authorization: send the user to `authorization_url` before `expires_at`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,7 +30,7 @@ pub struct AuthorizationFlow {
     pub flow_id: String,
     /// Where the user approves the request, at the provider.
     pub authorization_url: String,
-    /// When the flow expires, since the Unix epoch (seconds in JSON).
+    /// When the flow expires, since the Unix epoch (seconds in JSON), in whole milliseconds.
     #[serde(serialize_with = "seconds")]
     pub expires_at: Duration,
     /// The user being authorized.
@@ -36,9 +42,21 @@ pub struct AuthorizationFlow {
 }
 
 /// A flow waiting for its code, with the PKCE verifier that only the token request may see.
-pub(crate) struct PendingFlow {
-    pub(crate) public: AuthorizationFlow,
-    pub(crate) verifier: PkceCodeVerifier,
+/// `Debug` does not show the verifier.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PendingFlow {
+    /// The flow, as its user and client see it.
+    pub flow: AuthorizationFlow,
+    /// The secret half of the flow's PKCE challenge (RFC 7636).
+    pub verifier: PkceVerifier,
+}
+
+impl PendingFlow {
+    /// `flow` with its PKCE `verifier`.
+    pub fn new(flow: AuthorizationFlow, verifier: PkceVerifier) -> Self {
+        Self { flow, verifier }
+    }
 }
 
 /// Where a flow stands, for a client waiting on it (`GET /arcade/v1/auth/status`).
@@ -62,192 +80,88 @@ impl FlowStatus {
     pub fn is_settled(&self) -> bool {
         matches!(self, Self::Completed | Self::Failed(_) | Self::Expired)
     }
-}
 
-/// A pending flow, or the tombstone of a used one, with how its use ended (kept so that a
-/// second use is reported as such, and a waiting client told the outcome).
-enum FlowSlot {
-    Pending(PendingFlow),
-    Used {
-        flow: AuthorizationFlow,
-        outcome: FlowStatus,
-    },
-}
-
-impl FlowSlot {
-    fn expires_at(&self) -> Duration {
+    /// What a flow stored with this status reads as at `now`, the flow expiring at
+    /// `expires_at`: a pending flow past its expiry is expired, and so is one claimed for its
+    /// exchange that never settled, two minutes after its expiry (the process exchanging it
+    /// died). A [`FlowStore`] reports statuses through this.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fact_runtime::auth::FlowStatus;
+    ///
+    /// let expires_at = Duration::from_secs(600);
+    /// assert_eq!(FlowStatus::Pending.as_of(expires_at, Duration::from_secs(599)), FlowStatus::Pending);
+    /// assert_eq!(FlowStatus::Pending.as_of(expires_at, expires_at), FlowStatus::Expired);
+    /// assert_eq!(FlowStatus::Completed.as_of(expires_at, expires_at * 2), FlowStatus::Completed);
+    /// ```
+    #[must_use]
+    pub fn as_of(self, expires_at: Duration, now: Duration) -> Self {
         match self {
-            Self::Pending(flow) => flow.public.expires_at,
-            Self::Used { flow, .. } => flow.expires_at,
+            Self::Pending if now >= expires_at => Self::Expired,
+            Self::Exchanging if now >= expires_at.saturating_add(UNSETTLED_GRACE) => Self::Expired,
+            status => status,
         }
     }
 }
 
-/// The flows of one manager, by id, in memory. Every operation is O(1) (amortized), so that a
-/// flood of unauthorized calls costs each call the same.
-#[derive(Default)]
-pub(crate) struct FlowTable {
-    flows: Mutex<Flows>,
-    /// Woken whenever a flow is used or settles, for clients waiting on one.
-    changed: tokio::sync::Notify,
-}
+/// Where pending authorization flows wait for the provider to send their user back, so that
+/// the replica the callback reaches finds the flow another one started. Every time is the
+/// manager's clock's, passed in as `now`.
+///
+/// A store keeps each flow from [`insert`](Self::insert) until a whole [`FLOW_LIFETIME`] after
+/// it expired (a used or expired flow is remembered that long, to tell a late caller why it
+/// cannot be used), and keeps a bounded number of flows, dropping the oldest first.
+///
+/// Its contract: [`claim`](Self::claim) hands a flow's verifier out at most once, however many
+/// callers, threads or processes race for it; a store that cannot answer returns
+/// [`AuthError::Store`](crate::auth::AuthError::Store), never panics. A store that keeps flows
+/// outside the process should encrypt the verifier, as
+/// [`SqlFlowStore`](crate::auth::SqlFlowStore) does.
+pub trait FlowStore: Send + Sync + fmt::Debug {
+    /// Keeps `flow`, pending, after dropping the flows gone for a whole lifetime and, when
+    /// the store is full, the oldest.
+    fn insert(&self, flow: PendingFlow, now: Duration) -> StoreFuture<'_, ()>;
 
-#[derive(Default)]
-struct Flows {
-    by_id: HashMap<String, FlowSlot>,
-    /// Flow ids in the order they started, which is the order they expire in: every flow lives
-    /// [`FLOW_LIFETIME`] from its start.
-    order: VecDeque<String>,
-    /// The pending flow started last for each (user, tool): the one a refused call may reuse.
-    latest: HashMap<(String, String), String>,
-}
+    /// Takes flow `flow_id` for its one exchange: a pending, unexpired flow becomes
+    /// [`FlowStatus::Exchanging`] and is returned with its verifier, atomically, so that of
+    /// racing claims exactly one succeeds.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::UnknownFlow`](crate::auth::AuthError::UnknownFlow),
+    /// [`FlowUsed`](crate::auth::AuthError::FlowUsed) for a flow claimed before,
+    /// [`FlowExpired`](crate::auth::AuthError::FlowExpired), or
+    /// [`Store`](crate::auth::AuthError::Store).
+    fn claim<'a>(&'a self, flow_id: &'a str, now: Duration) -> StoreFuture<'a, PendingFlow>;
 
-impl Flows {
-    /// Removes the oldest flow.
-    fn pop_oldest(&mut self) {
-        let Some(id) = self.order.pop_front() else {
-            return;
-        };
-        if let Some(FlowSlot::Pending(flow)) = self.by_id.remove(&id) {
-            self.forget_latest(&flow.public);
-        }
-    }
+    /// Records how the exchange of claimed flow `flow_id` ended: [`FlowStatus::Completed`] or
+    /// [`FlowStatus::Failed`]. A flow that is not being exchanged is left as it is.
+    fn settle<'a>(&'a self, flow_id: &'a str, outcome: FlowStatus) -> StoreFuture<'a, ()>;
 
-    fn forget_latest(&mut self, flow: &AuthorizationFlow) {
-        let key = (flow.user_id.clone(), flow.tool_name.clone());
-        if self.latest.get(&key) == Some(&flow.flow_id) {
-            self.latest.remove(&key);
-        }
-    }
-
-    fn oldest_expiry(&self) -> Option<Duration> {
-        let id = self.order.front()?;
-        // An id no longer held counts as long gone, so that it is popped.
-        Some(
-            self.by_id
-                .get(id)
-                .map_or(Duration::ZERO, FlowSlot::expires_at),
-        )
-    }
-}
-
-impl FlowTable {
-    /// Adds `flow`, first dropping flows gone for a whole lifetime (expired and used ones stay
-    /// one more lifetime, to tell a late caller why) and, when full, the oldest.
-    pub(crate) fn insert(&self, flow: PendingFlow, now: Duration) {
-        let mut flows = self.flows();
-        while flows
-            .oldest_expiry()
-            .is_some_and(|expires_at| expires_at + FLOW_LIFETIME <= now)
-        {
-            flows.pop_oldest();
-        }
-        if flows.by_id.len() >= MAX_FLOWS {
-            flows.pop_oldest();
-        }
-        let id = flow.public.flow_id.clone();
-        let key = (flow.public.user_id.clone(), flow.public.tool_name.clone());
-        flows.order.push_back(id.clone());
-        flows.latest.insert(key, id.clone());
-        flows.by_id.insert(id, FlowSlot::Pending(flow));
-    }
-
-    /// Takes the flow and leaves a tombstone, so that it is used at most once.
-    pub(crate) fn take(&self, flow_id: &str, now: Duration) -> Result<PendingFlow, AuthError> {
-        let mut flows = self.flows();
-        let slot = flows.by_id.get_mut(flow_id).ok_or(AuthError::UnknownFlow)?;
-        let expires_at = slot.expires_at();
-        let flow = match slot {
-            FlowSlot::Used { .. } => return Err(AuthError::FlowUsed),
-            FlowSlot::Pending(flow) if now >= expires_at => {
-                return Err(AuthError::FlowExpired {
-                    user_id: flow.public.user_id.clone(),
-                    tool_name: flow.public.tool_name.clone(),
-                });
-            }
-            FlowSlot::Pending(flow) => {
-                let used = FlowSlot::Used {
-                    flow: flow.public.clone(),
-                    outcome: FlowStatus::Exchanging,
-                };
-                match std::mem::replace(slot, used) {
-                    FlowSlot::Pending(flow) => flow,
-                    FlowSlot::Used { .. } => return Err(AuthError::FlowUsed),
-                }
-            }
-        };
-        flows.forget_latest(&flow.public);
-        drop(flows);
-        self.changed.notify_waiters();
-        Ok(flow)
-    }
-
-    /// Records how the use of flow `flow_id` ended, and wakes the clients waiting on it.
-    pub(crate) fn settle(&self, flow_id: &str, status: FlowStatus) {
-        let mut flows = self.flows();
-        if let Some(FlowSlot::Used { outcome, .. }) = flows.by_id.get_mut(flow_id) {
-            *outcome = status;
-        }
-        drop(flows);
-        self.changed.notify_waiters();
-    }
-
-    /// Flow `flow_id` and where it stands at `now`, while it is held.
-    pub(crate) fn status(
-        &self,
-        flow_id: &str,
+    /// Flow `flow_id` and where it stands at `now` ([`FlowStatus::as_of`]), while it is kept.
+    fn status<'a>(
+        &'a self,
+        flow_id: &'a str,
         now: Duration,
-    ) -> Option<(AuthorizationFlow, FlowStatus)> {
-        let flows = self.flows();
-        match flows.by_id.get(flow_id)? {
-            FlowSlot::Pending(flow) if now >= flow.public.expires_at => {
-                Some((flow.public.clone(), FlowStatus::Expired))
-            }
-            FlowSlot::Pending(flow) => Some((flow.public.clone(), FlowStatus::Pending)),
-            FlowSlot::Used { flow, outcome } => Some((flow.clone(), outcome.clone())),
-        }
-    }
+    ) -> StoreFuture<'a, Option<(AuthorizationFlow, FlowStatus)>>;
 
-    /// Completes when a flow is used or settles; make it (and `enable` it) before reading a
-    /// status, so that no change between the two is missed.
-    pub(crate) fn changed(&self) -> tokio::sync::futures::Notified<'_> {
-        self.changed.notified()
-    }
-
-    /// The pending flow for exactly this request, when it is the user's latest for the tool and
-    /// has at least half its life left, so repeated refused calls hand out one URL rather than
-    /// a flow each.
-    pub(crate) fn reusable(
-        &self,
-        user_id: &str,
-        tool_name: &str,
-        scopes: &[String],
+    /// The flow to hand out again to a refused call of `tool_name` by `user_id`: the flow
+    /// started last for that user and tool, when it is still pending, asks for exactly
+    /// `scopes` and has at least half its lifetime left; so that repeated refused calls give
+    /// one URL rather than a flow each.
+    fn reusable<'a>(
+        &'a self,
+        user_id: &'a str,
+        tool_name: &'a str,
+        scopes: &'a [String],
         now: Duration,
-    ) -> Option<AuthorizationFlow> {
-        let flows = self.flows();
-        let id = flows
-            .latest
-            .get(&(user_id.to_owned(), tool_name.to_owned()))?;
-        match flows.by_id.get(id)? {
-            FlowSlot::Pending(PendingFlow { public, .. })
-                if public.expires_at > now + FLOW_LIFETIME / 2 && public.scopes == scopes =>
-            {
-                Some(public.clone())
-            }
-            _ => None,
-        }
-    }
+    ) -> StoreFuture<'a, Option<AuthorizationFlow>>;
+}
 
-    /// Flows held, pending or used.
-    pub(crate) fn len(&self) -> usize {
-        self.flows().by_id.len()
-    }
-
-    fn flows(&self) -> MutexGuard<'_, Flows> {
-        // Every critical section leaves the table consistent, so a panic elsewhere poisons
-        // nothing.
-        self.flows.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+/// Whether `flow` may be handed out again for `scopes` at `now` (see [`FlowStore::reusable`]).
+pub(crate) fn reusable_at(flow: &AuthorizationFlow, scopes: &[String], now: Duration) -> bool {
+    flow.expires_at > now + FLOW_LIFETIME / 2 && flow.scopes == scopes
 }
 
 pub(crate) fn seconds<S: Serializer>(
@@ -255,92 +169,4 @@ pub(crate) fn seconds<S: Serializer>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(duration.as_secs_f64())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const START: Duration = Duration::from_secs(1_700_000_000);
-
-    fn flow(id: &str, user: &str, now: Duration) -> PendingFlow {
-        PendingFlow {
-            public: AuthorizationFlow {
-                flow_id: id.to_owned(),
-                authorization_url: format!("https://idp.test/authorize?state={id}"),
-                expires_at: now + FLOW_LIFETIME,
-                user_id: user.to_owned(),
-                tool_name: "Docs.Read".to_owned(),
-                scopes: vec!["docs.read".to_owned()],
-            },
-            verifier: PkceCodeVerifier::new(format!("verifier-{id}")),
-        }
-    }
-
-    fn reusable_id(table: &FlowTable, user: &str, now: Duration) -> Option<String> {
-        table
-            .reusable(user, "Docs.Read", &["docs.read".to_owned()], now)
-            .map(|flow| flow.flow_id)
-    }
-
-    #[test]
-    fn a_full_table_drops_its_oldest_flow_first() {
-        let table = FlowTable::default();
-        for n in 0..MAX_FLOWS {
-            table.insert(flow(&format!("f{n}"), &format!("u{n}"), START), START);
-        }
-        table.insert(flow("newest", "someone", START), START);
-        assert_eq!(table.len(), MAX_FLOWS);
-        assert!(matches!(
-            table.take("f0", START),
-            Err(AuthError::UnknownFlow)
-        ));
-        assert_eq!(reusable_id(&table, "u0", START), None);
-        assert!(table.take("f1", START).is_ok());
-        assert!(table.take("newest", START).is_ok());
-    }
-
-    #[test]
-    fn only_the_latest_pending_flow_of_a_user_and_tool_is_reused() {
-        let table = FlowTable::default();
-        table.insert(flow("first", "ada", START), START);
-        table.insert(flow("second", "ada", START), START);
-        assert_eq!(reusable_id(&table, "ada", START).as_deref(), Some("second"));
-        assert!(table.take("second", START).is_ok());
-        assert_eq!(
-            reusable_id(&table, "ada", START),
-            None,
-            "a used flow is not reused"
-        );
-        assert_eq!(reusable_id(&table, "bob", START), None);
-    }
-
-    #[test]
-    fn a_flow_past_half_its_life_is_not_handed_out_again() {
-        let table = FlowTable::default();
-        table.insert(flow("f", "ada", START), START);
-        assert!(
-            reusable_id(
-                &table,
-                "ada",
-                START + FLOW_LIFETIME / 2 - Duration::from_secs(1)
-            )
-            .is_some()
-        );
-        assert_eq!(reusable_id(&table, "ada", START + FLOW_LIFETIME / 2), None);
-    }
-
-    #[test]
-    fn flows_gone_for_a_whole_lifetime_are_pruned_on_the_next_insert() {
-        let table = FlowTable::default();
-        table.insert(flow("old", "ada", START), START);
-        let later = START + FLOW_LIFETIME * 2;
-        table.insert(flow("new", "bob", later), later);
-        assert_eq!(table.len(), 1);
-        assert!(matches!(
-            table.take("old", later),
-            Err(AuthError::UnknownFlow)
-        ));
-        assert_eq!(reusable_id(&table, "ada", later), None);
-    }
 }

@@ -1,5 +1,6 @@
 //! [`AuthorizationManager`]: runs the OAuth2 authorization-code flow with PKCE and keeps users'
-//! grants. The per-call check that uses them is in `check.rs`; the flow table in `flows.rs`.
+//! grants. The steps of a flow are in `flow_steps.rs`, the per-call check that uses the grants
+//! in `check.rs`, the stores of flows in `memory_flows.rs` and `sql_flows.rs`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -8,23 +9,27 @@ use std::time::Duration;
 
 use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    HttpClientError, PkceCodeChallenge, RedirectUrl, RequestTokenError, Scope, TokenResponse as _,
-    TokenUrl,
+    AuthUrl, ClientId, ClientSecret, EndpointNotSet, EndpointSet, HttpClientError, RedirectUrl,
+    RequestTokenError, TokenResponse as _, TokenUrl,
 };
 use serde::{Serialize, Serializer};
 
-use crate::auth::flows::{AuthorizationFlow, FLOW_LIFETIME, FlowStatus, FlowTable, PendingFlow};
-use crate::auth::store::{Grant, GrantStore, MemoryGrantStore};
-use crate::auth::{AccessToken, AuthError, OAuthConfig, RefreshToken};
+use crate::auth::store::{Grant, GrantLock, GrantStore, MemoryGrantStore};
+use crate::auth::{
+    AccessToken, AuthError, FlowStore, MemoryFlowStore, OAuthConfig, RefreshToken, SqlGrantStore,
+};
 use crate::clock::{SharedClock, SystemClock};
 
 /// A grant is refreshed when it has less than this left, so that a token does not expire
 /// between the check and the tool's use of it.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(30);
 
+/// How often [`AuthorizationManager::wait_for_flow`] reads the flow store while it waits, to
+/// see a flow settled by another replica (one settled by this one wakes it at once).
+pub const FLOW_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
 /// Time limit of one request to the token endpoint.
-const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub(super) type OAuthClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -44,10 +49,12 @@ pub(super) type TokenError =
 /// complete flows only from the redirect handler of that user's own browser session, never
 /// with a code and state that came from elsewhere (an LLM's output, another user).
 ///
-/// Flows live in this process's memory for [`FLOW_LIFETIME`] by the manager's clock, and are
-/// single-use: the first [`complete_authorization`](Self::complete_authorization) consumes the
-/// flow whether or not the provider accepts the code, since the code and the PKCE verifier
-/// may not be replayed; a failed exchange needs a new flow.
+/// Flows wait in a [`FlowStore`] for [`FLOW_LIFETIME`](crate::auth::FLOW_LIFETIME) by the
+/// manager's clock: in memory, or beside the grants in SQL, where every replica sharing the
+/// database finds them. They are single-use: the first
+/// [`complete_authorization`](Self::complete_authorization), on any replica, consumes the flow
+/// whether or not the provider accepts the code, since the code and the PKCE verifier may not
+/// be replayed; a failed exchange needs a new flow.
 ///
 /// ```no_run
 /// use fact_runtime::auth::{AuthorizationManager, OAuthConfig};
@@ -82,9 +89,11 @@ pub(super) struct Inner {
     pub(super) http: oauth2::reqwest::Client,
     pub(super) store: Arc<dyn GrantStore>,
     pub(super) clock: SharedClock,
-    pub(super) flows: FlowTable,
+    pub(super) flows: Arc<dyn FlowStore>,
+    /// Woken whenever this manager claims or settles a flow, for clients waiting on one.
+    pub(super) flow_changed: tokio::sync::Notify,
     /// One lock per user whose grant is changing: see [`GrantChange`].
-    grant_changes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub(super) grant_changes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl fmt::Debug for Inner {
@@ -92,8 +101,8 @@ impl fmt::Debug for Inner {
         f.debug_struct("AuthorizationManager")
             .field("config", &self.config)
             .field("store", &self.store)
+            .field("flows", &self.flows)
             .field("clock", &self.clock)
-            .field("flows", &self.flows.len())
             .finish_non_exhaustive()
     }
 }
@@ -126,6 +135,7 @@ impl From<&Grant> for GrantInfo {
 pub struct AuthorizationManagerBuilder {
     config: OAuthConfig,
     store: Option<Arc<dyn GrantStore>>,
+    flows: Option<Arc<dyn FlowStore>>,
     clock: Option<SharedClock>,
 }
 
@@ -134,6 +144,16 @@ impl AuthorizationManagerBuilder {
     #[must_use]
     pub fn grant_store(mut self, store: Arc<dyn GrantStore>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// Where pending flows wait (default: the grant store's own,
+    /// [`GrantStore::flow_store`], which for a [`SqlGrantStore`] is a
+    /// [`SqlFlowStore`](crate::auth::SqlFlowStore) in the same database; else a
+    /// [`MemoryFlowStore`]).
+    #[must_use]
+    pub fn flow_store(mut self, flows: Arc<dyn FlowStore>) -> Self {
+        self.flows = Some(flows);
         self
     }
 
@@ -165,16 +185,22 @@ impl AuthorizationManagerBuilder {
             .timeout(TOKEN_REQUEST_TIMEOUT)
             .build()
             .map_err(|error| AuthError::Config(format!("cannot build the HTTP client: {error}")))?;
+        let store = self
+            .store
+            .unwrap_or_else(|| Arc::new(MemoryGrantStore::default()));
+        let flows = self
+            .flows
+            .or_else(|| store.flow_store())
+            .unwrap_or_else(|| Arc::new(MemoryFlowStore::default()));
         Ok(AuthorizationManager {
             inner: Arc::new(Inner {
                 config: self.config,
                 client,
                 http,
-                store: self
-                    .store
-                    .unwrap_or_else(|| Arc::new(MemoryGrantStore::default())),
+                store,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-                flows: FlowTable::default(),
+                flows,
+                flow_changed: tokio::sync::Notify::new(),
                 grant_changes: Mutex::default(),
             }),
         })
@@ -187,11 +213,12 @@ impl AuthorizationManager {
         AuthorizationManagerBuilder {
             config,
             store: None,
+            flows: None,
             clock: None,
         }
     }
 
-    /// A manager of `config` with grants in memory and the system clock.
+    /// A manager of `config` with grants and flows in memory and the system clock.
     ///
     /// # Errors
     ///
@@ -200,174 +227,32 @@ impl AuthorizationManager {
         Self::builder(config).build()
     }
 
-    /// A manager configured by [`OAuthConfig::from_env`], with grants in memory; `None` when
-    /// `OAUTH_CLIENT_ID` is unset.
+    /// A manager configured by [`OAuthConfig::from_env`]; `None` when `OAUTH_CLIENT_ID` is
+    /// unset. With `SECRET_KEY` set, grants and pending flows are kept encrypted in the
+    /// database of `DATABASE_URL` ([`SqlGrantStore::from_env`]), which replicas sharing it
+    /// share; without it, in this process's memory (said in a warning).
     ///
     /// # Errors
     ///
-    /// As [`OAuthConfig::from_env`] and [`new`](Self::new).
-    pub fn from_env() -> Result<Option<Self>, AuthError> {
-        OAuthConfig::from_env()?.map(Self::new).transpose()
+    /// As [`OAuthConfig::from_env`], [`SqlGrantStore::from_env`] and [`new`](Self::new).
+    pub async fn from_env() -> Result<Option<Self>, AuthError> {
+        let Some(config) = OAuthConfig::from_env()? else {
+            return Ok(None);
+        };
+        let mut builder = Self::builder(config);
+        if std::env::var_os("SECRET_KEY").is_some() {
+            builder = builder.grant_store(Arc::new(SqlGrantStore::from_env().await?));
+        } else {
+            tracing::warn!(
+                "SECRET_KEY is not set: OAuth grants and pending flows are kept in this process's memory, lost on restart and not shared with other replicas"
+            );
+        }
+        builder.build().map(Some)
     }
 
     /// The configuration.
     pub fn config(&self) -> &OAuthConfig {
         &self.inner.config
-    }
-
-    /// Starts a flow in which `user_id` grants `scopes` for `tool_name`. Send the user to the
-    /// flow's `authorization_url`; finish with [`complete_authorization`](Self::complete_authorization).
-    ///
-    /// # Errors
-    ///
-    /// None today (flows are kept in memory); the `Result` leaves room for a shared flow store.
-    pub async fn initiate_authorization(
-        &self,
-        user_id: &str,
-        tool_name: &str,
-        scopes: impl IntoIterator<Item = impl Into<String>>,
-    ) -> Result<AuthorizationFlow, AuthError> {
-        let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state) = self
-            .inner
-            .client
-            .authorize_url(CsrfToken::new_random)
-            .add_scopes(scopes.iter().cloned().map(Scope::new))
-            .set_pkce_challenge(challenge)
-            .url();
-        let now = self.inner.clock.now();
-        let flow = AuthorizationFlow {
-            flow_id: state.secret().clone(),
-            authorization_url: url.into(),
-            expires_at: now + FLOW_LIFETIME,
-            user_id: user_id.to_owned(),
-            tool_name: tool_name.to_owned(),
-            scopes,
-        };
-        self.inner.flows.insert(
-            PendingFlow {
-                public: flow.clone(),
-                verifier,
-            },
-            now,
-        );
-        tracing::info!(
-            user = user_id,
-            tool = tool_name,
-            "authorization flow started"
-        );
-        Ok(flow)
-    }
-
-    /// Finishes the flow `flow_id` (the `state` the provider sent back) by exchanging `code` at
-    /// the token endpoint, and stores the grant. The granted scopes are those of the token
-    /// response, or the requested ones when the provider omits them (RFC 6749 section 5.1).
-    ///
-    /// # Errors
-    ///
-    /// [`AuthError::UnknownFlow`], [`FlowUsed`](AuthError::FlowUsed) or
-    /// [`FlowExpired`](AuthError::FlowExpired) for a flow that cannot be completed;
-    /// [`Exchange`](AuthError::Exchange) when the provider refuses the code;
-    /// [`Provider`](AuthError::Provider) when it cannot be reached; [`Store`](AuthError::Store)
-    /// when the grant cannot be saved.
-    pub async fn complete_authorization(
-        &self,
-        flow_id: &str,
-        code: &str,
-    ) -> Result<GrantInfo, AuthError> {
-        let now = self.inner.clock.now();
-        let flow = self.inner.flows.take(flow_id, now)?;
-        let outcome = self.exchange(flow, code, now).await;
-        self.inner.flows.settle(
-            flow_id,
-            match &outcome {
-                Ok(_) => FlowStatus::Completed,
-                Err(error) => FlowStatus::Failed(error.to_string()),
-            },
-        );
-        outcome
-    }
-
-    /// Ends flow `flow_id` without a grant, because the provider sent the user back with
-    /// `reason` (an OAuth2 error such as `access_denied`) instead of a code. The flow cannot be
-    /// used afterwards, and a client waiting on it is told it failed.
-    ///
-    /// # Errors
-    ///
-    /// As [`complete_authorization`](Self::complete_authorization) for a flow that cannot be
-    /// used.
-    pub fn abandon_authorization(&self, flow_id: &str, reason: &str) -> Result<(), AuthError> {
-        let flow = self.inner.flows.take(flow_id, self.inner.clock.now())?;
-        tracing::info!(user = %flow.public.user_id, tool = %flow.public.tool_name, reason, "authorization refused at the provider");
-        self.inner
-            .flows
-            .settle(flow_id, FlowStatus::Failed(reason.to_owned()));
-        Ok(())
-    }
-
-    /// Exchanges `code` for the tokens of `flow` and stores the grant.
-    async fn exchange(
-        &self,
-        flow: PendingFlow,
-        code: &str,
-        now: Duration,
-    ) -> Result<GrantInfo, AuthError> {
-        let AuthorizationFlow {
-            user_id, tool_name, ..
-        } = &flow.public;
-        let response = self
-            .inner
-            .client
-            .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .set_pkce_verifier(flow.verifier)
-            .request_async(&self.inner.http)
-            .await
-            .map_err(|error| {
-                let error = token_error(error, |error, description| AuthError::Exchange {
-                    error,
-                    description,
-                });
-                tracing::warn!(user = %user_id, tool = %tool_name, %error, "authorization code exchange failed");
-                error
-            })?;
-        let grant = grant_from(user_id, &response, &flow.public.scopes, None, now);
-        let change = GrantChange::of(&self.inner, user_id);
-        let _one_at_a_time = change.lock().await;
-        self.inner.store.put(grant.clone()).await?;
-        tracing::info!(user = %user_id, tool = %tool_name, scopes = ?grant.scopes, "authorization completed");
-        Ok(GrantInfo::from(&grant))
-    }
-
-    /// Flow `flow_id` and where it stands, while the manager holds it (a flow is forgotten a
-    /// lifetime after it expired or was used).
-    pub fn flow_status(&self, flow_id: &str) -> Option<(AuthorizationFlow, FlowStatus)> {
-        self.inner.flows.status(flow_id, self.inner.clock.now())
-    }
-
-    /// Flow `flow_id` and where it stands once it settles (completed, failed or expired), or
-    /// after `wait`, whichever comes first: for a client that long-polls the flow it started.
-    pub async fn wait_for_flow(
-        &self,
-        flow_id: &str,
-        wait: Duration,
-    ) -> Option<(AuthorizationFlow, FlowStatus)> {
-        let end = tokio::time::Instant::now() + wait;
-        loop {
-            let changed = self.inner.flows.changed();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            let status = self.flow_status(flow_id)?;
-            if status.1.is_settled() {
-                return Some(status);
-            }
-            // Expiry is not an event: wake at the flow's expiry too.
-            let expires_in = status.0.expires_at.saturating_sub(self.inner.clock.now());
-            let until = end.min(tokio::time::Instant::now() + expires_in);
-            if tokio::time::timeout_at(until, changed).await.is_err() {
-                return self.flow_status(flow_id);
-            }
-        }
     }
 
     /// Deletes the grant of `user_id`; whether there was one. The revocation is local: the
@@ -376,12 +261,14 @@ impl AuthorizationManager {
     ///
     /// # Errors
     ///
-    /// [`AuthError::Store`] when the store fails.
+    /// [`AuthError::Store`] when the store fails; [`AuthError::GrantBusy`] when another
+    /// replica holds the grant too long.
     pub async fn revoke_authorization(&self, user_id: &str) -> Result<bool, AuthError> {
         // Waits for a refresh under way, which would otherwise store the grant again after it.
-        let change = GrantChange::of(&self.inner, user_id);
-        let _one_at_a_time = change.lock().await;
-        let removed = self.inner.store.remove(user_id).await?;
+        let change = GrantChange::begin(&self.inner, user_id).await?;
+        let removed = self.inner.store.remove(user_id).await;
+        change.end().await;
+        let removed = removed?;
         tracing::info!(user = user_id, removed, "authorization revoked");
         Ok(removed)
     }
@@ -405,34 +292,49 @@ impl AuthorizationManager {
 /// Held while the grant of one user changes (a refresh, a completed flow, a revocation), so
 /// that the changes of one user's grant happen one at a time: concurrent calls that find the
 /// grant expiring refresh it once, and a refresh that took its time at the provider cannot
-/// bring back a grant revoked meanwhile. The map entry goes when its last holder does.
+/// bring back a grant revoked meanwhile. In this process by a lock per user (whose map entry
+/// goes when its last holder does), then across the processes sharing the grant store by the
+/// store's [`GrantLock`].
 pub(super) struct GrantChange<'a> {
     inner: &'a Inner,
     user_id: &'a str,
     mutex: Arc<tokio::sync::Mutex<()>>,
+    local: Option<tokio::sync::OwnedMutexGuard<()>>,
+    shared: Option<GrantLock>,
 }
 
 impl<'a> GrantChange<'a> {
-    pub(super) fn of(inner: &'a Inner, user_id: &'a str) -> Self {
+    /// Waits for the changes begun before this one, here and in the other processes.
+    pub(super) async fn begin(inner: &'a Inner, user_id: &'a str) -> Result<Self, AuthError> {
         let mutex = lock(&inner.grant_changes)
             .entry(user_id.to_owned())
             .or_default()
             .clone();
-        Self {
+        // Made before any wait, so that a wait given up on still cleans the map up.
+        let mut change = Self {
             inner,
             user_id,
             mutex,
-        }
+            local: None,
+            shared: None,
+        };
+        change.local = Some(Arc::clone(&change.mutex).lock_owned().await);
+        change.shared = Some(inner.store.lock_grant(user_id).await?);
+        Ok(change)
     }
 
-    /// Waits for the changes begun before this one.
-    pub(super) async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.mutex.lock().await
+    /// Lets the next change of the grant begin.
+    pub(super) async fn end(mut self) {
+        if let Some(shared) = self.shared.take() {
+            shared.release().await;
+        }
     }
 }
 
 impl Drop for GrantChange<'_> {
     fn drop(&mut self) {
+        drop(self.shared.take());
+        drop(self.local.take());
         let mut changes = lock(&self.inner.grant_changes);
         // The map holds one reference and this change another: nobody else is waiting.
         if Arc::strong_count(&self.mutex) == 2 {
@@ -522,313 +424,5 @@ fn optional_seconds<S: Serializer>(
     match duration {
         Some(duration) => serializer.serialize_some(&duration.as_secs_f64()),
         None => serializer.serialize_none(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::ManualClock;
-    use crate::error::ErrorKind;
-    use oauth2::url::Url;
-
-    const START: Duration = Duration::from_secs(1_700_000_000);
-
-    fn manager(token_url: &str) -> (AuthorizationManager, ManualClock, Arc<MemoryGrantStore>) {
-        let clock = ManualClock::new(START);
-        let store = Arc::new(MemoryGrantStore::default());
-        let config = OAuthConfig::new(
-            "client",
-            "http://127.0.0.1/callback",
-            "http://idp.test/authorize",
-            token_url,
-        )
-        .expect("valid config")
-        .with_client_secret("client-secret");
-        let manager = AuthorizationManager::builder(config)
-            .clock(Arc::new(clock.clone()))
-            .grant_store(store.clone())
-            .build()
-            .expect("manager");
-        (manager, clock, store)
-    }
-
-    /// A token endpoint nobody listens on: exchanges fail without leaving the machine.
-    const DEAD_TOKEN_URL: &str = "http://127.0.0.1:1/token";
-
-    fn scopes(names: &[&str]) -> Vec<String> {
-        names.iter().map(|s| (*s).to_owned()).collect()
-    }
-
-    fn query(url: &str) -> HashMap<String, String> {
-        Url::parse(url)
-            .expect("url")
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_waiter_on_a_flow_returns_when_it_settles_and_not_before() {
-        let (manager, clock, _) = manager(DEAD_TOKEN_URL);
-        let flow = manager
-            .initiate_authorization("ada", "Docs.Read", ["docs.read"])
-            .await
-            .expect("flow");
-        let wait = manager.wait_for_flow(&flow.flow_id, Duration::from_secs(30));
-        tokio::pin!(wait);
-        // Pending: the waiter waits (tokio's clock is paused, so only an event ends it).
-        assert!(
-            futures::FutureExt::now_or_never(wait.as_mut()).is_none(),
-            "returned while pending"
-        );
-        manager
-            .abandon_authorization(&flow.flow_id, "access_denied")
-            .expect("a pending flow");
-        let (_, status) = wait.await.expect("the flow is held");
-        assert_eq!(status, FlowStatus::Failed("access_denied".to_owned()));
-        // A pending flow's waiter gives up at `wait` with the flow still pending.
-        let other = manager
-            .initiate_authorization("bob", "Docs.Read", ["docs.read"])
-            .await
-            .expect("flow");
-        let (_, status) = manager
-            .wait_for_flow(&other.flow_id, Duration::from_secs(5))
-            .await
-            .expect("held");
-        assert_eq!(status, FlowStatus::Pending);
-        // Past its lifetime (on the manager's clock), it is expired.
-        clock.advance(FLOW_LIFETIME);
-        assert_eq!(
-            manager
-                .flow_status(&other.flow_id)
-                .map(|(_, status)| status),
-            Some(FlowStatus::Expired)
-        );
-        assert!(manager.flow_status("unknown").is_none());
-    }
-
-    #[tokio::test]
-    async fn authorization_url_carries_state_pkce_s256_scopes_and_redirect() {
-        let (manager, _, _) = manager(DEAD_TOKEN_URL);
-        let flow = manager
-            .initiate_authorization("ada", "Docs.Read", ["docs.read", "docs.write"])
-            .await
-            .expect("flow");
-        let query = query(&flow.authorization_url);
-        assert_eq!(query["state"], flow.flow_id);
-        assert_eq!(query["response_type"], "code");
-        assert_eq!(query["client_id"], "client");
-        assert_eq!(query["redirect_uri"], "http://127.0.0.1/callback");
-        assert_eq!(query["code_challenge_method"], "S256");
-        assert_eq!(query["code_challenge"].len(), 43);
-        assert_eq!(query["scope"], "docs.read docs.write");
-        assert_eq!(flow.expires_at, START + FLOW_LIFETIME);
-        assert!(!flow.authorization_url.contains("client-secret"));
-    }
-
-    #[tokio::test]
-    async fn flow_expires_after_ten_minutes_by_the_injected_clock() {
-        let (manager, clock, _) = manager(DEAD_TOKEN_URL);
-        let flow = manager
-            .initiate_authorization("ada", "Docs.Read", ["docs.read"])
-            .await
-            .expect("flow");
-        clock.advance(FLOW_LIFETIME);
-        let error = manager
-            .complete_authorization(&flow.flow_id, "code")
-            .await
-            .expect_err("expired");
-        assert!(matches!(error, AuthError::FlowExpired { .. }), "{error:?}");
-        assert!(error.to_string().contains("start a new one"), "{error}");
-    }
-
-    #[tokio::test]
-    async fn long_gone_flows_are_pruned_and_then_unknown() {
-        let (manager, clock, _) = manager(DEAD_TOKEN_URL);
-        let old = manager
-            .initiate_authorization("ada", "Docs.Read", ["docs.read"])
-            .await
-            .expect("flow");
-        clock.advance(FLOW_LIFETIME * 2);
-        manager
-            .initiate_authorization("bob", "Docs.Read", ["docs.read"])
-            .await
-            .expect("flow");
-        assert_eq!(manager.inner.flows.len(), 1);
-        let error = manager
-            .complete_authorization(&old.flow_id, "code")
-            .await
-            .expect_err("pruned");
-        assert!(matches!(error, AuthError::UnknownFlow), "{error:?}");
-    }
-
-    #[tokio::test]
-    async fn unknown_flow_is_refused_without_contacting_the_provider() {
-        let (manager, _, _) = manager(DEAD_TOKEN_URL);
-        let error = manager
-            .complete_authorization("no-such-state", "code")
-            .await
-            .expect_err("unknown");
-        assert!(matches!(error, AuthError::UnknownFlow), "{error:?}");
-    }
-
-    #[tokio::test]
-    async fn flow_is_single_use_even_when_the_exchange_fails() {
-        let (manager, _, _) = manager(DEAD_TOKEN_URL);
-        let flow = manager
-            .initiate_authorization("ada", "Docs.Read", ["docs.read"])
-            .await
-            .expect("flow");
-        let first = manager
-            .complete_authorization(&flow.flow_id, "code")
-            .await
-            .expect_err("nobody listens");
-        assert!(matches!(first, AuthError::Provider(_)), "{first:?}");
-        let second = manager
-            .complete_authorization(&flow.flow_id, "code")
-            .await
-            .expect_err("used");
-        assert!(matches!(second, AuthError::FlowUsed), "{second:?}");
-    }
-
-    #[tokio::test]
-    async fn anonymous_caller_is_401_asking_for_a_user() {
-        let (manager, _, _) = manager(DEAD_TOKEN_URL);
-        let error = manager
-            .authorize(None, "Docs.Read", &scopes(&["docs.read"]))
-            .await
-            .expect_err("anonymous");
-        assert_eq!(error.kind(), ErrorKind::Unauthorized);
-        assert!(
-            error
-                .message()
-                .contains("an authenticated user is required")
-        );
-    }
-
-    #[tokio::test]
-    async fn missing_grant_is_401_with_one_reused_flow_for_the_tools_scopes() {
-        let (manager, _, _) = manager(DEAD_TOKEN_URL);
-        let required = scopes(&["docs.read"]);
-        let first = manager
-            .authorize(Some("ada"), "Docs.Read", &required)
-            .await
-            .expect_err("no grant");
-        assert_eq!(first.kind(), ErrorKind::Unauthorized);
-        assert_eq!(
-            first.message(),
-            "Tool 'Docs.Read' requires authorization: user 'ada' has not granted access. Open authorization_url to authorize."
-        );
-        let metadata = first.metadata().expect("metadata");
-        let url = metadata["authorization_url"].as_str().expect("url");
-        assert_eq!(query(url)["scope"], "docs.read");
-        assert_eq!(query(url)["state"], metadata["flow_id"]);
-        assert!(metadata["flow_expires_at"].is_f64());
-        let second = manager
-            .authorize(Some("ada"), "Docs.Read", &required)
-            .await
-            .expect_err("still no grant");
-        assert_eq!(
-            second.metadata().expect("metadata")["flow_id"],
-            metadata["flow_id"]
-        );
-        assert_eq!(manager.inner.flows.len(), 1);
-    }
-
-    #[tokio::test]
-    async fn live_grant_covering_the_scopes_yields_its_token() {
-        let (manager, _, store) = manager(DEAD_TOKEN_URL);
-        let grant = Grant::new("ada", AccessToken::new("tok"), ["docs.read", "docs.write"])
-            .with_expires_at(START + Duration::from_secs(3600));
-        store.put(grant).await.expect("put");
-        let token = manager
-            .authorize(Some("ada"), "Docs.Read", &scopes(&["docs.read"]))
-            .await
-            .expect("authorized");
-        assert_eq!(token.secret(), "tok");
-    }
-
-    #[tokio::test]
-    async fn grant_lacking_scopes_is_403_naming_them_and_asking_for_all() {
-        let (manager, _, store) = manager(DEAD_TOKEN_URL);
-        store
-            .put(Grant::new("ada", AccessToken::new("tok"), ["a"]))
-            .await
-            .expect("put");
-        let error = manager
-            .authorize(Some("ada"), "Docs.Edit", &scopes(&["a", "b", "c"]))
-            .await
-            .expect_err("missing scopes");
-        assert_eq!(error.kind(), ErrorKind::Security);
-        assert!(
-            error.message().contains("missing scopes ['b', 'c']"),
-            "{}",
-            error.message()
-        );
-        let metadata = error.metadata().expect("metadata");
-        assert_eq!(metadata["missing_scopes"], serde_json::json!(["b", "c"]));
-        let url = metadata["authorization_url"].as_str().expect("url");
-        assert_eq!(query(url)["scope"], "a b c");
-    }
-
-    #[tokio::test]
-    async fn expired_grant_without_refresh_token_is_401_and_removed() {
-        let (manager, clock, store) = manager(DEAD_TOKEN_URL);
-        let grant = Grant::new("ada", AccessToken::new("tok"), ["a"])
-            .with_expires_at(START + Duration::from_secs(60));
-        store.put(grant).await.expect("put");
-        // Inside the refresh margin counts as expired.
-        clock.advance(Duration::from_secs(60) - REFRESH_MARGIN);
-        let error = manager
-            .authorize(Some("ada"), "Docs.Read", &scopes(&["a"]))
-            .await
-            .expect_err("expired");
-        assert_eq!(error.kind(), ErrorKind::Unauthorized);
-        assert!(
-            error.message().contains("no refresh token"),
-            "{}",
-            error.message()
-        );
-        assert!(
-            error
-                .metadata()
-                .expect("metadata")
-                .contains_key("authorization_url")
-        );
-        assert!(store.get("ada").await.expect("get").is_none());
-    }
-
-    #[test]
-    fn a_lifetime_past_the_end_of_time_is_no_expiry_rather_than_a_panic() {
-        let mut response = BasicTokenResponse::new(
-            oauth2::AccessToken::new("tok".to_owned()),
-            oauth2::basic::BasicTokenType::Bearer,
-            oauth2::EmptyExtraTokenFields {},
-        );
-        response.set_expires_in(Some(&Duration::MAX));
-        let grant = grant_from("ada", &response, &scopes(&["a"]), None, START);
-        assert_eq!(grant.expires_at, None);
-
-        response.set_expires_in(Some(&Duration::from_secs(3600)));
-        let grant = grant_from("ada", &response, &scopes(&["a"]), None, START);
-        assert_eq!(grant.expires_at, Some(START + Duration::from_secs(3600)));
-    }
-
-    #[tokio::test]
-    async fn unreachable_provider_during_refresh_keeps_the_grant() {
-        let (manager, clock, store) = manager(DEAD_TOKEN_URL);
-        let grant = Grant::new("ada", AccessToken::new("tok"), ["a"])
-            .with_refresh_token(RefreshToken::new("refresh"))
-            .with_expires_at(START + Duration::from_secs(60));
-        store.put(grant).await.expect("put");
-        clock.advance(Duration::from_secs(120));
-        let error = manager
-            .authorize(Some("ada"), "Docs.Read", &scopes(&["a"]))
-            .await
-            .expect_err("cannot refresh");
-        assert_eq!(error.kind(), ErrorKind::Unauthorized);
-        assert!(store.get("ada").await.expect("get").is_some());
-        assert!(lock(&manager.inner.grant_changes).is_empty());
     }
 }

@@ -1,14 +1,15 @@
 //! [`GrantStore`]: where users' grants live. [`MemoryGrantStore`] is the default;
-//! [`SqlGrantStore`](crate::auth::SqlGrantStore) persists them encrypted.
+//! [`SqlGrantStore`](crate::auth::SqlGrantStore) persists them encrypted. [`GrantLock`]: how a
+//! store makes the changes of one user's grant happen one at a time across processes.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::auth::{AccessToken, AuthError, RefreshToken};
+use crate::auth::{AccessToken, AuthError, FlowStore, RefreshToken};
 
 /// What a user has granted this application: the tokens the provider issued and the scopes they
 /// cover. One grant per user. `Debug` shows neither token.
@@ -97,6 +98,82 @@ pub trait GrantStore: Send + Sync + fmt::Debug {
 
     /// Deletes the grant of `user_id`; whether there was one.
     fn remove<'a>(&'a self, user_id: &'a str) -> StoreFuture<'a, bool>;
+
+    /// Waits until no other process sharing this store is changing the grant of `user_id`,
+    /// and keeps it so until the returned lock is released or dropped: so that replicas that
+    /// find one grant expiring refresh it once, the others reading the refreshed grant after
+    /// the lock. The wait must be bounded; a lock whose holder died must free itself.
+    ///
+    /// Within one process the manager already makes the changes of a grant one at a time;
+    /// the default, for a store private to its process, is [`GrantLock::unshared`].
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::GrantBusy`] when the wait ran out, [`AuthError::Store`] when the store
+    /// cannot lock.
+    fn lock_grant<'a>(&'a self, user_id: &'a str) -> StoreFuture<'a, GrantLock> {
+        let _ = user_id;
+        Box::pin(async { Ok(GrantLock::unshared()) })
+    }
+
+    /// The [`FlowStore`] that keeps pending flows beside these grants, shared as they are:
+    /// what a manager uses when no flow store is set. `None` (the default): flows in the
+    /// manager's memory.
+    fn flow_store(&self) -> Option<Arc<dyn FlowStore>> {
+        None
+    }
+}
+
+/// A lock on the changes of one user's grant, held across processes by a [`GrantStore`]
+/// ([`GrantStore::lock_grant`]); [`release`](Self::release) it when the change is stored.
+/// Dropping it releases it too, less promptly (a PostgreSQL lock then ends when its connection
+/// is next used or closed).
+///
+/// ```
+/// use fact_runtime::auth::GrantLock;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (released, was_released) = tokio::sync::oneshot::channel();
+/// let lock = GrantLock::held_until(async move { let _ = released.send(()); });
+/// // ... read the grant again, refresh it, store it ...
+/// lock.release().await;
+/// assert!(was_released.await.is_ok());
+/// # }
+/// ```
+#[must_use = "the lock is released when dropped"]
+pub struct GrantLock {
+    release: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl GrantLock {
+    /// A lock that holds nothing beyond the manager's own, for a store private to its process.
+    pub fn unshared() -> Self {
+        Self { release: None }
+    }
+
+    /// A lock held until `release` runs: the future owns whatever holds the lock (a
+    /// transaction, a connection) and gives it up when awaited, or when dropped unawaited.
+    pub fn held_until(release: impl Future<Output = ()> + Send + 'static) -> Self {
+        Self {
+            release: Some(Box::pin(release)),
+        }
+    }
+
+    /// Releases the lock.
+    pub async fn release(mut self) {
+        if let Some(release) = self.release.take() {
+            release.await;
+        }
+    }
+}
+
+impl fmt::Debug for GrantLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrantLock")
+            .field("shared", &self.release.is_some())
+            .finish()
+    }
 }
 
 /// Grants in this process's memory: the default store. Grants are lost on restart, and each

@@ -1,4 +1,5 @@
-//! [`AccessToken`] and [`RefreshToken`]: secrets that do not leak through `Debug` or logs.
+//! [`AccessToken`], [`RefreshToken`] and [`PkceVerifier`]: secrets that do not leak through
+//! `Debug` or logs.
 
 use std::fmt;
 
@@ -68,5 +69,39 @@ impl RefreshToken {
 impl fmt::Debug for RefreshToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RefreshToken([redacted])")
+    }
+}
+
+/// The PKCE code verifier of a pending authorization flow (RFC 7636): the secret that proves
+/// to the token endpoint that whoever exchanges the code started the flow. It is sent once,
+/// with the code, and kept encrypted by stores outside the process.
+///
+/// Like [`AccessToken`], its `Debug` output is redacted and it implements neither `Display` nor
+/// `Serialize`.
+///
+/// ```
+/// use fact_runtime::auth::PkceVerifier;
+///
+/// let verifier = PkceVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+/// assert_eq!(format!("{verifier:?}"), "PkceVerifier([redacted])");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct PkceVerifier(String);
+
+impl PkceVerifier {
+    /// Wraps a verifier.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The verifier itself, for the token request.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PkceVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PkceVerifier([redacted])")
     }
 }

@@ -155,7 +155,10 @@ impl ApiKeys {
 
     /// The keys of `FACT_API_KEYS`'s value and of the file `FACT_API_KEYS_FILE` names, each
     /// when set.
-    fn from_sources(spec: Option<&str>, file: Option<&OsStr>) -> Result<Self, ApiKeyError> {
+    pub(super) fn from_sources(
+        spec: Option<&str>,
+        file: Option<&OsStr>,
+    ) -> Result<Self, ApiKeyError> {
         let mut keys = Self::new();
         if let Some(spec) = spec {
             keys = keys.with_entries(spec, API_KEYS_ENV)?;

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::api_keys::{API_KEYS_ENV, API_KEYS_FILE_ENV, ApiKeys};
+use super::api_keys::ApiKeys;
 use super::error::ServerError;
 
 /// The address served when `FACT_ADDR` is not set: loopback, so that a server started by hand
@@ -356,107 +356,6 @@ impl ServerConfig {
     }
 }
 
-/// The variables FACT reads, the seed's and its own, each with its value as safe to print:
-/// secrets show only whether they are set, URLs lose their password, API keys show only their
-/// users.
-pub fn environment_summary() -> Vec<(&'static str, String)> {
-    const SECRETS: &[&str] = &["ARCADE_API_KEY", "OAUTH_CLIENT_SECRET", "SECRET_KEY"];
-    const URLS: &[&str] = &[
-        "ARCADE_BASE_URL",
-        "DATABASE_URL",
-        "FACT_SQL_DATABASE_URL",
-        "OAUTH_REDIRECT_URI",
-        "REDIS_URL",
-    ];
-    const PLAIN: &[&str] = &[
-        "OAUTH_CLIENT_ID",
-        "ALLOWED_HOSTS",
-        "FACT_FS_ROOTS",
-        "FACT_SQL_ALLOWED_TABLES",
-        "FACT_SQL_STATEMENT_TIMEOUT",
-        "FACT_SQL_MAX_RESULT_BYTES",
-        "FACT_SQL_MAX_CONNECTIONS",
-        "FACT_SQL_MAX_STATEMENTS_PER_USER",
-        "FACT_ADDR",
-        "FACT_METRICS_PUBLIC",
-        "FACT_ALLOW_ANONYMOUS",
-        "FACT_MAX_BODY_BYTES",
-        "FACT_REQUEST_TIMEOUT_SECS",
-        "FACT_MAX_BATCH_CALLS",
-        "FACT_HEADER_READ_TIMEOUT_SECS",
-        "FACT_BODY_READ_TIMEOUT_SECS",
-        "FACT_MAX_CONNECTIONS",
-        "FACT_MAX_CONNECTIONS_PER_ADDRESS",
-        "FACT_MAX_RESPONSE_BYTES",
-        "FACT_MAX_BATCH_RESPONSE_BYTES",
-        "FACT_SHUTDOWN_GRACE_SECS",
-        "FACT_MCP_ALLOWED_HOSTS",
-        "FACT_MCP_USER",
-        "FACT_RATE_LIMIT_PER_MINUTE",
-        "FACT_RATE_LIMIT_BURST",
-        "FACT_RATE_LIMIT_BY_USER",
-        "FACT_RATE_LIMIT_TOOLS",
-        "FACT_RATE_LIMIT_ON_STORE_ERROR",
-        crate::arcade::EXECUTION_MODE_ENV,
-        crate::arcade::TOOLKITS_ENV,
-        crate::arcade::REFRESH_SECONDS_ENV,
-        API_KEYS_FILE_ENV,
-        "RUST_LOG",
-    ];
-    let mut summary = Vec::new();
-    for &name in SECRETS {
-        let shown = std::env::var_os(name).map_or("(unset)", |_| "(set, hidden)");
-        summary.push((name, shown.to_owned()));
-    }
-    for &name in URLS {
-        let shown = std::env::var(name).map_or_else(|_| "(unset)".to_owned(), |v| mask_url(&v));
-        summary.push((name, shown));
-    }
-    let keys = match ApiKeys::from_env() {
-        Ok(keys) if keys.is_empty() => "(none)".to_owned(),
-        Ok(keys) => format!(
-            "{} key(s) for {}",
-            keys.len(),
-            keys.users().collect::<Vec<_>>().join(", ")
-        ),
-        Err(_) => "(invalid)".to_owned(),
-    };
-    summary.push((API_KEYS_ENV, keys));
-    for &name in PLAIN {
-        let shown = std::env::var(name).unwrap_or_else(|_| "(unset)".to_owned());
-        summary.push((name, shown));
-    }
-    summary
-}
-
-/// `url` as safe to print: credentials (user and password, since a token may sit in either)
-/// become `****`, and so does every query value (`?password=...`, `?api_key=...`); the
-/// fragment is dropped. Text that is not a URL is not shown, in case it holds a secret in a
-/// shape not recognised.
-fn mask_url(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return "(set, not a URL)".to_owned();
-    };
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        let masked = parsed.set_username("****").is_ok() && parsed.set_password(None).is_ok();
-        if !masked {
-            return "(set, not shown)".to_owned();
-        }
-    }
-    if parsed.query().is_some() {
-        let keys: Vec<String> = parsed
-            .query_pairs()
-            .map(|(key, _)| key.into_owned())
-            .collect();
-        parsed
-            .query_pairs_mut()
-            .clear()
-            .extend_pairs(keys.iter().map(|key| (key.as_str(), "****")));
-    }
-    parsed.set_fragment(None);
-    parsed.to_string()
-}
-
 fn env_parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ServerError>
 where
     T::Err: std::fmt::Display,
@@ -512,34 +411,6 @@ fn allowed_hosts(value: &str) -> Result<Option<Vec<String>>, ServerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn url_credentials_and_query_values_are_masked() {
-        let cases = [
-            (
-                "postgres://fact:s3cret@db:5432/fact?sslmode=require",
-                "postgres://****@db:5432/fact?sslmode=****",
-            ),
-            ("sqlite://fact.db", "sqlite://fact.db"),
-            ("postgres://fact:p%40ss@db/fact", "postgres://****@db/fact"),
-            (
-                "postgres://fact@db/fact?password=PGSECRET",
-                "postgres://****@db/fact?password=****",
-            ),
-            (
-                "https://ghp_TOKEN@arcade.example/v1?api_key=SEKRIT#frag",
-                "https://****@arcade.example/v1?api_key=****",
-            ),
-            ("s3cret-without-scheme", "(set, not a URL)"),
-            (
-                "redis://:hunter2@redis.internal:6379/0",
-                "redis://****@redis.internal:6379/0",
-            ),
-        ];
-        for (url, shown) in cases {
-            assert_eq!(mask_url(url), shown, "{url}");
-        }
-    }
 
     #[test]
     fn a_server_needs_keys_or_explicit_anonymity() {

@@ -55,6 +55,7 @@ mod api_keys;
 mod config;
 mod connections;
 mod engine;
+mod environment;
 mod error;
 pub(crate) mod guards;
 mod logging;
@@ -77,8 +78,9 @@ pub use config::{
     DEFAULT_ADDR, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_BATCH_CALLS,
     DEFAULT_MAX_BATCH_RESPONSE_BYTES, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MCP_ALLOWED_HOSTS,
-    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, ServerConfig, environment_summary,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, ServerConfig,
 };
+pub use environment::{EnvironmentSummary, SetVariable, VariableGroup, environment_summary};
 pub use error::ServerError;
 pub use logging::init_logging;
 #[cfg(feature = "cli")]

@@ -11,6 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::routes::AppState;
+use crate::auth::AuthError;
 use crate::executor::ToolExecutor;
 
 /// The path of the executor's redirect URI, when it has an authorization manager.
@@ -51,7 +52,7 @@ pub(crate) async fn callback(
             Some(description) => format!("{error}: {description}"),
             None => error.clone(),
         };
-        let detail = match manager.abandon_authorization(flow_id, &reason) {
+        let detail = match manager.abandon_authorization(flow_id, &reason).await {
             Ok(()) => format!("The provider did not grant access ({reason})."),
             Err(problem) => format!("The provider did not grant access ({reason}), and {problem}."),
         };
@@ -64,7 +65,14 @@ pub(crate) async fn callback(
             "The provider's answer carries no code.",
         );
     };
-    let tool = manager.flow_status(flow_id).map(|(flow, _)| flow.tool_name);
+    // The tool is only named on the page: a store that cannot say leaves it unnamed, and the
+    // completion below reports the store's failure.
+    let tool = manager
+        .flow_status(flow_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|(flow, _)| flow.tool_name);
     match manager.complete_authorization(flow_id, code).await {
         Ok(grant) => page(
             StatusCode::OK,
@@ -75,6 +83,15 @@ pub(crate) async fn callback(
                 tool.map_or_else(|| "the tool".to_owned(), |tool| format!("tool '{tool}'")),
             ),
         ),
+        // The stores' failures are the server's, told in its log rather than to a browser.
+        Err(error @ (AuthError::Store(_) | AuthError::GrantBusy { .. })) => {
+            tracing::error!(%error, "cannot complete an authorization flow");
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Authorization failed",
+                "The authorization could not be completed: the server cannot reach its store now. Start the authorization again in a moment.",
+            )
+        }
         Err(error) => page(
             StatusCode::BAD_REQUEST,
             "Authorization failed",

@@ -1,19 +1,19 @@
 //! What the CLI tests share: scratch directories, running `fact` to completion, a `fact serve`
 //! whose log is read line by line, a loopback site that answers only when released.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use fact_runtime::audit::{AuditQuery, AuditRecord, SqlAuditSink};
 use serde_json::Value;
 
-/// The longest any single wait lasts before the test gives up (and kills what it started).
-pub(crate) const WAIT: Duration = Duration::from_secs(60);
+pub(crate) use fact_tests::serve_process::{ServeProcess as Server, WAIT, send_signal};
+
 /// An API key of 24 characters, and the user it belongs to.
 pub(crate) const API_KEY: &str = "fact-test-key-0123456789";
 pub(crate) const API_USER: &str = "ada";
@@ -126,15 +126,6 @@ pub(crate) fn run(command: &mut Command) -> Output {
     }
 }
 
-/// Sends the signal `name` (`TERM`, `KILL`) to the process `pid`, as an orchestrator would.
-pub(crate) fn send_signal(pid: u32, name: &str) {
-    let status = Command::new("kill")
-        .args([format!("-{name}"), pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success(), "kill -{name} {pid} failed: {status}");
-}
-
 pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -152,99 +143,6 @@ pub(crate) fn stdout_json(output: &Output) -> Value {
             stderr(output)
         )
     })
-}
-
-// ---- a running server ----------------------------------------------------------------------
-
-/// A `fact serve` process whose standard error is read line by line; killed when dropped, so
-/// that a failing test leaves no server behind.
-pub(crate) struct Server {
-    pub(crate) child: Child,
-    pub(crate) lines: Receiver<String>,
-    /// Every line of standard error received so far.
-    pub(crate) log: Vec<String>,
-}
-
-impl Server {
-    pub(crate) fn start(command: &mut Command) -> Self {
-        let mut child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the fact binary starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (sender, lines) = mpsc::channel();
-        // The sender drops at the end of stderr: the receiver then reports the disconnection.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            child,
-            lines,
-            log: Vec::new(),
-        }
-    }
-
-    /// The next line of the log, or `None` at the end of standard error.
-    pub(crate) fn next_line(&mut self) -> Option<String> {
-        match self.lines.recv_timeout(WAIT) {
-            Ok(line) => {
-                self.log.push(line.clone());
-                Some(line)
-            }
-            Err(RecvTimeoutError::Disconnected) => None,
-            Err(RecvTimeoutError::Timeout) => {
-                panic!("no log line within {WAIT:?}; log so far:\n{}", self.log())
-            }
-        }
-    }
-
-    /// The first line from now on that contains `needle`.
-    pub(crate) fn wait_for(&mut self, needle: &str) -> String {
-        loop {
-            match self.next_line() {
-                Some(line) if line.contains(needle) => return line,
-                Some(_) => {}
-                None => panic!("the server's log ended without {needle:?}:\n{}", self.log()),
-            }
-        }
-    }
-
-    /// The address the server listens on, from its `serving addr=...` line.
-    pub(crate) fn addr(&mut self) -> SocketAddr {
-        let line = self.wait_for(" addr=");
-        line.split_whitespace()
-            .find_map(|field| field.strip_prefix("addr="))
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("no addr=HOST:PORT in {line:?}"))
-    }
-
-    pub(crate) fn terminate(&self) {
-        send_signal(self.child.id(), "TERM");
-    }
-
-    /// Reads the log to its end, then returns the exit status.
-    pub(crate) fn wait_exit(&mut self) -> ExitStatus {
-        while self.next_line().is_some() {}
-        self.child.wait().expect("the server can be waited for")
-    }
-
-    pub(crate) fn log(&self) -> String {
-        self.log.join("\n")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // An exited and reaped child is not signalled again.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A client that reaches loopback directly, whatever proxy the environment names.

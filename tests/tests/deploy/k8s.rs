@@ -9,12 +9,13 @@ use crate::dockerfile::{STATE_DIR, dockerfile_env, dockerfile_user};
 use crate::{list, repo_root, text, yaml};
 
 /// The environment variables that hold secrets, and their key in the Secret `fact-secrets`.
-const SECRET_ENV: [(&str, &str); 5] = [
+const SECRET_ENV: [(&str, &str); 6] = [
     ("ARCADE_API_KEY", "arcade-api-key"),
     ("FACT_API_KEYS", "api-keys"),
     ("SECRET_KEY", "secret-key"),
     ("DATABASE_URL", "database-url"),
     ("OAUTH_CLIENT_SECRET", "oauth-client-secret"),
+    ("REDIS_URL", "redis-url"),
 ];
 
 const SECRET_NAME: &str = "fact-secrets";
@@ -115,7 +116,7 @@ fn deployment_takes_every_secret_from_fact_secrets_never_a_literal() {
 }
 
 #[test]
-fn deployment_starts_without_the_arcade_and_oauth_secrets_only() {
+fn deployment_starts_without_the_arcade_oauth_and_redis_secrets_only() {
     let container = container(&deployment());
     let optional: BTreeSet<&str> = SECRET_ENV
         .iter()
@@ -127,7 +128,21 @@ fn deployment_starts_without_the_arcade_and_oauth_secrets_only() {
         .collect();
     assert_eq!(
         optional,
-        BTreeSet::from(["ARCADE_API_KEY", "OAUTH_CLIENT_SECRET"])
+        BTreeSet::from(["ARCADE_API_KEY", "OAUTH_CLIENT_SECRET", "REDIS_URL"])
+    );
+}
+
+#[test]
+fn deployment_sets_only_variables_fact_reads_and_answers_after_the_audit_commit() {
+    let container = container(&deployment());
+    let known = crate::variables_fact_reads();
+    for var in list(&container["env"], "env") {
+        let name = text(&var["name"], "an env name");
+        assert!(known.contains(name), "FACT reads no variable {name}");
+    }
+    assert_eq!(
+        env_var(&container, "FACT_AUDIT_DURABILITY")["value"].as_str(),
+        Some("answered")
     );
 }
 

@@ -149,10 +149,14 @@ pub(super) async fn status(
         .ok_or_else(|| EngineError::bad_request("'id' is required: the authorization's id"))?;
     let unknown = || EngineError::not_found(format!("no authorization '{id}'"));
     let wait = Duration::from_secs(query.wait.unwrap_or(0)).min(MAX_WAIT);
-    let local = state
-        .executor
-        .authorization_manager()
-        .and_then(|manager| Some((manager, manager.flow_status(&id)?)));
+    let local = match state.executor.authorization_manager() {
+        Some(manager) => manager
+            .flow_status(&id)
+            .await
+            .map_err(|error| flow_store_failure(&error))?
+            .map(|status| (manager, status)),
+        None => None,
+    };
     let Some((manager, (flow, status))) = local else {
         // Not a flow of this server's: one the Arcade Engine started for a tool it runs, when
         // there is an Engine. Its id is its own unguessable token.
@@ -175,9 +179,22 @@ pub(super) async fn status(
     let (flow, status) = if wait.is_zero() {
         (flow, status)
     } else {
-        manager.wait_for_flow(&id, wait).await.ok_or_else(unknown)?
+        manager
+            .wait_for_flow(&id, wait)
+            .await
+            .map_err(|error| flow_store_failure(&error))?
+            .ok_or_else(unknown)?
     };
     Ok(Json(answer_of(flow, &status)).into_response())
+}
+
+/// The flow store's failure to answer: 503, the details in the server log only.
+fn flow_store_failure(error: &crate::auth::AuthError) -> EngineError {
+    tracing::error!(%error, "cannot read an authorization flow");
+    EngineError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the authorization cannot be read now: the flow store failed (see the server log)",
+    )
 }
 
 /// The Engine's failure to answer about `what`, as this server's refusal: the status FACT's
