@@ -1,5 +1,5 @@
 //! Three `fact serve` replicas (`fact-fixtures`, the `fact` command line over this crate's
-//! fixture tools) behind haproxy, sharing PostgreSQL: they behave as one service
+//! fixture tools) behind haproxy, sharing PostgreSQL and Redis: they behave as one service
 //! (docs/ARCHITECTURE.md, "Scaling out").
 //!
 //! Every replica runs with an environment cleared of everything but what the test gives it;
@@ -9,6 +9,8 @@
 mod audit;
 #[path = "replicas/oauth.rs"]
 mod oauth;
+#[path = "replicas/rate_limits.rs"]
+mod rate_limits;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

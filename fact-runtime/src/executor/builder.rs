@@ -153,8 +153,8 @@ impl ToolExecutorBuilder {
         self
     }
 
-    /// Keeps quota state in `store` (shared by replicas, say:
-    /// [`RedisRateLimitStore`](crate::RedisRateLimitStore)) instead of in process.
+    /// Keeps quota state in `store` (shared by replicas, say: `RedisRateLimitStore`, feature
+    /// `redis`) instead of in process.
     #[must_use]
     pub fn rate_limit_store(mut self, store: Arc<dyn RateLimitStore>) -> Self {
         self.rate_limits.store = Some(store);

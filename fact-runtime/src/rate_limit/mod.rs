@@ -1,5 +1,5 @@
 //! Rate limiting: quotas ([`RateLimit`]) and the [`RateLimitStore`] trait behind which a
-//! shared backend ([`RedisRateLimitStore`], for several replicas) can replace the in-process
+//! shared backend (`RedisRateLimitStore`, for several replicas) can replace the in-process
 //! default.
 //!
 //! The executor limits with GCRA: a quota of N calls per minute admits a burst of up to `burst`
@@ -135,7 +135,8 @@ pub enum RateLimitStoreError {
 }
 
 /// Where quota state lives. The default keeps it in process (`governor`, pruned periodically);
-/// a shared store ([`RedisRateLimitStore`]) lets several replicas enforce one quota.
+/// a shared store (`RedisRateLimitStore`, feature `redis`) lets several replicas enforce one
+/// quota.
 ///
 /// `scope` is `"*"` for the executor's quota, or a tool's name for that tool's own quota. An
 /// implementation must be atomic: with `quota.max_burst()` = N and many simultaneous calls for
