@@ -2,6 +2,7 @@
 //! (feature `redis`).
 
 use std::fmt;
+use std::future::Future;
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -176,20 +177,39 @@ impl RedisRateLimitStore {
     }
 
     /// Runs `command` on the connection within the timeout.
-    async fn bounded<T>(
+    ///
+    /// A connection Redis dropped (it restarted, or was away) is found by the first command
+    /// that uses it; the connection manager reconnects at the next one. That command is
+    /// therefore tried once more, within the same timeout, so that the first call after Redis
+    /// is back is answered. A command lost with its connection may have run: the retry then
+    /// spends a second unit, on the side of refusing.
+    async fn bounded<T, Command>(
         &self,
-        command: impl AsyncFnOnce(&mut ConnectionManager) -> redis::RedisResult<T>,
-    ) -> Result<T, RateLimitStoreError> {
-        let mut connection = self.connection()?;
-        let error = match tokio::time::timeout(self.timeout, command(&mut connection)).await {
-            Ok(Ok(answer)) => return Ok(answer),
-            Ok(Err(error)) if error.is_timeout() => RateLimitStoreError::Timeout(self.timeout),
-            Ok(Err(error)) if error.is_io_error() || error.is_connection_dropped() => {
-                // The connection manager reconnects at the next call.
-                return Err(RateLimitStoreError::Unreachable(error.to_string()));
+        command: impl Fn(ConnectionManager) -> Command,
+    ) -> Result<T, RateLimitStoreError>
+    where
+        Command: Future<Output = redis::RedisResult<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut retried = false;
+        let error = loop {
+            let connection = self.connection()?;
+            match tokio::time::timeout_at(deadline, command(connection)).await {
+                Ok(Ok(answer)) => return Ok(answer),
+                Ok(Err(error)) if error.is_timeout() => {
+                    break RateLimitStoreError::Timeout(self.timeout);
+                }
+                Ok(Err(error)) if error.is_io_error() || error.is_connection_dropped() => {
+                    if !retried {
+                        retried = true;
+                        continue;
+                    }
+                    // The connection manager reconnects at the next call.
+                    return Err(RateLimitStoreError::Unreachable(error.to_string()));
+                }
+                Ok(Err(error)) => break RateLimitStoreError::Unexpected(error.to_string()),
+                Err(_elapsed) => break RateLimitStoreError::Timeout(self.timeout),
             }
-            Ok(Err(error)) => RateLimitStoreError::Unexpected(error.to_string()),
-            Err(_elapsed) => RateLimitStoreError::Timeout(self.timeout),
         };
         self.renew();
         Err(error)
@@ -261,8 +281,11 @@ impl RateLimitStore for RedisRateLimitStore {
                 .unwrap_or_default();
             let mut invocation = self.script.key(key);
             invocation.arg(interval).arg(quota.max_burst()).arg(now);
+            let invocation = &invocation;
             let reply: Vec<i64> = self
-                .bounded(async |connection| invocation.invoke_async(connection).await)
+                .bounded(
+                    |mut connection| async move { invocation.invoke_async(&mut connection).await },
+                )
                 .await?;
             match reply.as_slice() {
                 [1, _] => Ok(Admission::Admitted),
@@ -279,7 +302,9 @@ impl RateLimitStore for RedisRateLimitStore {
     fn check(&self) -> BoxFuture<'_, Result<(), RateLimitStoreError>> {
         Box::pin(async move {
             let pong: String = self
-                .bounded(async |connection| redis::cmd("PING").query_async(connection).await)
+                .bounded(|mut connection| async move {
+                    redis::cmd("PING").query_async(&mut connection).await
+                })
                 .await?;
             match pong.as_str() {
                 "PONG" => Ok(()),
