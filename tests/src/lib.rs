@@ -8,5 +8,6 @@ pub mod golden;
 pub mod grants;
 pub mod oauth_provider;
 pub mod openai_strict;
+pub mod property;
 pub mod scratch;
 pub mod services;
