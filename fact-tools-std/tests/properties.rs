@@ -19,11 +19,15 @@ mod addresses;
 mod iana;
 #[path = "properties/network.rs"]
 mod network;
+#[path = "properties/path_spelling.rs"]
+mod path_spelling;
 #[path = "properties/paths.rs"]
 mod paths;
 #[path = "properties/sql.rs"]
 mod sql;
 #[path = "properties/sql_grammar.rs"]
 mod sql_grammar;
+#[path = "properties/sql_reads.rs"]
+mod sql_reads;
 #[path = "properties/tree.rs"]
 mod tree;

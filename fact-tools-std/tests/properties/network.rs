@@ -217,7 +217,9 @@ fn the_http_tool_refuses_every_url_that_reaches_loopback() {
     let client = HttpClient::with_lookup(NetworkPolicy::default(), |_host: String| async {
         Ok(vec![
             IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
             IpAddr::V6(Ipv6Addr::LOCALHOST),
+            IpAddr::V6(Ipv4Addr::LOCALHOST.to_ipv6_mapped()),
         ])
     })
     .expect("a client");

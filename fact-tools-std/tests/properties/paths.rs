@@ -2,10 +2,9 @@
 //! every spelling of a file inside one is read.
 //!
 //! The oracle is the operating system: `std::fs::canonicalize` of the path a tool was given
-//! (under each root, when relative), outside the code under test. Paths are built from the
-//! names of the tree ([`super::tree`]), `.`, `..`, separators, absolute prefixes (the roots'
-//! own paths, the secret's, `/etc`, `/proc/self/root`), trailing slashes, encoded and
-//! look-alike dots and NUL bytes.
+//! (under each root, when relative), outside the code under test. Paths are walks through the
+//! tree ([`super::tree`]) ending in a file, a way out or random names
+//! ([`super::path_spelling`]).
 
 use fact_runtime::{ToolCall, ToolExecutor, ToolResult};
 use fact_tests::property;
@@ -14,99 +13,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Value, json};
 
+use super::path_spelling::{path, walk};
 use super::tree::{SECRET, SECRET_LEN, Tree, entry_location};
-
-const NAMES: &[&str] = &[
-    "notes.txt",
-    "sub",
-    "deeper",
-    "leaf.txt",
-    "file.txt",
-    ".hidden",
-    "with space.txt",
-    "ünïcode.txt",
-    "only-in-b.txt",
-    "missing.txt",
-    "link-inside-file",
-    "link-inside-dir",
-    "link-up",
-    "link-abs-inside",
-    "link-outside-rel",
-    "link-outside-dir",
-    "link-outside-abs",
-    "link-etc",
-    "link-passwd",
-    "link-loop-a",
-    "link-self",
-    "link-escape",
-    "link-root",
-    "dangling",
-    "link-dot",
-    "link-parent",
-    "link-root-b",
-    "outside",
-    "secret.txt",
-    "inner.txt",
-    "dir",
-    "root",
-    "root-b",
-    "root-link",
-    "root-evil",
-    "root-link-evil",
-    "etc",
-    "passwd",
-    ".",
-    "..",
-    "..",
-    "..",
-    "...",
-    "%2e%2e",
-    "..%2f",
-    "%2F",
-    "\u{ff0e}\u{ff0e}",
-    "\u{2025}",
-    "..\\",
-    "~",
-    " ..",
-    "NOTES.TXT",
-    "notes.txt\0",
-    "\0",
-];
-
-/// A path as a caller might write it, from the tree's names and every trick listed above.
-fn path(tree: &Tree) -> impl Strategy<Value = String> + use<> {
-    let base = tree.base.display().to_string();
-    let prefixes = vec![
-        String::new(),
-        "./".to_owned(),
-        "/".to_owned(),
-        format!("{base}/"),
-        format!("{base}/root-link/"),
-        format!("{base}/root/"),
-        format!("{base}/root-b/"),
-        format!("{base}/outside/"),
-        format!("{base}/root/../"),
-        format!("{base}/root-link/../root/"),
-        format!("/proc/self/root{base}/root/"),
-        "/etc/".to_owned(),
-    ];
-    let steps = proptest::collection::vec((select(NAMES), select(vec!["/", "//", "/./"])), 0..6);
-    (select(prefixes), steps, select(vec!["", "/", "/.", "//"])).prop_map(
-        |(prefix, steps, trailing)| {
-            let mut path = prefix;
-            for (index, (name, separator)) in steps.iter().enumerate() {
-                if index > 0 {
-                    path.push_str(separator);
-                }
-                path.push_str(name);
-            }
-            if !steps.is_empty() {
-                path.push_str(trailing);
-            }
-            path
-        },
-    )
-}
 
 /// One call of a file tool on a path.
 #[derive(Debug, Clone)]
@@ -175,7 +83,7 @@ fn nothing_a_file_tool_accepts_resolves_outside_a_root() {
     property::check(
         "file tools stay inside their roots",
         1_500,
-        (path(tree), call()),
+        (path(&tree.base.display().to_string()), call()),
         |(path, call)| {
             match call {
                 Call::Read => {
@@ -264,51 +172,6 @@ fn nothing_a_file_tool_accepts_resolves_outside_a_root() {
             Ok(())
         },
     );
-}
-
-/// A walk from root A to one of its files: through real directories, `.`, `..` and the
-/// links that stay inside, as `(path steps, the file's content)`.
-fn walk() -> impl Strategy<Value = (Vec<&'static str>, &'static str)> {
-    (proptest::collection::vec(any::<u8>(), 0..8), any::<u8>()).prop_map(|(choices, last)| {
-        // Where the walk is, as the OS sees it: a directory under the root.
-        let mut at: Vec<&str> = Vec::new();
-        let mut steps = Vec::new();
-        for choice in choices {
-            let moves: &[&str] = match at.as_slice() {
-                [] => &[".", "sub", "link-inside-dir", "link-dot"],
-                ["sub"] => &[".", "..", "deeper"],
-                _ => &[".", "..", "link-root"],
-            };
-            let step = moves[usize::from(choice) % moves.len()];
-            match step {
-                "sub" | "link-inside-dir" => at = vec!["sub"],
-                "deeper" => at.push("deeper"),
-                "link-root" => at.clear(),
-                ".." => {
-                    at.pop();
-                }
-                _ => {}
-            }
-            steps.push(step);
-        }
-        let files: &[(&str, &str)] = match at.as_slice() {
-            [] => &[
-                ("notes.txt", "notes in root a\n"),
-                ("link-inside-file", "notes in root a\n"),
-                (".hidden", "hidden in root a\n"),
-                ("with space.txt", "spaced\n"),
-                ("ünïcode.txt", "unicode name\n"),
-            ],
-            ["sub"] => &[
-                ("file.txt", "file in sub\n"),
-                ("link-up", "notes in root a\n"),
-            ],
-            _ => &[("leaf.txt", "leaf\n")],
-        };
-        let (file, content) = files[usize::from(last) % files.len()];
-        steps.push(file);
-        (steps, content)
-    })
 }
 
 #[test]

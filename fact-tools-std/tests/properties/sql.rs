@@ -16,7 +16,8 @@ use proptest::prelude::*;
 use serde_json::json;
 use sqlx::Connection as _;
 
-use super::sql_grammar::{hostile, legitimate};
+use super::sql_grammar::hostile;
+use super::sql_reads::{legitimate, reaching_for_hidden_tables};
 
 /// Values that live only in tables the allow-list leaves out.
 const HIDDEN: [&str; 2] = ["hunter2-secret-token", "audit-record-secret"];
@@ -163,7 +164,10 @@ fn no_statement_through_the_tool_changes_the_database_or_reads_a_hidden_table() 
     property::check(
         "SQL.Query on a read-only connection",
         512,
-        hostile(&scratch.dir.display().to_string()),
+        prop_oneof![
+            3 => hostile(&scratch.dir.display().to_string()),
+            1 => reaching_for_hidden_tables(),
+        ],
         |statement| {
             let call = ToolCall::new("SQL.Query", json!({"statement": statement}));
             let result = scratch.runtime.block_on(executor.execute_tool_call(call));

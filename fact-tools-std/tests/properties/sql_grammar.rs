@@ -1,23 +1,22 @@
-//! Statements for the SQL properties, from two grammars of SQLite: one that mixes reads,
-//! writes and tricks (what an attacker sends), and one of plain reads over the allowed tables
-//! (what a legitimate caller sends), each with keywords in any case and any blanks and
-//! comments between tokens.
+//! Statements for the SQL properties: a grammar of SQLite that mixes reads, writes and tricks
+//! (what an attacker sends), with keywords in any case and any blanks and comments between
+//! tokens; and the pieces the grammars of reads ([`super::sql_reads`]) share.
 
 use proptest::prelude::*;
 use proptest::sample::select;
 
-type Sql = BoxedStrategy<String>;
+pub(crate) type Sql = BoxedStrategy<String>;
 
-fn just(text: &'static str) -> Sql {
+pub(crate) fn just(text: &'static str) -> Sql {
     Just(text.to_owned()).boxed()
 }
 
-fn one_of(options: &[&'static str]) -> Sql {
+pub(crate) fn one_of(options: &[&'static str]) -> Sql {
     select(options.to_vec()).prop_map(str::to_owned).boxed()
 }
 
 /// A keyword (or several) in random case.
-fn kw(words: &'static str) -> Sql {
+pub(crate) fn kw(words: &'static str) -> Sql {
     any::<u64>()
         .prop_map(move |mask| {
             words
@@ -36,7 +35,7 @@ fn kw(words: &'static str) -> Sql {
 }
 
 /// What may stand between two tokens: blanks, line breaks, comments, comments that hold SQL.
-fn gap() -> Sql {
+pub(crate) fn gap() -> Sql {
     prop_oneof![
         8 => just(" "),
         1 => just("  \t"),
@@ -53,7 +52,7 @@ fn gap() -> Sql {
 }
 
 /// `parts` in order, a [`gap`] between each two.
-fn seq(parts: Vec<Sql>) -> Sql {
+pub(crate) fn seq(parts: Vec<Sql>) -> Sql {
     let gaps = proptest::collection::vec(gap(), parts.len());
     (parts, gaps)
         .prop_map(|(parts, gaps)| {
@@ -70,12 +69,12 @@ fn seq(parts: Vec<Sql>) -> Sql {
 }
 
 /// `part`, or nothing.
-fn maybe(part: Sql) -> Sql {
+pub(crate) fn maybe(part: Sql) -> Sql {
     prop_oneof![Just(String::new()), part].boxed()
 }
 
 /// String literals, several holding SQL or comment markers.
-const STRINGS: &[&str] = &[
+pub(crate) const STRINGS: &[&str] = &[
     "'north'",
     "'O''Brien'",
     "''",
@@ -352,6 +351,18 @@ pub(crate) fn hostile(dir: &str) -> Sql {
             just("; -- */")
         ]),
         seq(vec![read.clone(), just("-- c\r"), write.clone()]),
+        // SQLite reads `$1::b(')` as one Tcl-style parameter that swallows the quote, where
+        // a parser reads a cast and a string: the text between runs as statements.
+        seq(vec![
+            kw("select 1 as a,"),
+            just("$1::b(') ;"),
+            write.clone(),
+            just("; SELECT 3, $2::d(')"),
+        ]),
+        seq(vec![
+            kw("select 1,"),
+            just("$1::b(') , (SELECT token FROM secrets) , $2::d(')")
+        ]),
         seq(vec![read.clone(), just(";;"), write.clone()]),
         seq(vec![
             read.clone(),
@@ -385,162 +396,4 @@ pub(crate) fn hostile(dir: &str) -> Sql {
             text + &end
         });
     prop_oneof![3 => stmt, 2 => several, 2 => tricks].boxed()
-}
-
-// ---- the legitimate caller's grammar -------------------------------------------------------
-
-/// How a caller may name an allowed table: any case, quoted, or in `main`.
-fn allowed(name: &'static str) -> Sql {
-    let quoted: [String; 4] = [
-        format!("\"{name}\""),
-        format!("[{name}]"),
-        format!("`{name}`"),
-        format!("main.{name}"),
-    ];
-    prop_oneof![3 => kw(name), 1 => select(quoted.to_vec())].boxed()
-}
-
-/// A condition on revenue's columns (`prefix` qualifies them).
-fn condition(prefix: &'static str, depth: u32) -> Sql {
-    let column = |name: &'static str| Just(format!("{prefix}{name}")).boxed();
-    let leaf = prop_oneof![
-        seq(vec![
-            column("amount"),
-            one_of(&[">", "<", ">=", "=", "<>"]),
-            one_of(&["100", "75.25", "0", "-1e3"])
-        ]),
-        seq(vec![
-            column("region"),
-            kw("in ("),
-            one_of(STRINGS),
-            just(","),
-            one_of(STRINGS),
-            just(")")
-        ]),
-        seq(vec![column("note"), kw("like"), one_of(STRINGS)]),
-        seq(vec![column("note"), kw("is null")]),
-        seq(vec![
-            column("id"),
-            kw("between"),
-            just("1"),
-            kw("and"),
-            just("3")
-        ]),
-        seq(vec![
-            kw("upper("),
-            column("region"),
-            just(") ="),
-            one_of(&["'NORTH'", "'EAST'"])
-        ]),
-        seq(vec![
-            column("region"),
-            kw("in (select region from"),
-            allowed("customers"),
-            just(")")
-        ]),
-        seq(vec![
-            kw("exists (select 1 from"),
-            allowed("customers"),
-            kw("where name ="),
-            one_of(STRINGS),
-            just(")")
-        ]),
-        seq(vec![
-            kw("coalesce("),
-            column("note"),
-            just(","),
-            one_of(STRINGS),
-            just(") <>"),
-            one_of(STRINGS)
-        ]),
-    ]
-    .boxed();
-    if depth == 0 {
-        return leaf;
-    }
-    let inner = condition(prefix, depth - 1);
-    prop_oneof![
-        3 => leaf,
-        1 => seq(vec![inner.clone(), one_of(&["AND", "OR", "and", "Or"]), inner.clone()]),
-        1 => seq(vec![kw("not ("), inner, just(")")]),
-    ]
-    .boxed()
-}
-
-/// What a plain read of revenue selects.
-fn revenue_columns() -> Sql {
-    one_of(&[
-        "*",
-        "id, region",
-        "region, amount, note",
-        "upper(region) AS r",
-        "length(note) AS n, typeof(amount) AS t",
-        "round(amount, 1) AS a, abs(id) AS i",
-        "substr(region, 1, 2) AS s, ifnull(note, '') AS n",
-        "printf('%d: %s', id, region) AS line",
-        "json_object('id', id, 'note', note) AS doc",
-        "CASE WHEN amount > 100 THEN 'big' ELSE 'small' END AS size",
-        "CAST(amount AS INTEGER) AS whole",
-        "'DELETE FROM revenue; --' AS text",
-        "(SELECT COUNT(*) FROM customers) AS customers",
-        "count(*) AS n, sum(amount) AS total, max(amount) AS top",
-        "region, RANK() OVER (ORDER BY amount DESC) AS r",
-    ])
-}
-
-/// A plain read of the allowed tables, valid SQLite that the guard must accept.
-pub(crate) fn legitimate() -> Sql {
-    let plain = seq(vec![
-        kw("select"),
-        maybe(kw("distinct")),
-        revenue_columns(),
-        kw("from"),
-        allowed("revenue"),
-        maybe(seq(vec![kw("where"), condition("", 2)])),
-        maybe(seq(vec![
-            kw("order by"),
-            one_of(&["1", "id DESC", "region, id"]),
-        ])),
-        maybe(seq(vec![kw("limit"), one_of(&["1", "3", "100"])])),
-    ]);
-    let joined = seq(vec![
-        kw("select r.id, c.name from"),
-        allowed("revenue"),
-        kw("as r join"),
-        allowed("customers"),
-        kw("as c on c.region = r.region where"),
-        condition("r.", 1),
-    ]);
-    let cte = seq(vec![
-        kw("with north as (select * from"),
-        allowed("revenue"),
-        kw("where"),
-        condition("", 1),
-        kw(") select count(*) as n, sum(amount) as total from north"),
-    ]);
-    let compound = seq(vec![
-        kw("select region from"),
-        allowed("revenue"),
-        one_of(&["UNION", "UNION ALL", "INTERSECT", "EXCEPT"]),
-        kw("select region from"),
-        allowed("customers"),
-        kw("order by 1"),
-    ]);
-    let values = seq(vec![
-        kw("values (1, "),
-        one_of(STRINGS),
-        just("), (2, 'b')"),
-    ]);
-    let bounded = just(
-        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5) SELECT x FROM n",
-    );
-    let statement =
-        prop_oneof![4 => plain, 2 => joined, 2 => cte, 1 => compound, 1 => values, 1 => bounded];
-    (
-        statement,
-        maybe(one_of(&[";", " ;", "; -- done", ";\n"])),
-        maybe(one_of(&[" -- trailing", " /* trailing */"])),
-    )
-        .prop_map(|(statement, end, comment)| statement + &comment + &end)
-        .boxed()
 }
