@@ -4,7 +4,9 @@
 //!
 //! - SQL (`properties/sql.rs`): a statement the guard accepts changes no byte of the database,
 //!   even on a writable connection; no statement through `SQL.Query` changes it or reads a
-//!   table off the allow-list; plain reads of the allowed tables are never refused.
+//!   table off the allow-list; plain reads of the allowed tables are never refused. The first
+//!   two also on PostgreSQL, on a fresh schema (`properties/sql_postgres.rs`; skipped without
+//!   `FACT_TEST_POSTGRES_URL`).
 //! - Paths (`properties/paths.rs`): nothing the file tools accept resolves outside a root;
 //!   every spelling of a file inside a root is read.
 //! - Addresses (`properties/network.rs`): nothing the web tools accept is internal, by the
@@ -27,6 +29,8 @@ mod paths;
 mod sql;
 #[path = "properties/sql_grammar.rs"]
 mod sql_grammar;
+#[path = "properties/sql_postgres.rs"]
+mod sql_postgres;
 #[path = "properties/sql_reads.rs"]
 mod sql_reads;
 #[path = "properties/tree.rs"]
