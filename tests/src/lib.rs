@@ -9,6 +9,7 @@ pub mod golden;
 pub mod grants;
 pub mod oauth_provider;
 pub mod openai_strict;
+pub mod property;
 pub mod redis_server;
 pub mod scratch;
 pub mod serve_process;

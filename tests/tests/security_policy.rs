@@ -2,6 +2,9 @@
 //! and the JSON path, custom validators plug in globally or per tool, and legitimate text is
 //! never refused for the characters it contains.
 
+#[path = "security_policy/properties.rs"]
+mod properties;
+
 use fact_runtime::{
     ErrorKind, SecurityPolicy, ToolCall, ToolError, ToolExecutor, ToolExecutorBuilder, ToolInfo,
     ToolResult,

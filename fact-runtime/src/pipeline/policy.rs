@@ -53,7 +53,9 @@ impl PolicyCheck {
                     .into_error(),
             );
         }
-        walk.object(arguments, 1)
+        // The arguments object is itself the first level of nesting.
+        walk.container(1)
+            .and_then(|()| walk.object(arguments, 1))
             .and_then(|()| walk.total())
             .map_err(Breach::into_error)
     }
@@ -423,6 +425,27 @@ mod tests {
         let metadata = metadata.unwrap_or_default();
         assert_eq!(metadata["path"], "$.items[3].name");
         assert_eq!(metadata["limit"], "max_string_length");
+    }
+
+    #[test]
+    fn the_arguments_object_is_the_first_level_of_depth() {
+        // Found by the limits property (tests/tests/security_policy/properties.rs): the root
+        // was never counted, so a depth of 0 admitted every flat call.
+        let zero = SecurityPolicy {
+            max_depth: 0,
+            ..SecurityPolicy::default()
+        };
+        let refused = check(zero, json!({})).expect_err("depth 1 is past 0");
+        let metadata = refused.metadata().cloned().unwrap_or_default();
+        assert_eq!(metadata["limit"], "max_depth");
+        assert_eq!(metadata["path"], "$");
+        assert_eq!(metadata["actual"], 1);
+        let one = SecurityPolicy {
+            max_depth: 1,
+            ..SecurityPolicy::default()
+        };
+        assert!(check(one.clone(), json!({"flat": 1})).is_ok());
+        assert!(check(one, json!({"nested": []})).is_err());
     }
 
     #[test]

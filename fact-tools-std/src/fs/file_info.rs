@@ -87,10 +87,16 @@ pub fn get_file_info(
 ) -> Result<FileInfo, ToolError> {
     let roots = FileRoots::for_call(ctx)?;
     let resolved = roots.resolve(&path)?;
-    let meta = resolved
-        .dir
-        .symlink_metadata(&resolved.relative)
-        .map_err(|e| io_error(resolved.path, &e))?;
+    // A trailing slash (kept as a final `.`, see `FileRoots::resolve`) names a directory,
+    // through a final symlink, as the kernel reads it: `notes.txt/` is no entry. Not left to
+    // `symlink_metadata`, which reads `notes.txt/.` as `notes.txt` (a path of one component
+    // is looked up by its `Path::components`, which drop a final `.`).
+    let meta = if names_directory(&resolved.relative) {
+        resolved.dir.metadata(&resolved.relative)
+    } else {
+        resolved.dir.symlink_metadata(&resolved.relative)
+    }
+    .map_err(|e| io_error(resolved.path, &e))?;
     let entry_type = EntryType::of(meta.file_type());
     let symlink =
         (entry_type == EntryType::Symlink).then(|| symlink_info(resolved.dir, &resolved.relative));
@@ -118,6 +124,12 @@ pub fn get_file_info(
         symlink,
         path: path.clone(),
     })
+}
+
+/// Whether `relative` ends in `.`, as a path written with a trailing slash does once resolved.
+fn names_directory(relative: &Path) -> bool {
+    let text = relative.as_os_str().as_encoded_bytes();
+    text == b"." || text.ends_with(b"/.")
 }
 
 /// Judges a symlink by resolving it through cap-std, which stops at the root.

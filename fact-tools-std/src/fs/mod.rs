@@ -33,7 +33,9 @@
 //! opened handle; the open is non-blocking, so a FIFO swapped in between cannot hang the call.
 //! Nothing is opened for writing. `FileSystem.ListDirectory` never enters a symlinked
 //! directory, and `FileSystem.GetFileInfo` never follows a symlink out of its root nor tells
-//! where such a link points.
+//! where such a link points. A trailing `/` names a directory, as the kernel reads it, for
+//! every tool: `notes.txt/` is refused (400), and `FileSystem.GetFileInfo` of `link/`
+//! describes the directory the link leads to, inside the root only.
 //!
 //! # Encodings
 //!

@@ -280,7 +280,7 @@ impl FileRoots {
                     root.prefixes.iter().find_map(|prefix| {
                         requested.strip_prefix(prefix).ok().map(|rest| Resolved {
                             dir: &root.dir,
-                            relative: relative_or_dot(rest),
+                            relative: relative_or_dot(rest, requested),
                             path,
                         })
                     })
@@ -289,7 +289,7 @@ impl FileRoots {
                     ToolError::security(format!("'{path}' is outside the allowed file roots"))
                 });
         }
-        let relative = relative_or_dot(requested);
+        let relative = relative_or_dot(requested, requested);
         let mut first_error = None;
         for root in self.roots.iter() {
             match root.dir.symlink_metadata(&relative) {
@@ -326,9 +326,10 @@ pub(crate) struct Resolved<'a> {
 }
 
 /// `path` without leading `.` components, or `.` when nothing is left. A trailing `/` (or
-/// `/.`) is kept as a final `.`, so that `notes.txt/` still names a directory, as the kernel
-/// reads it, and is no file.
-fn relative_or_dot(path: &Path) -> PathBuf {
+/// `/.`) of the path as `written` (of which `path` is the end, a root's prefix taken off) is
+/// kept as a final `.`, so that `notes.txt/` still names a directory, as the kernel reads it,
+/// and is no file.
+fn relative_or_dot(path: &Path, written: &Path) -> PathBuf {
     let mut rest: PathBuf = path
         .components()
         .skip_while(|c| matches!(c, Component::CurDir))
@@ -336,7 +337,7 @@ fn relative_or_dot(path: &Path) -> PathBuf {
     if rest.as_os_str().is_empty() {
         return PathBuf::from(".");
     }
-    let text = path.as_os_str().as_encoded_bytes();
+    let text = written.as_os_str().as_encoded_bytes();
     if text.ends_with(b"/") || text.ends_with(b"/.") {
         rest.push(".");
     }
@@ -496,6 +497,23 @@ mod tests {
         let root_itself = dir.to_string_lossy();
         let resolved = roots.resolve(&root_itself).map(|r| r.relative);
         assert_eq!(resolved.ok(), Some(PathBuf::from(".")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_trailing_slash_is_kept_on_an_absolute_path_too() {
+        // Found by the path property (fact-tools-std/tests/properties/paths.rs): the root's
+        // prefix was taken off with `strip_prefix`, which drops a trailing slash.
+        let dir = temp_root("abs-slash");
+        let _ = std::fs::create_dir(dir.join("sub"));
+        let _ = std::fs::write(dir.join("notes.txt"), "notes");
+        let roots = FileRoots::new([&dir]).expect("root opens");
+        for written in ["notes.txt/", "notes.txt/.", "sub//"] {
+            let absolute = format!("{}/{written}", dir.display());
+            let relative = roots.resolve(&absolute).map(|r| r.relative);
+            let expected = roots.resolve(written).map(|r| r.relative);
+            assert_eq!(relative.ok(), expected.ok(), "{absolute}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 
