@@ -2,11 +2,13 @@
 //! links the tools by naming this crate, as a user links a crate of tools.
 
 pub mod audit_sinks;
+pub mod audit_tables;
 pub mod captured_log;
 pub mod fixtures;
 pub mod golden;
 pub mod grants;
 pub mod oauth_provider;
 pub mod openai_strict;
+pub mod private_postgres;
 pub mod scratch;
 pub mod services;

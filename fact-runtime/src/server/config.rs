@@ -395,6 +395,7 @@ pub fn environment_summary() -> Vec<(&'static str, String)> {
         crate::arcade::TOOLKITS_ENV,
         crate::arcade::REFRESH_SECONDS_ENV,
         API_KEYS_FILE_ENV,
+        crate::audit::AUDIT_DURABILITY_ENV,
         "RUST_LOG",
     ];
     let mut summary = Vec::new();
