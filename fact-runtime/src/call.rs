@@ -20,7 +20,8 @@ use crate::progress::ProgressSink;
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
-    /// Unique id of the call, echoed in the result; a fresh UUID unless set.
+    /// Unique id of the call, echoed in the result, and the key of its audit record; a fresh
+    /// UUID (v7: time-ordered) unless set.
     #[serde(default = "new_call_id")]
     pub call_id: String,
     /// The tool to run, e.g. `MyApp.Calculator`.
@@ -36,8 +37,11 @@ pub struct ToolCall {
     pub session_id: Option<String>,
 }
 
-fn new_call_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+/// A fresh call id: a UUID v7, which begins with the time, so that ids made later sort later
+/// and the audit log's unique index by call id grows at its right edge (docs/ARCHITECTURE.md,
+/// "Audit log"); the rest is random.
+pub(crate) fn new_call_id() -> String {
+    uuid::Uuid::now_v7().to_string()
 }
 
 impl ToolCall {

@@ -34,7 +34,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 
-use crate::audit::{AuditConfig, AuditLog, SqlAuditSink};
+use crate::audit::{AuditConfig, AuditDurability, AuditLog, SqlAuditSink};
 use crate::auth::AuthorizationManager;
 use crate::call::ToolCall;
 use crate::executor::{ToolExecutor, ToolExecutorBuilder};
@@ -103,7 +103,8 @@ enum Command {
         FACT_RATE_LIMIT_BY_USER  false: all callers share one quota (default true: per user)\n  \
         FACT_RATE_LIMIT_TOOLS    tools' own quotas, Toolkit.Tool=N,... (N a minute)\n  \
         FACT_RATE_LIMIT_ON_STORE_ERROR deny (503, default) or allow, when Redis cannot answer\n  \
-        REDIS_URL                redis://[:password@]host[:port][/db]: quotas shared by replicas\n\n\
+        REDIS_URL                redis://[:password@]host[:port][/db]: quotas shared by replicas\n  \
+        FACT_AUDIT_DURABILITY    answered (default: a call is answered once its audit record is committed) or queued (answered first, written behind)\n\n\
         Endpoints: GET /health, GET /metrics, GET /v1/tools[?format=], GET /v1/tools/{name}, \
         POST /v1/tools/execute, POST /v1/tools/execute/batch, POST /mcp (MCP, streamable HTTP)")]
     Serve {
@@ -388,7 +389,8 @@ async fn serve(
 }
 
 /// The executor every command that runs calls uses: the linked tools, authorization when
-/// `OAUTH_*` is configured, `configure`, and the audit log on `DATABASE_URL`. The audit sink is
+/// `OAUTH_*` is configured, `configure`, and the audit log on `DATABASE_URL` with the
+/// durability `FACT_AUDIT_DURABILITY` names (default `answered`). The audit sink is
 /// returned too, to be closed once the executor has shut down (SQLite then folds its
 /// write-ahead log back into the file).
 async fn executor(
@@ -420,13 +422,16 @@ async fn executor(
     }
     // Before the audit database is opened: a configuration that cannot work refuses to start
     // without creating one.
+    let durability = AuditDurability::from_env()
+        .map_err(|error| format!("audit log: {error}"))?
+        .unwrap_or(AuditDurability::Answered);
     let builder = configure(builder).map_err(|error| error.to_string())?;
     let sink = std::sync::Arc::new(
         SqlAuditSink::from_env()
             .await
             .map_err(|error| format!("audit log: {error}"))?,
     );
-    let log = AuditLog::start(sink.clone(), AuditConfig::default())
+    let log = AuditLog::start(sink.clone(), AuditConfig::default().durability(durability))
         .map_err(|error| format!("audit log: {error}"))?;
     let executor = builder
         .audit(log)

@@ -55,7 +55,7 @@ impl ToolContext {
     /// cancelled unless you cancel its [`cancellation_token`](Self::cancellation_token).
     pub fn new(tool_name: impl Into<String>) -> Self {
         Self {
-            call_id: uuid::Uuid::new_v4().to_string(),
+            call_id: crate::call::new_call_id(),
             tool_name: tool_name.into(),
             user_id: None,
             session_id: None,

@@ -2,6 +2,7 @@
 //! the embedded SQLite file and for PostgreSQL, through sqlx's `Any` driver.
 
 use std::sync::Once;
+use std::time::Duration;
 
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
@@ -28,9 +29,24 @@ pub fn database_url() -> String {
 /// Opens a pool on `url` (`sqlite://path` or `postgres://...`). A SQLite file is created when
 /// missing and opened in WAL mode, so readers do not block the writer.
 pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<AnyPool, sqlx::Error> {
+    connect_with(url, max_connections, DEFAULT_ACQUIRE_TIMEOUT).await
+}
+
+/// sqlx's own default: how long taking a connection from a pool may wait, connecting included.
+const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// [`connect`], with the longest wait for a connection. While the database refuses
+/// connections, sqlx keeps trying within that wait, pausing up to a fifth of it in between.
+pub(crate) async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<AnyPool, sqlx::Error> {
     static DRIVERS: Once = Once::new();
     DRIVERS.call_once(sqlx::any::install_default_drivers);
-    let mut options = AnyPoolOptions::new().max_connections(max_connections);
+    let mut options = AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(acquire_timeout);
     if is_sqlite(url) {
         // sqlx reads no `journal_mode` from a URL (it rejects unknown parameters), so WAL is
         // set on each new connection; the mode is stored in the file, so this is a no-op

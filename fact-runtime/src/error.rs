@@ -34,11 +34,16 @@ pub enum ErrorKind {
     Unavailable,
     /// The tool did not finish within its timeout (504).
     Timeout,
+    /// The call ran (or may have), but its audit record was not committed in time, so its
+    /// answer is withheld (503, without `retry_after_ms`): only with `answered` audit
+    /// durability. The record is written once the audit database takes it; calling again
+    /// runs the tool again.
+    AuditUnavailable,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub(crate) const ALL: [ErrorKind; 10] = [
+    pub(crate) const ALL: [ErrorKind; 11] = [
         Self::ToolNotFound,
         Self::Validation,
         Self::Unauthorized,
@@ -49,6 +54,7 @@ impl ErrorKind {
         Self::Upstream,
         Self::Unavailable,
         Self::Timeout,
+        Self::AuditUnavailable,
     ];
 
     /// The HTTP-style status code of this kind.
@@ -61,7 +67,7 @@ impl ErrorKind {
             Self::RateLimit => 429,
             Self::Execution => 500,
             Self::Arcade | Self::Upstream => 502,
-            Self::Unavailable => 503,
+            Self::Unavailable | Self::AuditUnavailable => 503,
             Self::Timeout => 504,
         }
     }
@@ -79,6 +85,7 @@ impl ErrorKind {
             Self::Upstream => "UpstreamError",
             Self::Unavailable => "ServiceUnavailableError",
             Self::Timeout => "ToolTimeoutError",
+            Self::AuditUnavailable => "AuditUnavailableError",
         }
     }
 }

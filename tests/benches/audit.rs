@@ -1,8 +1,12 @@
 //! Audit log throughput: the SQLite writer alone (one transaction of multi-row INSERTs per
-//! batch), and the caller's cost of `AuditLog::record` with that writer behind it.
+//! batch, keyed by call id), and the caller's cost of `AuditLog::record` with that writer
+//! behind it, and of `AuditLog::record_committed` (the `answered` durability's wait for the
+//! commit) with many callers at once.
 //!
-//! Records look like a live log's: time only moves forward, calls come from 100 users, so the
-//! indexes by user, tool and time grow at their ends as they would in production.
+//! Records look like a live log's: time only moves forward, calls come from 100 users. Call
+//! ids are what the executor makes (UUID v7, time-ordered), and, for comparison, random UUID
+//! v4s (`write_batch_*_v4`): the unique index by call id is written at its right edge with the
+//! first, all over with the second.
 //!
 //! `cargo bench -p fact-tests --bench audit -- --warm-up-time 1 --measurement-time 3`
 
@@ -16,10 +20,28 @@ use fact_runtime::audit::{ArgumentsDigest, AuditConfig, AuditLog, AuditRecord, S
 use serde_json::json;
 
 const BATCHES: [usize; 3] = [512, 2048, 8192];
+/// Callers at once in the concurrent group (as the server bench's connections).
+const CALLERS: usize = 32;
 
-fn record(n: usize, digest: &ArgumentsDigest) -> AuditRecord {
+/// Which kind of call id a bench's records carry.
+#[derive(Debug, Clone, Copy)]
+enum Ids {
+    /// Time-ordered, as the executor makes them.
+    V7,
+    /// Random.
+    V4,
+}
+
+fn call_id(ids: Ids) -> String {
+    match ids {
+        Ids::V7 => uuid::Uuid::now_v7().to_string(),
+        Ids::V4 => uuid::Uuid::new_v4().to_string(),
+    }
+}
+
+fn record(n: usize, digest: &ArgumentsDigest, ids: Ids) -> AuditRecord {
     AuditRecord {
-        call_id: format!("00000000-0000-4000-8000-{n:012}"),
+        call_id: call_id(ids),
         timestamp: timestamp(n),
         tool_name: "MyApp.Calculator".into(),
         user_id: Some(format!("user-{}", n % 100)),
@@ -66,29 +88,31 @@ fn audit(c: &mut Criterion) {
     let arguments = json!({"operation": "multiply", "a": 6, "b": 7});
     let digest = ArgumentsDigest::of(&arguments, false);
     let next = Cell::new(0);
-    let batch_of = |size: usize| {
+    let batch_of = |size: usize, ids: Ids| {
         let first = next.replace(next.get() + size);
         (first..first + size)
-            .map(|n| record(n, &digest))
+            .map(|n| record(n, &digest, ids))
             .collect::<Vec<_>>()
     };
 
     let writer = sink.as_ref();
     let mut group = c.benchmark_group("audit_sqlite");
-    for size in BATCHES {
-        group.throughput(Throughput::Elements(size as u64));
-        group.bench_function(format!("write_batch_{size}"), |b| {
-            b.to_async(&runtime).iter_batched(
-                || batch_of(size),
-                |batch| async move {
-                    writer
-                        .write_batch(black_box(&batch))
-                        .await
-                        .expect("written")
-                },
-                BatchSize::PerIteration,
-            );
-        });
+    for (ids, suffix) in [(Ids::V7, ""), (Ids::V4, "_v4")] {
+        for size in BATCHES {
+            group.throughput(Throughput::Elements(size as u64));
+            group.bench_function(format!("write_batch_{size}{suffix}"), |b| {
+                b.to_async(&runtime).iter_batched(
+                    || batch_of(size, ids),
+                    |batch| async move {
+                        writer
+                            .write_batch(black_box(&batch))
+                            .await
+                            .expect("written")
+                    },
+                    BatchSize::PerIteration,
+                );
+            });
+        }
     }
     group.finish();
 
@@ -101,12 +125,9 @@ fn audit(c: &mut Criterion) {
         b.iter(|| ArgumentsDigest::of(black_box(&arguments), false));
     });
     group.bench_function("record_to_sqlite", |b| {
-        let template = record(0, &digest);
         b.to_async(&runtime).iter(|| {
-            let mut record = template.clone();
             let n = next.replace(next.get() + 1);
-            record.timestamp = timestamp(n);
-            record.user_id = Some(format!("user-{}", n % 100));
+            let record = record(n, &digest, Ids::V7);
             let log = &log;
             async move { log.record(record).await.expect("open") }
         });
@@ -116,7 +137,7 @@ fn audit(c: &mut Criterion) {
         .block_on(async { AuditLog::start(Arc::new(NullSink), AuditConfig::default()) })
         .expect("valid config");
     group.bench_function("record_to_null_sink", |b| {
-        let template = record(0, &digest);
+        let template = record(0, &digest, Ids::V7);
         b.to_async(&runtime).iter(|| {
             let record = template.clone();
             let log = &null_log;
@@ -125,6 +146,42 @@ fn audit(c: &mut Criterion) {
     });
     group.finish();
     runtime.block_on(null_log.shutdown()).expect("shutdown");
+
+    // `answered` durability: CALLERS callers at once, each recording and waiting for its
+    // commit, against the same callers recording without waiting (queued). One iteration is
+    // one record per caller.
+    let mut group = c.benchmark_group("audit_concurrent_32");
+    group.throughput(Throughput::Elements(CALLERS as u64));
+    for (name, committed) in [("record_queued", false), ("record_committed", true)] {
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter(|| {
+                let first = next.replace(next.get() + CALLERS);
+                let log = log.clone();
+                let records: Vec<_> = (first..first + CALLERS)
+                    .map(|n| record(n, &digest, Ids::V7))
+                    .collect();
+                async move {
+                    let callers: Vec<_> = records
+                        .into_iter()
+                        .map(|record| {
+                            let log = log.clone();
+                            tokio::spawn(async move {
+                                if committed {
+                                    log.record_committed(record).await
+                                } else {
+                                    log.record(record).await
+                                }
+                            })
+                        })
+                        .collect();
+                    for caller in callers {
+                        caller.await.expect("caller").expect("open");
+                    }
+                }
+            });
+        });
+    }
+    group.finish();
 
     let stats = runtime.block_on(log.shutdown()).expect("shutdown");
     eprintln!("audit writer: {stats:?}");

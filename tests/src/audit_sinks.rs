@@ -1,4 +1,5 @@
-//! An audit sink for tests that look at records without a database.
+//! Audit sinks for tests: one that keeps records in memory, without a database, and one that
+//! watches a real sink.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -79,6 +80,68 @@ impl AuditSink for MemorySink {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .extend_from_slice(records);
+            Ok(())
+        })
+    }
+}
+
+/// Wraps a real sink (SQLite, PostgreSQL) to watch what it commits, and to play a lost
+/// acknowledgement: a write that the database committed but whose success never reached the
+/// writer, so that the writer retries a batch already stored.
+#[derive(Debug)]
+pub struct ObservedSink {
+    inner: std::sync::Arc<dyn AuditSink>,
+    lost_acks: AtomicUsize,
+    committed: Mutex<std::collections::HashSet<String>>,
+}
+
+impl ObservedSink {
+    /// Watches `inner`.
+    pub fn new(inner: std::sync::Arc<dyn AuditSink>) -> Self {
+        Self {
+            inner,
+            lost_acks: AtomicUsize::new(0),
+            committed: Mutex::default(),
+        }
+    }
+
+    /// The next `writes` successful writes are reported as failures, after committing.
+    pub fn lose_acks(&self, writes: usize) {
+        self.lost_acks.store(writes, Ordering::SeqCst);
+    }
+
+    /// Whether the record of `call_id` has been committed (its write reported success, or
+    /// committed and its acknowledgement lost).
+    pub fn is_committed(&self, call_id: &str) -> bool {
+        self.committed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(call_id)
+    }
+}
+
+impl AuditSink for ObservedSink {
+    fn write_batch<'a>(
+        &'a self,
+        records: &'a [AuditRecord],
+    ) -> BoxFuture<'a, Result<(), AuditError>> {
+        Box::pin(async move {
+            self.inner.write_batch(records).await?;
+            self.committed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(records.iter().map(|record| record.call_id.clone()));
+            let lost = self
+                .lost_acks
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    left.checked_sub(1)
+                })
+                .is_ok();
+            if lost {
+                return Err(AuditError::sink(
+                    "connection lost before the commit was acknowledged",
+                ));
+            }
             Ok(())
         })
     }

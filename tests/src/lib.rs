@@ -2,6 +2,7 @@
 //! links the tools by naming this crate, as a user links a crate of tools.
 
 pub mod audit_sinks;
+pub mod audit_tables;
 pub mod captured_log;
 pub mod cluster;
 pub mod fixtures;
@@ -9,6 +10,7 @@ pub mod golden;
 pub mod grants;
 pub mod oauth_provider;
 pub mod openai_strict;
+pub mod private_postgres;
 pub mod property;
 pub mod redis_server;
 pub mod scratch;

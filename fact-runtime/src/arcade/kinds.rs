@@ -26,6 +26,8 @@ pub(crate) fn engine_kind(kind: ErrorKind, retry_after: bool) -> (&'static str, 
         ErrorKind::Arcade => (kind::NETWORK_TRANSPORT_RUNTIME_UNREACHABLE, true),
         ErrorKind::Unavailable => (kind::TOOL_RUNTIME_RETRY, true),
         ErrorKind::Timeout => (kind::NETWORK_TRANSPORT_RUNTIME_TIMEOUT, false),
+        // The tool may have run: not to be sent again blindly.
+        ErrorKind::AuditUnavailable => (kind::TOOL_RUNTIME_FATAL, false),
         // Not found is answered as a request error (404) and never reaches here; a kind
         // added later reads as fatal until mapped.
         _ => (kind::TOOL_RUNTIME_FATAL, false),

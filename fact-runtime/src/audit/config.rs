@@ -2,16 +2,22 @@
 
 use std::time::Duration;
 
-use super::AuditError;
+use super::{AuditDurability, AuditError};
 
 /// Settings of an [`AuditLog`](super::AuditLog).
 ///
 /// ```
-/// use fact_runtime::audit::AuditConfig;
+/// use std::time::Duration;
+///
+/// use fact_runtime::audit::{AuditConfig, AuditDurability};
 ///
 /// let config = AuditConfig::default().channel_capacity(1024).include_arguments(true);
 /// assert_eq!(config.batch_size, 2048);
 /// assert!(config.validate().is_ok());
+///
+/// // What `fact serve` runs with by default: answers wait for their record's commit.
+/// let durable = AuditConfig::default().durability(AuditDurability::Answered);
+/// assert_eq!(durable.commit_timeout, Duration::from_secs(5));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -30,8 +36,19 @@ pub struct AuditConfig {
     /// Pause after the first failed write of a batch; doubled after each further failure of
     /// the same batch up to `max_retry_backoff`. Default 100 ms.
     pub retry_backoff: Duration,
-    /// Longest pause between two attempts at one batch. Default 10 s.
+    /// Longest pause between two attempts at one batch. Default 2 s: in
+    /// [`Answered`](AuditDurability::Answered) mode calls are refused while the writer is
+    /// failing, so this bounds how long after the database returns they still are.
     pub max_retry_backoff: Duration,
+    /// When the executor answers a call relative to its record's commit; default
+    /// [`Queued`](AuditDurability::Queued). The log enforces nothing itself: the executor
+    /// reads `AuditLog::durability`.
+    pub durability: AuditDurability,
+    /// In [`Answered`](AuditDurability::Answered) mode: how long a call whose tool has run
+    /// waits for its record's commit before it is answered 503 `AuditUnavailableError`, and
+    /// how long one write attempt may take before the writer counts as failing. At least
+    /// 1 ms; default 5 s.
+    pub commit_timeout: Duration,
 }
 
 impl Default for AuditConfig {
@@ -41,7 +58,9 @@ impl Default for AuditConfig {
             batch_size: 2048,
             include_arguments: false,
             retry_backoff: Duration::from_millis(100),
-            max_retry_backoff: Duration::from_secs(10),
+            max_retry_backoff: Duration::from_secs(2),
+            durability: AuditDurability::Queued,
+            commit_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -73,6 +92,18 @@ impl AuditConfig {
         self
     }
 
+    /// Sets [`durability`](Self::durability).
+    pub fn durability(mut self, durability: AuditDurability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Sets [`commit_timeout`](Self::commit_timeout).
+    pub fn commit_timeout(mut self, timeout: Duration) -> Self {
+        self.commit_timeout = timeout;
+        self
+    }
+
     /// Checks that every value is in range; `AuditLog::start` calls it.
     pub fn validate(&self) -> Result<(), AuditError> {
         if self.channel_capacity == 0 {
@@ -96,6 +127,12 @@ impl AuditConfig {
             return Err(AuditError::InvalidConfig(format!(
                 "`max_retry_backoff` ({:?}) must not be shorter than `retry_backoff` ({:?})",
                 self.max_retry_backoff, self.retry_backoff
+            )));
+        }
+        if self.commit_timeout < Duration::from_millis(1) {
+            return Err(AuditError::InvalidConfig(format!(
+                "`commit_timeout` must be at least 1 ms, got {:?}",
+                self.commit_timeout
             )));
         }
         Ok(())
@@ -129,6 +166,24 @@ mod tests {
     fn capacity_and_batch_size_of_one_are_accepted() {
         let config = AuditConfig::default().channel_capacity(1).batch_size(1);
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn durability_and_commit_timeout_are_set_by_the_builder() {
+        let config = AuditConfig::default()
+            .durability(AuditDurability::Answered)
+            .commit_timeout(Duration::from_millis(250));
+        assert_eq!(config.durability, AuditDurability::Answered);
+        assert_eq!(config.commit_timeout, Duration::from_millis(250));
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn a_zero_commit_timeout_is_rejected() {
+        let config = AuditConfig::default().commit_timeout(Duration::ZERO);
+        assert!(
+            matches!(config.validate(), Err(AuditError::InvalidConfig(ref m)) if m.contains("commit_timeout"))
+        );
     }
 
     #[test]

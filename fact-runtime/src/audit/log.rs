@@ -2,14 +2,15 @@
 //! that hands batches to an [`AuditSink`] off the hot path.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::{ArgumentsDigest, AuditConfig, AuditError, AuditRecord, AuditSink};
+use super::writer::{Message, Overflow, Shared, lock, run_writer};
+use super::{ArgumentsDigest, AuditConfig, AuditDurability, AuditError, AuditRecord, AuditSink};
 
 /// The audit log: records go through a bounded channel to a writer task, which hands them to
 /// the sink in batches. A cheap handle: clones share the same channel and writer.
@@ -17,9 +18,16 @@ use super::{ArgumentsDigest, AuditConfig, AuditError, AuditRecord, AuditSink};
 /// What a caller may rely on:
 /// - [`record`](Self::record) costs one channel send. When `channel_capacity` records are
 ///   waiting, it waits for room: no record is ever dropped.
+///   [`record_committed`](Self::record_committed) also waits for the record's commit.
+/// - The writer takes everything waiting (up to `batch_size`) as one batch, one transaction
+///   of the sink: a group commit. Callers waiting for a commit are woken when their batch is
+///   committed.
 /// - A batch the sink fails to write is kept and retried, with a pause doubling from
 ///   `retry_backoff` up to `max_retry_backoff`, until it is written. Failures are logged
-///   (`tracing::error!`, without record contents) and counted in [`AuditStats`].
+///   (`tracing::error!`, without record contents), counted in [`AuditStats`] and in the
+///   `fact_audit_write_failures_total` counter; the records accepted and not yet committed
+///   are the `fact_audit_backlog_records` gauge. A sink that stores records by call id (as
+///   [`SqlAuditSink`](super::SqlAuditSink) does) stores a retried batch once.
 /// - [`flush`](Self::flush) returns once every record recorded before it is written.
 /// - [`shutdown`](Self::shutdown) stops intake (later `record` calls return
 ///   [`AuditError::Closed`]), writes everything accepted and stops the writer. While the
@@ -77,20 +85,18 @@ struct Inner {
     /// Set by the first `shutdown`: `record` refuses from then on.
     closing: AtomicBool,
     include_arguments: bool,
-    counters: Arc<Counters>,
+    durability: AuditDurability,
+    commit_timeout: Duration,
+    shared: Arc<Shared>,
+    /// The ticket of the last awaited record handed over. Held while it is sent, so that
+    /// awaited records enter the channel in the order of their tickets.
+    tickets: std::sync::Mutex<u64>,
+    /// The ticket of the last awaited record committed; closed when the writer stops.
+    committed: watch::Receiver<u64>,
     writer: Mutex<Writer>,
     /// Records handed over without waiting ([`AuditLog::record_detached`]); `None` once the
     /// writer has taken the last of them.
     overflow: Overflow,
-}
-
-type Overflow = Arc<std::sync::Mutex<Option<Vec<AuditRecord>>>>;
-
-fn lock(overflow: &Overflow) -> std::sync::MutexGuard<'_, Option<Vec<AuditRecord>>> {
-    // Pushing and taking leave the queue whole, so a panic elsewhere poisons nothing.
-    overflow
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[derive(Debug)]
@@ -100,22 +106,7 @@ struct Writer {
     panicked: bool,
 }
 
-/// What travels to the writer, in order.
-// Nearly every message is a record: boxing it to shrink the rare markers would add an
-// allocation to every call.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-enum Message {
-    Record(AuditRecord),
-    /// Answered once every record before it is written.
-    Flush(oneshot::Sender<()>),
-    /// Close intake, write what is left, stop.
-    Shutdown,
-    /// Look at the side queue of records handed over without waiting.
-    Nudge,
-}
-
-/// Counters of the writer, since start.
+/// Counters of the writer, since start, and its backlog now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AuditStats {
@@ -125,13 +116,8 @@ pub struct AuditStats {
     pub batches: u64,
     /// Failed attempts to write a batch (each retried until it succeeded).
     pub failed_attempts: u64,
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    written: AtomicU64,
-    batches: AtomicU64,
-    failed_attempts: AtomicU64,
+    /// Records accepted and not yet committed (the `fact_audit_backlog_records` gauge).
+    pub backlog: u64,
 }
 
 impl AuditLog {
@@ -143,38 +129,99 @@ impl AuditLog {
         config.validate()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| AuditError::NoRuntime)?;
         let (sender, receiver) = mpsc::channel(config.channel_capacity);
-        let counters = Arc::new(Counters::default());
-        let include_arguments = config.include_arguments;
+        let (committed_sender, committed) = watch::channel(0);
+        let shared = Arc::new(Shared::new(config.commit_timeout));
         let overflow: Overflow = Arc::new(std::sync::Mutex::new(Some(Vec::new())));
+        let durability = config.durability;
+        let commit_timeout = config.commit_timeout;
+        let include_arguments = config.include_arguments;
         let task = runtime.spawn(run_writer(
             receiver,
             sink,
             config,
-            counters.clone(),
+            shared.clone(),
             overflow.clone(),
+            committed_sender,
         ));
-        Ok(Self {
-            inner: Arc::new(Inner {
-                sender,
-                closing: AtomicBool::new(false),
-                include_arguments,
-                counters,
-                writer: Mutex::new(Writer {
-                    task: Some(task),
-                    panicked: false,
-                }),
-                overflow,
+        let inner = Inner {
+            sender,
+            closing: AtomicBool::new(false),
+            include_arguments,
+            durability,
+            commit_timeout,
+            shared,
+            tickets: std::sync::Mutex::new(0),
+            committed,
+            writer: Mutex::new(Writer {
+                task: Some(task),
+                panicked: false,
             }),
+            overflow,
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
         })
     }
 
-    /// Hands `record` to the writer, waiting while the channel is full.
+    /// Hands `record` to the writer, waiting while the channel is full; returns once it is
+    /// queued, before it is written.
     ///
     /// Fails with [`AuditError::Closed`] once [`shutdown`](Self::shutdown) has been called (or
     /// the writer has stopped): the record was not accepted and will not be written.
     pub async fn record(&self, record: AuditRecord) -> Result<(), AuditError> {
         self.reserve().await?.record(record);
         Ok(())
+    }
+
+    /// Hands `record` to the writer as [`record`](Self::record) does, then returns once the
+    /// sink has committed it (with the batch it was written in: callers waiting at once share
+    /// one transaction). While the sink fails this keeps waiting, as the writer keeps
+    /// retrying; bound it with `tokio::time::timeout` if you must: the record stays accepted
+    /// and is written all the same.
+    ///
+    /// Fails as [`record`](Self::record) does, and with [`AuditError::WriterPanicked`] if the
+    /// writer died before committing it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), fact_runtime::audit::AuditError> {
+    /// use std::sync::Arc;
+    ///
+    /// use fact_runtime::audit::{AuditConfig, AuditLog, AuditQuery, AuditRecord, SqlAuditSink};
+    /// use serde_json::json;
+    ///
+    /// let path = std::env::temp_dir().join(format!("fact-audit-committed-{}.db", std::process::id()));
+    /// let sink = Arc::new(SqlAuditSink::sqlite(&path).await?);
+    /// let log = AuditLog::start(sink.clone(), AuditConfig::default())?;
+    /// let digest = log.digest(&json!({}));
+    /// log.record_committed(AuditRecord {
+    ///     call_id: "0190f3a2-7c1e-7b3d-8f00-5a1b2c3d4e5f".into(),
+    ///     timestamp: 1_700_000_000.0,
+    ///     tool_name: "MyApp.Calculator".into(),
+    ///     user_id: Some("ada".into()),
+    ///     session_id: None,
+    ///     status_code: 200,
+    ///     error_type: None,
+    ///     duration_ms: 0.3,
+    ///     execution_method: AuditRecord::LOCAL.into(),
+    ///     arguments_sha256: digest.sha256,
+    ///     arguments_size: digest.size,
+    ///     arguments: None,
+    /// })
+    /// .await?;
+    /// // Committed: readable now, without a flush.
+    /// assert_eq!(sink.count(&AuditQuery::new().user("ada")).await?, 1);
+    /// # log.shutdown().await?;
+    /// # sink.close().await;
+    /// # for suffix in ["", "-wal", "-shm"] {
+    /// #     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    /// # }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn record_committed(&self, record: AuditRecord) -> Result<(), AuditError> {
+        let ticket = self.reserve().await?.record_awaited(record);
+        self.committed(ticket).await
     }
 
     /// Waits for room for one record, so that a record can then be handed over without
@@ -184,12 +231,27 @@ impl AuditLog {
         if self.inner.closing.load(Ordering::Acquire) {
             return Err(AuditError::Closed);
         }
-        self.inner
+        let permit = self
+            .inner
             .sender
             .reserve()
             .await
-            .map(RecordPermit)
-            .map_err(|_| AuditError::Closed)
+            .map_err(|_| AuditError::Closed)?;
+        Ok(RecordPermit {
+            permit,
+            inner: &self.inner,
+        })
+    }
+
+    /// Returns once the awaited record of `ticket` is committed.
+    pub(crate) async fn committed(&self, ticket: Ticket) -> Result<(), AuditError> {
+        let mut committed = self.inner.committed.clone();
+        committed
+            .wait_for(|&last| last >= ticket.0)
+            .await
+            .map(|_| ())
+            // The writer stops only once everything accepted is written, unless it panicked.
+            .map_err(|_| AuditError::WriterPanicked)
     }
 
     /// Hands `record` to the writer without waiting, for callers that cannot await (a `Drop`):
@@ -201,6 +263,7 @@ impl AuditLog {
         match overflow.as_mut() {
             Some(records) if !self.inner.closing.load(Ordering::Acquire) => {
                 records.push(record);
+                self.inner.shared.backlog.fetch_add(1, Ordering::Relaxed);
                 drop(overflow);
                 // Wakes an idle writer; a full channel means it is busy and will look anyway.
                 let _ = self.inner.sender.try_send(Message::Nudge);
@@ -214,6 +277,25 @@ impl AuditLog {
     /// Whether records should keep the raw arguments (`AuditConfig::include_arguments`).
     pub fn include_arguments(&self) -> bool {
         self.inner.include_arguments
+    }
+
+    /// When the executor answers a call relative to its record's commit
+    /// (`AuditConfig::durability`).
+    pub fn durability(&self) -> AuditDurability {
+        self.inner.durability
+    }
+
+    /// How long an answer waits for its record's commit in `answered` mode
+    /// (`AuditConfig::commit_timeout`).
+    pub fn commit_timeout(&self) -> Duration {
+        self.inner.commit_timeout
+    }
+
+    /// Whether the log commits records now: it is not shut down, the writer's last attempt
+    /// did not fail, and the attempt under way (if any) has not run past the commit timeout.
+    /// In `answered` mode the executor refuses calls while this is `false`.
+    pub fn is_writing(&self) -> bool {
+        !self.inner.closing.load(Ordering::Acquire) && self.inner.shared.is_writing()
     }
 
     /// The digest of `arguments`, with the raw text when this log is configured to keep it.
@@ -256,126 +338,52 @@ impl AuditLog {
 
     /// The writer's counters now.
     pub fn stats(&self) -> AuditStats {
-        let counters = &self.inner.counters;
+        let shared = &self.inner.shared;
         AuditStats {
-            written: counters.written.load(Ordering::Relaxed),
-            batches: counters.batches.load(Ordering::Relaxed),
-            failed_attempts: counters.failed_attempts.load(Ordering::Relaxed),
+            written: shared.written.load(Ordering::Relaxed),
+            batches: shared.batches.load(Ordering::Relaxed),
+            failed_attempts: shared.failed_attempts.load(Ordering::Relaxed),
+            backlog: shared.backlog.load(Ordering::Relaxed),
         }
     }
 }
 
 /// Room for one record in the audit log's channel, from [`AuditLog::reserve`].
-pub(crate) struct RecordPermit<'a>(mpsc::Permit<'a, Message>);
+pub(crate) struct RecordPermit<'a> {
+    permit: mpsc::Permit<'a, Message>,
+    inner: &'a Inner,
+}
+
+/// The place of an awaited record among those awaited: it is committed once the writer has
+/// committed this many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticket(u64);
 
 impl RecordPermit<'_> {
     /// Hands `record` to the writer.
     pub(crate) fn record(self, record: AuditRecord) {
-        self.0.send(Message::Record(record));
+        self.inner.shared.backlog.fetch_add(1, Ordering::Relaxed);
+        self.permit.send(Message::Record(record));
     }
-}
 
-/// The writer task: receives up to `batch_size` messages at a time, writes their records and
-/// those of the side queue as one batch, then answers the flushes among them. Once the channel
-/// is closed and empty, takes the side queue for good and writes what is left in it.
-async fn run_writer(
-    mut receiver: mpsc::Receiver<Message>,
-    sink: Arc<dyn AuditSink>,
-    config: AuditConfig,
-    counters: Arc<Counters>,
-    overflow: Overflow,
-) {
-    let mut messages = Vec::with_capacity(config.batch_size);
-    let mut batch = Vec::with_capacity(config.batch_size);
-    let mut flushes = Vec::new();
-    // Returns 0 only once the channel is closed (by `Shutdown` or by every handle being
-    // dropped) and empty.
-    while receiver.recv_many(&mut messages, config.batch_size).await > 0 {
-        for message in messages.drain(..) {
-            match message {
-                Message::Record(record) => batch.push(record),
-                Message::Flush(done) => flushes.push(done),
-                Message::Shutdown => receiver.close(),
-                Message::Nudge => {}
-            }
-        }
-        if let Some(records) = lock(&overflow).as_mut() {
-            batch.append(records);
-        }
-        write_until_done(&*sink, &batch, &config, &counters).await;
-        batch.clear();
-        for done in flushes.drain(..) {
-            // The flusher may have stopped waiting; nothing to tell it then.
-            let _ = done.send(());
-        }
+    /// Hands `record` to the writer, to be waited for with [`AuditLog::committed`].
+    pub(crate) fn record_awaited(self, record: AuditRecord) -> Ticket {
+        self.inner.shared.backlog.fetch_add(1, Ordering::Relaxed);
+        // Only ticket order and send order matter here: a panic cannot leave them apart.
+        let mut last = self
+            .inner
+            .tickets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *last += 1;
+        self.permit.send(Message::Awaited(record));
+        Ticket(*last)
     }
-    let last = lock(&overflow).take().unwrap_or_default();
-    write_until_done(&*sink, &last, &config, &counters).await;
-}
-
-/// Writes `batch`, retrying with capped exponential backoff until the sink accepts it.
-async fn write_until_done(
-    sink: &dyn AuditSink,
-    batch: &[AuditRecord],
-    config: &AuditConfig,
-    counters: &Counters,
-) {
-    if batch.is_empty() {
-        return;
-    }
-    let mut pause = config.retry_backoff;
-    let mut attempt: u64 = 1;
-    loop {
-        match sink.write_batch(batch).await {
-            Ok(()) => {
-                counters
-                    .written
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                counters.batches.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            Err(error) => {
-                counters.failed_attempts.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(
-                    %error,
-                    records = batch.len(),
-                    attempt,
-                    retry_in_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
-                    "audit batch write failed; keeping the batch and retrying"
-                );
-                tokio::time::sleep(pause).await;
-                pause = next_pause(pause, config.max_retry_backoff);
-                attempt += 1;
-            }
-        }
-    }
-}
-
-fn next_pause(pause: Duration, max: Duration) -> Duration {
-    pause.saturating_mul(2).min(max)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pauses_double_up_to_the_cap() {
-        let max = Duration::from_millis(500);
-        let mut pause = Duration::from_millis(100);
-        let mut pauses = vec![pause];
-        for _ in 0..4 {
-            pause = next_pause(pause, max);
-            pauses.push(pause);
-        }
-        assert_eq!(
-            pauses,
-            [100, 200, 400, 500, 500]
-                .map(Duration::from_millis)
-                .to_vec()
-        );
-        assert_eq!(next_pause(Duration::MAX, Duration::MAX), Duration::MAX);
-    }
 
     #[test]
     fn start_outside_a_runtime_is_an_error() {

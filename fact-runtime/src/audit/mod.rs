@@ -3,17 +3,22 @@
 //! (a SQLite file, or PostgreSQL when `DATABASE_URL` names one).
 
 mod config;
+mod durability;
 mod error;
 mod log;
 mod query;
 mod record;
+mod schema;
 mod sink;
 pub(crate) mod sql;
+mod writer;
 
 pub use config::AuditConfig;
+pub use durability::{AUDIT_DURABILITY_ENV, AuditDurability};
 pub use error::AuditError;
 pub use log::{AuditLog, AuditStats};
 pub use query::AuditQuery;
 pub use record::{ArgumentsDigest, AuditRecord};
 pub use sink::AuditSink;
 pub use sql::SqlAuditSink;
+pub use writer::{AUDIT_BACKLOG_RECORDS, AUDIT_COMMIT_TIMEOUTS_TOTAL, AUDIT_WRITE_FAILURES_TOTAL};

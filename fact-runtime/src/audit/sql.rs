@@ -12,13 +12,19 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyPool, Row};
 
-use super::{AuditError, AuditQuery, AuditRecord, AuditSink};
+use super::{AuditError, AuditQuery, AuditRecord, AuditSink, schema};
 use crate::db;
 
 /// Connections the sink keeps for queries. Writes have a connection of their own, so that a
 /// long query never holds up the writer and the writer's SQLite page cache stays warm (a
 /// SQLite connection drops its cache when another connection has written).
 const QUERY_CONNECTIONS: u32 = 4;
+
+/// How long one write attempt waits for its connection. While the database is down, sqlx
+/// keeps reconnecting within this wait, pausing up to a fifth of it in between: so a database
+/// that returns is written to again within about a second, and an attempt against one that
+/// does not fails (and is retried by the writer) within this bound.
+const WRITER_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The largest row count of one INSERT statement. Batches are split into statements of
 /// power-of-two sizes up to this one, so at most `log2(MAX_ROWS) + 1` statement texts exist,
@@ -34,36 +40,15 @@ const COLUMNS: &str = "call_id, timestamp_us, tool_name, user_id, session_id, st
                        arguments_size, arguments";
 const COLUMN_COUNT: usize = 12;
 
-/// The same DDL serves both databases: only portable types, `IF NOT EXISTS` everywhere.
-///
-/// One index, by time: records arrive in time order, so it grows at its right edge and costs
-/// the writer little. Indexes by user or by tool would be written all over on every batch and
-/// cut SQLite's sustained rate by half (BENCHMARKS.md); queries by user or tool scan their
-/// time range instead, which is what an audit query is bounded by.
-const SCHEMA: [&str; 2] = [
-    "CREATE TABLE IF NOT EXISTS fact_audit_log (
-        call_id TEXT NOT NULL,
-        timestamp_us BIGINT NOT NULL,
-        tool_name TEXT NOT NULL,
-        user_id TEXT,
-        session_id TEXT,
-        status_code INTEGER NOT NULL,
-        error_type TEXT,
-        duration_ms DOUBLE PRECISION NOT NULL,
-        execution_method TEXT NOT NULL,
-        arguments_sha256 TEXT NOT NULL,
-        arguments_size BIGINT NOT NULL,
-        arguments TEXT
-    )",
-    "CREATE INDEX IF NOT EXISTS fact_audit_log_time ON fact_audit_log (timestamp_us)",
-];
-
 /// Audit records in the table `fact_audit_log` of a SQLite file or a PostgreSQL database.
 ///
-/// The table and its index (by time) are created when missing. Each
-/// [`write_batch`](AuditSink::write_batch) is one transaction of multi-row INSERTs. Records
-/// are stored at least once: should a commit succeed but its acknowledgement be lost (a
-/// dropped PostgreSQL connection), the retried batch is stored again, with the same call ids.
+/// The table and its indexes (by time; unique by call id) are created when missing (see
+/// docs/ARCHITECTURE.md, "Audit log", for a table of an earlier version that holds duplicate
+/// call ids). Each [`write_batch`](AuditSink::write_batch) is one transaction of multi-row
+/// `INSERT ... ON CONFLICT (call_id) DO NOTHING`: records are keyed by call id and stored
+/// exactly once. Should a commit succeed but its acknowledgement be lost (a dropped
+/// PostgreSQL connection), the retried batch stores nothing new; a second record with a call
+/// id already stored is not stored (the first stays).
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -109,10 +94,11 @@ impl SqlAuditSink {
     /// Connects to `url` (`sqlite://path` or `postgres://...`) and creates the table when
     /// missing. A SQLite file is created when missing.
     pub async fn connect(url: &str) -> Result<Self, AuditError> {
-        let writer = db::connect(url, 1).await?;
-        create_schema(&writer).await?;
+        let writer = db::connect_with(url, 1, WRITER_ACQUIRE_TIMEOUT).await?;
+        let sqlite = db::is_sqlite(url);
+        schema::create(&writer, sqlite).await?;
         let pool = db::connect(url, QUERY_CONNECTIONS).await?;
-        let placeholders = if db::is_sqlite(url) {
+        let placeholders = if sqlite {
             Placeholders::Anonymous
         } else {
             Placeholders::Numbered
@@ -217,17 +203,6 @@ impl AuditSink for SqlAuditSink {
     }
 }
 
-async fn create_schema(pool: &AnyPool) -> Result<(), AuditError> {
-    for statement in SCHEMA {
-        // Two processes creating the table at once can make PostgreSQL report a duplicate in
-        // its catalog despite `IF NOT EXISTS`; the second attempt then finds the table.
-        if sqlx::query(statement).execute(pool).await.is_err() {
-            sqlx::query(statement).execute(pool).await?;
-        }
-    }
-    Ok(())
-}
-
 /// A file path as a SQLite URL: `%`, `?` and `#` escaped so that sqlx reads them as part of
 /// the name.
 fn sqlite_url(path: &Path) -> String {
@@ -280,6 +255,7 @@ fn insert_sql(placeholders: Placeholders, rows: usize) -> &'static str {
             }
             sql.push(')');
         }
+        sql.push_str(" ON CONFLICT (call_id) DO NOTHING");
         sql
     })
 }
@@ -476,17 +452,22 @@ mod tests {
         assert!(sql.starts_with("INSERT INTO fact_audit_log (call_id, "));
         assert!(sql.ends_with(
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12), \
-             ($13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+             ($13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
+             ON CONFLICT (call_id) DO NOTHING"
         ));
         let largest = insert_sql(Placeholders::Numbered, MAX_ROWS);
-        assert!(largest.ends_with(&format!("${})", MAX_ROWS * COLUMN_COUNT)));
+        assert!(largest.ends_with(&format!(
+            "${}) ON CONFLICT (call_id) DO NOTHING",
+            MAX_ROWS * COLUMN_COUNT
+        )));
     }
 
     #[test]
     fn sqlite_inserts_use_anonymous_parameters() {
         let sql = insert_sql(Placeholders::Anonymous, 2);
         assert!(sql.ends_with(
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (call_id) DO NOTHING"
         ));
         let largest = insert_sql(Placeholders::Anonymous, MAX_ROWS);
         assert_eq!(largest.matches('?').count(), MAX_ROWS * COLUMN_COUNT);

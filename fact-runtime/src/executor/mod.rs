@@ -110,8 +110,12 @@ impl ToolExecutor {
     /// including a panicking tool, validator or store, is a [`ToolResult`].
     ///
     /// With an audit log configured, the call's record is queued before this returns; when the
-    /// log's queue is full, this waits for room rather than drop the record. A call whose
-    /// future is dropped before it is answered is recorded too, as cancelled
+    /// log's queue is full, this waits for room rather than drop the record. With `answered`
+    /// durability ([`AuditDurability`](crate::audit::AuditDurability)) the record is also
+    /// committed before this returns: while the log cannot commit, calls are refused up front
+    /// (503 `ServiceUnavailableError`, the tool never runs), and a call whose record is not
+    /// committed within the commit timeout is answered 503 `AuditUnavailableError`. A call
+    /// whose future is dropped before it is answered is recorded too, as cancelled
     /// ([`AuditRecord::CANCELLED_STATUS`](crate::audit::AuditRecord::CANCELLED_STATUS)).
     pub async fn execute_tool_call(&self, call: ToolCall) -> ToolResult {
         self.execute_tool_call_with(call, CallOptions::default())
@@ -180,6 +184,7 @@ impl ToolExecutor {
         let registry = self.registry();
         let mut found = None;
         let outcome = AssertUnwindSafe(async {
+            audited.admit()?;
             let tool = self.look_up(&registry, &mut call)?;
             found = Some(Arc::clone(tool));
             let (access_token, route) = self.admit(tool, &mut call).await?;
@@ -223,8 +228,7 @@ impl ToolExecutor {
         // The span carries the tool (checked) and the outcome; the result's name may be the
         // caller's raw text.
         tracing::debug!("tool call finished");
-        audited.close(&result).await;
-        result
+        audited.close(result).await
     }
 
     /// Stops intake of the audit log, writes every queued record and waits for the writer.

@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::{Unit, describe_counter, describe_histogram};
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::names::{
@@ -111,6 +111,21 @@ fn install_recorder() -> Result<PrometheusHandle, PrometheusInstallError> {
         EXECUTION_DURATION_SECONDS,
         Unit::Seconds,
         "Wall time of each tool call, from receipt to answer"
+    );
+    describe_gauge!(
+        crate::audit::AUDIT_BACKLOG_RECORDS,
+        Unit::Count,
+        "Audit records accepted and not yet committed"
+    );
+    describe_counter!(
+        crate::audit::AUDIT_WRITE_FAILURES_TOTAL,
+        Unit::Count,
+        "Failed attempts to write a batch of audit records (each retried until written)"
+    );
+    describe_counter!(
+        crate::audit::AUDIT_COMMIT_TIMEOUTS_TOTAL,
+        Unit::Count,
+        "Calls whose answer was withheld because their audit record was not committed in time"
     );
     let upkeep = handle.clone();
     let spawned = std::thread::Builder::new()

@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::audit::{AuditLog, AuditRecord};
+use crate::audit::{AUDIT_COMMIT_TIMEOUTS_TOTAL, AuditDurability, AuditLog, AuditRecord};
 use crate::call::ToolCall;
 use crate::clock::SharedClock;
+use crate::error::{ErrorKind, ToolError};
 use crate::metrics::{
     CallOutcome, CollectorLimits, MetricsCollector, ToolSeries, UNREGISTERED_TOOL,
 };
@@ -83,17 +84,27 @@ impl Recorder {
     }
 }
 
+/// How long a caller refused because the audit log cannot commit is told to wait.
+const REFUSED_RETRY_AFTER: Duration = Duration::from_secs(1);
+
 /// The audit record of one call, opened when the call arrives and closed when it is answered.
 /// Should the caller stop waiting first (the call's future dropped: a client that hung up, a
 /// timeout around the call), dropping this writes the record anyway, as a cancelled call
 /// ([`AuditRecord::CANCELLED_STATUS`]) or, when the call had been answered and only waited for
 /// room in the log, as answered: every call is accounted for.
+///
+/// With `answered` durability (docs/ARCHITECTURE.md, "Audit log"), [`admit`](Self::admit)
+/// refuses calls while the log cannot commit, and [`close`](Self::close) returns the answer
+/// only once the record is committed, or withholds it past the commit timeout.
 #[derive(Debug)]
 pub(crate) struct AuditedCall<'a> {
     /// The log and the record so far; `None` without an audit log, or once handed over.
     open: Option<(&'a AuditLog, AuditRecord)>,
     /// Whether the record holds the call's answer.
     answered: bool,
+    /// Whether the answer waits for the record's commit: `answered` durability, and the call
+    /// was not refused for the log's own failure (whose record cannot be committed now).
+    awaits_commit: bool,
     started: Instant,
     /// How far the call got: set by the pipeline as it goes.
     pub(crate) method: &'static str,
@@ -125,19 +136,42 @@ impl<'a> AuditedCall<'a> {
             };
             (log, record)
         });
+        let awaits_commit = log.is_some_and(|log| log.durability() == AuditDurability::Answered);
         Self {
             open,
             answered: false,
+            awaits_commit,
             started,
             method: AuditRecord::REFUSED,
         }
     }
 
+    /// The first stage with `answered` durability: a call is refused up front, before any
+    /// other stage, while the log cannot commit (its writer failing or stalled, or the log shut
+    /// down), since its answer could not wait for a committed record. The tool never runs; the
+    /// refusal's own record is queued and written when the writer recovers.
+    pub(crate) fn admit(&mut self) -> Result<(), ToolError> {
+        let Some((log, _)) = &self.open else {
+            return Ok(());
+        };
+        if !self.awaits_commit || log.is_writing() {
+            return Ok(());
+        }
+        self.awaits_commit = false;
+        Err(ToolError::unavailable(
+            "the audit log cannot commit records now (its database is failing), and every \
+             answer waits for its record: the call did not start; try again later",
+            REFUSED_RETRY_AFTER,
+        ))
+    }
+
     /// Writes the record of the call answered with `result`, waiting while the log's queue is
-    /// full.
-    pub(crate) async fn close(mut self, result: &ToolResult) {
+    /// full, and returns the answer to give: `result`, or, with `answered` durability, once
+    /// the record is committed; past the commit timeout (or should the log refuse the record)
+    /// a 503 `AuditUnavailableError` instead, the record still written when the log can.
+    pub(crate) async fn close(mut self, result: ToolResult) -> ToolResult {
         let Some((log, record)) = &mut self.open else {
-            return;
+            return result;
         };
         let log = *log;
         if record.tool_name != result.tool_name {
@@ -152,15 +186,64 @@ impl<'a> AuditedCall<'a> {
         // Cancelled while waiting here, the record is still ours, and `drop` hands it over.
         let permit = log.reserve().await;
         let Some((_, record)) = self.open.take() else {
-            return;
+            return result;
         };
-        match permit {
-            Ok(permit) => permit.record(record),
+        let ticket = match permit {
+            Ok(permit) if self.awaits_commit => permit.record_awaited(record),
+            Ok(permit) => {
+                permit.record(record);
+                return result;
+            }
             // Only after `shutdown`: the log refuses rather than silently losing it.
             Err(error) => {
                 tracing::error!(call_id = %record.call_id, %error, "audit record refused");
+                if !self.awaits_commit {
+                    return result;
+                }
+                return self.withheld(result, "the audit log is shut down and cannot record it");
+            }
+        };
+        match tokio::time::timeout(log.commit_timeout(), log.committed(ticket)).await {
+            Ok(Ok(())) => result,
+            Ok(Err(error)) => {
+                tracing::error!(call_id = %result.call_id, %error, "audit record not committed");
+                self.withheld(
+                    result,
+                    "the audit writer stopped before committing its record",
+                )
+            }
+            Err(_) => {
+                metrics::counter!(AUDIT_COMMIT_TIMEOUTS_TOTAL).increment(1);
+                tracing::warn!(
+                    call_id = %result.call_id,
+                    timeout_ms = u64::try_from(log.commit_timeout().as_millis()).unwrap_or(u64::MAX),
+                    "answer withheld: the call's audit record was not committed in time; it is \
+                     written when the audit database takes it"
+                );
+                self.withheld(
+                    result,
+                    "its audit record was not committed in time (the audit database is failing \
+                     or slow; the record is written when it takes it)",
+                )
             }
         }
+    }
+
+    /// The answer given instead of `result` when its record is not committed.
+    fn withheld(&self, result: ToolResult, why: &str) -> ToolResult {
+        let error = ToolError::new(
+            ErrorKind::AuditUnavailable,
+            format!(
+                "the call ran, but {why}, so its answer is withheld; the tool may have acted: \
+                 check before calling again"
+            ),
+        );
+        ToolResult::failure(
+            result.call_id,
+            result.tool_name,
+            error,
+            self.started.elapsed(),
+        )
     }
 }
 

@@ -85,7 +85,6 @@ fn a_replica_killed_outright_leaves_the_others_answering_every_call_through_the_
 }
 
 #[test]
-#[ignore = "until FACT_AUDIT_DURABILITY lands"]
 fn a_replica_killed_at_load_in_durable_mode_loses_no_record_of_a_call_it_answered() {
     let test = "a_replica_killed_at_load_loses_no_answered_record";
     let Some(database) = Database::create(test) else {
