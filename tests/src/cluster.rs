@@ -49,18 +49,23 @@ impl Database {
 
     /// Every audit record in this database, by time.
     pub fn audit_records(&self) -> Vec<AuditRecord> {
-        block_on(async {
-            let sink = SqlAuditSink::connect(&self.url)
-                .await
-                .expect("the cluster's database opens");
-            let records = sink
-                .query(&AuditQuery::new())
-                .await
-                .expect("the audit log can be queried");
-            sink.close().await;
-            records
-        })
+        audit_records(&self.url)
     }
+}
+
+/// Every audit record in the database at `url`, by time.
+pub fn audit_records(url: &str) -> Vec<AuditRecord> {
+    block_on(async {
+        let sink = SqlAuditSink::connect(url)
+            .await
+            .expect("the cluster's database opens");
+        let records = sink
+            .query(&AuditQuery::new())
+            .await
+            .expect("the audit log can be queried");
+        sink.close().await;
+        records
+    })
 }
 
 impl Drop for Database {

@@ -151,8 +151,13 @@ async fn executions_counted(addr: SocketAddr, tool: &str) -> u64 {
 
 /// How many audit records each call id has in `database`.
 fn records_per_call(database: &Database) -> HashMap<String, usize> {
+    records_per_call_at(&database.url)
+}
+
+/// How many audit records each call id has in the database at `url`.
+fn records_per_call_at(url: &str) -> HashMap<String, usize> {
     let mut per_call = HashMap::new();
-    for record in database.audit_records() {
+    for record in fact_tests::cluster::audit_records(url) {
         *per_call.entry(record.call_id).or_default() += 1;
     }
     per_call

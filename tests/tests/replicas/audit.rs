@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use fact_tests::cluster::{Cluster, Database};
+use fact_tests::private_postgres::{PrivatePostgres, StopMode};
 use fact_tests::serve_process::WAIT;
 
 use super::*;
@@ -154,4 +155,76 @@ fn a_replica_killed_at_load_in_durable_mode_loses_no_record_of_a_call_it_answere
     }
     let duplicated: Vec<_> = per_call.iter().filter(|(_, n)| **n > 1).collect();
     assert!(duplicated.is_empty(), "{duplicated:?}");
+}
+
+#[test]
+fn replicas_ride_out_a_postgres_outage_without_losing_or_duplicating_a_record() {
+    let test = "replicas_ride_out_a_postgres_outage";
+    let Some(postgres) = PrivatePostgres::start(test) else {
+        return;
+    };
+    let scratch = Scratch::new("postgres-outage");
+    let env = [
+        ("DATABASE_URL", postgres.url()),
+        ("FACT_AUDIT_DURABILITY", "answered".to_owned()),
+    ];
+    let Some(mut cluster) = Cluster::start(test, &scratch.0, 3, || serve(&scratch, &env)) else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime for the clients");
+    let mut answers = runtime.block_on(load(cluster.balancer, 30, 6, echo));
+    assert!(
+        answers.iter().all(|(status, _)| *status == 200),
+        "{answers:?}"
+    );
+
+    postgres.stop(StopMode::Fast);
+    let during = runtime.block_on(load(cluster.balancer, 30, 6, echo));
+    for (status, body) in &during {
+        // Never a 200 that no committed record stands behind.
+        assert_eq!(*status, 503, "{body}");
+        assert!(body["call_id"].is_string(), "{body}");
+    }
+    answers.extend(during);
+
+    postgres.start_again();
+    // Each replica finds the database again on its own; until then it still says 503.
+    let client = http_client();
+    for addr in cluster.addrs.clone() {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let answer = runtime.block_on(execute(&client, addr, &echo(0)));
+            let status = answer.0;
+            answers.push(answer);
+            if status == 200 {
+                break;
+            }
+            assert_eq!(status, 503, "{:?}", answers.last());
+            assert!(Instant::now() < deadline, "replica {addr} never recovered");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let after = runtime.block_on(load(cluster.balancer, 30, 6, echo));
+    assert!(after.iter().all(|(status, _)| *status == 200), "{after:?}");
+    answers.extend(after);
+
+    cluster.stop_replicas();
+    let database = records_per_call_at(&postgres.url());
+    let answered: HashSet<&str> = answers
+        .iter()
+        .filter_map(|(_, body)| body["call_id"].as_str())
+        .collect();
+    assert_eq!(answered.len(), answers.len(), "every answer came from FACT");
+    for call_id in &answered {
+        assert_eq!(
+            database.get(*call_id),
+            Some(&1),
+            "call {call_id}, answered during or around the outage, has exactly one record"
+        );
+    }
+    assert_eq!(
+        database.len(),
+        answered.len(),
+        "records of calls nobody made"
+    );
 }
