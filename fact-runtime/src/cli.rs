@@ -433,6 +433,7 @@ async fn executor(
     );
     let log = AuditLog::start(sink.clone(), AuditConfig::default().durability(durability))
         .map_err(|error| format!("audit log: {error}"))?;
+    tracing::info!(target: "fact::config", "audit log durability: {durability}");
     let executor = builder
         .audit(log)
         .build_connected()

@@ -50,7 +50,12 @@ fn serve_help_lists_the_key_variables_and_the_endpoints() {
 
     assert!(output.status.success(), "{output:?}");
     let help = stdout(&output);
-    for variable in ["FACT_API_KEYS", "FACT_API_KEYS_FILE", "DATABASE_URL"] {
+    for variable in [
+        "FACT_API_KEYS",
+        "FACT_API_KEYS_FILE",
+        "DATABASE_URL",
+        "FACT_AUDIT_DURABILITY",
+    ] {
         assert!(help.contains(variable), "no {variable} in:\n{help}");
     }
     for endpoint in ["GET /health", "POST /v1/tools/execute", "GET /v1/tools"] {
@@ -282,6 +287,21 @@ fn serve_without_api_keys_cannot_start_and_names_fact_api_keys() {
 }
 
 #[test]
+fn serve_with_an_unknown_audit_durability_cannot_start_and_names_the_variable() {
+    let scratch = Scratch::new("serve-bad-durability");
+    let output = run(scratch.serve().env("FACT_AUDIT_DURABILITY", "durable"));
+
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let errors = stderr(&output);
+    assert!(
+        errors.lines().any(|line| line.starts_with("fact: ")
+            && line
+                .contains("FACT_AUDIT_DURABILITY must be `answered` or `queued`, got `durable`")),
+        "{errors}"
+    );
+}
+
+#[test]
 fn serve_logs_its_environment_with_secrets_and_keys_hidden() {
     let scratch = Scratch::new("serve-env");
     // With a key, `fact serve` routes through an Arcade gateway (hybrid): here to a loopback
@@ -303,6 +323,21 @@ fn serve_logs_its_environment_with_secrets_and_keys_hidden() {
     assert!(log.contains("FACT_API_KEYS=1 key(s) for ada"), "{log}");
     assert!(!log.contains(ARCADE_SECRET), "{log}");
     assert!(!log.contains(API_KEY), "{log}");
+}
+
+#[test]
+fn serve_answers_calls_once_their_audit_record_is_committed_unless_told_otherwise() {
+    let scratch = Scratch::new("serve-durability");
+    let mut server = Server::start(&mut scratch.serve());
+    server.addr();
+    let log = server.log();
+    assert!(log.contains("audit log durability: answered"), "{log}");
+
+    let mut queued = Server::start(scratch.serve().env("FACT_AUDIT_DURABILITY", "queued"));
+    queued.addr();
+    let log = queued.log();
+    assert!(log.contains("FACT_AUDIT_DURABILITY=queued"), "{log}");
+    assert!(log.contains("audit log durability: queued"), "{log}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Audit log throughput: the SQLite writer alone (one transaction of multi-row INSERTs per
 //! batch, keyed by call id), and the caller's cost of `AuditLog::record` with that writer
 //! behind it, and of `AuditLog::record_committed` (the `answered` durability's wait for the
-//! commit) with many callers at once.
+//! commit) with many callers at once, each calling again once answered.
 //!
 //! Records look like a live log's: time only moves forward, calls come from 100 users. Call
 //! ids are what the executor makes (UUID v7, time-ordered), and, for comparison, random UUID
@@ -22,6 +22,8 @@ use serde_json::json;
 const BATCHES: [usize; 3] = [512, 2048, 8192];
 /// Callers at once in the concurrent group (as the server bench's connections).
 const CALLERS: usize = 32;
+/// Records each of them makes in one iteration, one after the other.
+const ROUNDS: usize = 8;
 
 /// Which kind of call id a bench's records carry.
 #[derive(Debug, Clone, Copy)]
@@ -147,30 +149,37 @@ fn audit(c: &mut Criterion) {
     group.finish();
     runtime.block_on(null_log.shutdown()).expect("shutdown");
 
-    // `answered` durability: CALLERS callers at once, each recording and waiting for its
-    // commit, against the same callers recording without waiting (queued). One iteration is
-    // one record per caller.
-    let mut group = c.benchmark_group("audit_concurrent_32");
-    group.throughput(Throughput::Elements(CALLERS as u64));
+    // `answered` durability: CALLERS callers at once, each recording ROUNDS records one after
+    // the other (a closed loop, as clients that call again once answered), waiting for each
+    // commit, against the same callers recording without waiting (queued).
+    let mut group = c.benchmark_group(format!("audit_callers_{CALLERS}"));
+    group.throughput(Throughput::Elements((CALLERS * ROUNDS) as u64));
     for (name, committed) in [("record_queued", false), ("record_committed", true)] {
         group.bench_function(name, |b| {
             b.to_async(&runtime).iter(|| {
-                let first = next.replace(next.get() + CALLERS);
+                let first = next.replace(next.get() + CALLERS * ROUNDS);
                 let log = log.clone();
-                let records: Vec<_> = (first..first + CALLERS)
-                    .map(|n| record(n, &digest, Ids::V7))
+                let records: Vec<Vec<_>> = (0..CALLERS)
+                    .map(|caller| {
+                        (0..ROUNDS)
+                            .map(|round| record(first + caller * ROUNDS + round, &digest, Ids::V7))
+                            .collect()
+                    })
                     .collect();
                 async move {
                     let callers: Vec<_> = records
                         .into_iter()
-                        .map(|record| {
+                        .map(|records| {
                             let log = log.clone();
                             tokio::spawn(async move {
-                                if committed {
-                                    log.record_committed(record).await
-                                } else {
-                                    log.record(record).await
+                                for record in records {
+                                    if committed {
+                                        log.record_committed(record).await?;
+                                    } else {
+                                        log.record(record).await?;
+                                    }
                                 }
+                                Ok::<(), fact_runtime::audit::AuditError>(())
                             })
                         })
                         .collect();

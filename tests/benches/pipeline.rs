@@ -1,8 +1,10 @@
 //! Pipeline overhead: the calculator called directly as Rust (the physical limit), through
 //! `execute_tool_call`, and through `execute_tool_calls` in batches of 100; then a tool behind
 //! every stage (auth with a live grant, rate limiting with a high quota, audit to SQLite, and
-//! audit to a sink that never lags) beside its own direct call, in one run; and the rate-limit
-//! stage's cost per call, in process and, when `FACT_BENCH_REDIS_URL` names a Redis, on Redis.
+//! audit to a sink that never lags) beside its own direct call, in one run; and the same with
+//! audit to SQLite in `answered` durability (each call waits for its record's commit), one
+//! call at a time and 32 at once, beside `queued`; and the rate-limit stage's cost per call, in
+//! process and, when `FACT_BENCH_REDIS_URL` names a Redis, on Redis.
 //!
 //! `cargo bench -p fact-tests --bench pipeline`
 //!
@@ -15,7 +17,7 @@ use std::sync::Arc;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use fact_examples::calculator::{Operation, calculator};
 use fact_runtime::audit::{
-    AuditConfig, AuditError, AuditLog, AuditRecord, AuditSink, SqlAuditSink,
+    AuditConfig, AuditDurability, AuditError, AuditLog, AuditRecord, AuditSink, SqlAuditSink,
 };
 use fact_runtime::auth::Grant;
 use fact_runtime::{
@@ -28,6 +30,8 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 const BATCH: usize = 100;
+/// Calls at once in the concurrent group (as the server bench's connections).
+const CONCURRENT: usize = 32;
 
 fn pipeline(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -77,10 +81,11 @@ fn pipeline(c: &mut Criterion) {
 /// An executor with every stage on, auditing to `sink`: the calling user `ada` holds a live
 /// grant covering the tool's scope, and every call passes two GCRA quotas (the executor's and
 /// the tool's).
-async fn every_stage(sink: Arc<dyn AuditSink>) -> ToolExecutor {
+async fn every_stage(sink: Arc<dyn AuditSink>, durability: AuditDurability) -> ToolExecutor {
     let grant = Grant::new("ada", AccessToken::new("bench-token"), ["calc"]);
     let auth = manager_granting(grant, Arc::new(SystemClock)).await;
-    let audit = AuditLog::start(sink, AuditConfig::default()).expect("audit log");
+    let config = AuditConfig::default().durability(durability);
+    let audit = AuditLog::start(sink, config).expect("audit log");
     ToolExecutor::builder()
         .authorization(auth)
         .enable_rate_limiting(true)
@@ -124,11 +129,21 @@ fn full_pipeline(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let db = std::env::temp_dir().join(format!("fact-bench-audit-{}.db", std::process::id()));
-    let (to_sqlite, to_null) = runtime.block_on(async {
+    let answered_db = std::env::temp_dir().join(format!(
+        "fact-bench-audit-answered-{}.db",
+        std::process::id()
+    ));
+    let (to_sqlite, to_null, answered) = runtime.block_on(async {
         let sqlite = Arc::new(SqlAuditSink::sqlite(&db).await.expect("SQLite opens"));
+        let answered = Arc::new(
+            SqlAuditSink::sqlite(&answered_db)
+                .await
+                .expect("SQLite opens"),
+        );
         (
-            every_stage(sqlite).await,
-            every_stage(Arc::new(NullSink)).await,
+            every_stage(sqlite, AuditDurability::Queued).await,
+            every_stage(Arc::new(NullSink), AuditDurability::Queued).await,
+            every_stage(answered, AuditDurability::Answered).await,
         )
     });
     let ctx = ToolContext::new("Fixture.SecureMultiply")
@@ -149,14 +164,44 @@ fn full_pipeline(c: &mut Criterion) {
         b.to_async(&runtime)
             .iter(|| admitted_call(&to_null, &arguments));
     });
+    // One call at a time: each waits for a commit of its own (no group to share it with).
+    group.bench_function("execute_tool_call_answered", |b| {
+        b.to_async(&runtime)
+            .iter(|| admitted_call(&answered, &arguments));
+    });
     group.finish();
-    for executor in [to_sqlite, to_null] {
+
+    // CONCURRENT calls at once per iteration: `answered` commits them in shared transactions.
+    let mut group = c.benchmark_group(format!("all_stages_concurrent_{CONCURRENT}"));
+    group.throughput(Throughput::Elements(CONCURRENT as u64));
+    for (name, executor) in [("queued", &to_sqlite), ("answered", &answered)] {
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter(|| {
+                let calls: Vec<_> = (0..CONCURRENT)
+                    .map(|_| {
+                        let executor = executor.clone();
+                        let arguments = arguments.clone();
+                        tokio::spawn(async move { admitted_call(&executor, &arguments).await })
+                    })
+                    .collect();
+                async move {
+                    for call in calls {
+                        call.await.expect("call");
+                    }
+                }
+            });
+        });
+    }
+    group.finish();
+    for executor in [to_sqlite, to_null, answered] {
         runtime
             .block_on(executor.shutdown())
             .expect("audit records written");
     }
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    for path in [&db, &answered_db] {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }
 

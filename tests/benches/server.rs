@@ -17,7 +17,10 @@
 //!   key, middleware or error shapes;
 //! - `fact`: the FACT server as `fact serve` runs it (API key, Prometheus metrics, the
 //!   windowed collector, one span per call), without the audit log;
-//! - `fact+audit`: the same with the audit log writing every call to a SQLite file;
+//! - `fact+audit`: the same with the audit log writing every call to a SQLite file, behind the
+//!   answer (`queued` durability);
+//! - `fact+audit-answered`: the same with `answered` durability (`fact serve`'s default): each
+//!   call is answered once its record is committed, records group-committed;
 //! - `fact-mcp`: the `fact` server again, called through MCP: a `tools/call` of the same
 //!   calculator call POSTed to `/mcp` (streamable HTTP, stateless, JSON answer), so that MCP's
 //!   share of `fact`'s throughput is measured in the same run on the same server, by a client
@@ -40,7 +43,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
-use fact_runtime::audit::{AuditConfig, AuditLog, SqlAuditSink};
+use fact_runtime::audit::{AuditConfig, AuditDurability, AuditLog, SqlAuditSink};
 use fact_runtime::server::{ApiKeys, Server, ServerConfig};
 use fact_runtime::{ToolCall, ToolExecutor};
 use fact_tests::scratch::TempDb;
@@ -88,7 +91,8 @@ fn main() {
         .build()
         .expect("runtime");
     let audit_db = TempDb::new("bench-server-audit");
-    let mut targets = runtime.block_on(start_targets(&audit_db));
+    let answered_db = TempDb::new("bench-server-audit-answered");
+    let mut targets = runtime.block_on(start_targets(&audit_db, &answered_db));
     // `FACT_BENCH_TARGETS=bare,fact` measures only those (to profile one, say).
     if let Ok(only) = std::env::var("FACT_BENCH_TARGETS") {
         let only: Vec<&str> = only.split(',').map(str::trim).collect();
@@ -168,7 +172,7 @@ fn main() {
 }
 
 /// Starts the three servers on loopback and returns their names and addresses, `bare` first.
-async fn start_targets(audit_db: &TempDb) -> Vec<(&'static str, SocketAddr)> {
+async fn start_targets(audit_db: &TempDb, answered_db: &TempDb) -> Vec<(&'static str, SocketAddr)> {
     let plain = ToolExecutor::builder().build().expect("registry builds");
     // The bare handler answers exactly what FACT answers (a fresh call id aside).
     let answer = plain
@@ -199,6 +203,17 @@ async fn start_targets(audit_db: &TempDb) -> Vec<(&'static str, SocketAddr)> {
     );
     let log = AuditLog::start(sink, AuditConfig::default()).expect("audit log");
     let audited = ToolExecutor::builder()
+        .audit(log)
+        .build()
+        .expect("registry builds");
+    let sink = Arc::new(
+        SqlAuditSink::connect(&answered_db.url())
+            .await
+            .expect("sqlite"),
+    );
+    let config = AuditConfig::default().durability(AuditDurability::Answered);
+    let log = AuditLog::start(sink, config).expect("audit log");
+    let answered = ToolExecutor::builder()
         .audit(log)
         .build()
         .expect("registry builds");
@@ -241,7 +256,11 @@ async fn start_targets(audit_db: &TempDb) -> Vec<(&'static str, SocketAddr)> {
         targets.push((name, listener.local_addr().expect("address")));
         tokio::spawn(async move { axum::serve(listener, router).await });
     }
-    for (name, executor) in [("fact", plain), ("fact+audit", audited)] {
+    for (name, executor) in [
+        ("fact", plain),
+        ("fact+audit", audited),
+        ("fact+audit-answered", answered),
+    ] {
         if std::env::var("FACT_BENCH_TARGETS")
             .is_ok_and(|only| !only.split(',').any(|t| t.trim() == name))
         {

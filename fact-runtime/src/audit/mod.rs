@@ -1,6 +1,11 @@
 //! The audit log: one [`AuditRecord`] per call, refused calls included, written off the hot
 //! path by an [`AuditLog`] to an [`AuditSink`], by default the SQL store [`SqlAuditSink`]
-//! (a SQLite file, or PostgreSQL when `DATABASE_URL` names one).
+//! (a SQLite file, or PostgreSQL when `DATABASE_URL` names one), keyed by call id.
+//!
+//! [`AuditDurability`] says when a call is answered: once its record is queued (`queued`, the
+//! library's default) or once it is committed (`answered`, `fact serve`'s default). Either way
+//! a database outage loses nothing: records wait, bounded, and are written when it returns
+//! (docs/ARCHITECTURE.md, "Audit log").
 
 mod config;
 mod durability;
