@@ -38,7 +38,11 @@ impl Runs {
                 .append(true)
                 .open(path)
                 .expect("the runs file opens");
-            writeln!(file, "{token}").expect("the run is recorded");
+            // One write of the whole line: `writeln!` may write the token and the newline
+            // separately, and the tools of concurrent calls append to the same file, so their
+            // lines could interleave ("call-1call-2", then an empty line).
+            file.write_all(format!("{token}\n").as_bytes())
+                .expect("the run is recorded");
             file.sync_data().expect("the run is on disk");
         }
         self.tokens.lock().expect("not poisoned").push(token);
