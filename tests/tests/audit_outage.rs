@@ -228,10 +228,9 @@ async fn load_through_an_outage(
         .await
         .expect("the backlog is written once the database is back")
         .expect("shutdown");
-    assert!(
-        stats.failed_attempts > 0,
-        "the outage failed no write: {stats:?}"
-    );
+    // Whether a write attempt failed is the outage's timing, not the log's promise: an attempt
+    // under way may wait through a short outage for its connection (up to 5 s) and succeed.
+    // What is promised is below: everything written, once, and the backlog back to 0.
     assert_eq!(stats.backlog, 0);
     assert_eq!(backlog_gauge(&exporter), 0.0, "the gauge falls back to 0");
     let stored = sql
