@@ -206,3 +206,24 @@ pub async fn secure_multiply(a: f64, b: f64, ctx: &ToolContext) -> Result<f64, T
         None => Err(ToolError::fatal("ran without the caller's token")),
     }
 }
+
+/// A tool named `name` that counts its runs in `runs`, so that a test can tell a call refused
+/// before it ran from one that ran (registered by hand, not linked: it is in no registry of
+/// [`TOOL_NAMES`]).
+pub fn counting_tool(
+    name: &str,
+    runs: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> fact_runtime::ToolDefinition {
+    fact_runtime::ToolDefinition::new(
+        name,
+        "Counts its runs",
+        serde_json::json!({"type": "object"}),
+        move |_ctx, _arguments| {
+            let runs = runs.clone();
+            async move {
+                runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(serde_json::json!("counted"))
+            }
+        },
+    )
+}

@@ -22,21 +22,9 @@ use serde_json::json;
 /// Calls at once in the load tests: enough for batches of many records.
 const CALLS: usize = 2_000;
 
-/// A tool that counts its runs, so that a test can tell a refused call (never ran) from one
-/// that ran.
+/// A tool that counts its runs: a call refused up front never runs it.
 fn counting_tool(runs: Arc<AtomicUsize>) -> ToolDefinition {
-    ToolDefinition::new(
-        "Durable.Count",
-        "Counts its runs",
-        json!({"type": "object"}),
-        move |_ctx, _arguments| {
-            let runs = runs.clone();
-            async move {
-                runs.fetch_add(1, Ordering::SeqCst);
-                Ok(json!("counted"))
-            }
-        },
-    )
+    fact_tests::fixtures::counting_tool("Durable.Count", runs)
 }
 
 fn answered(config: AuditConfig) -> AuditConfig {

@@ -140,20 +140,9 @@ fn backlog_gauge(exporter: &PrometheusExporter) -> f64 {
         .unwrap_or_else(|| panic!("no {AUDIT_BACKLOG_RECORDS} in:\n{text}"))
 }
 
-/// Counts its runs: a call refused up front never runs it.
+/// A tool that counts its runs: a call refused up front never runs it.
 fn counting_tool(runs: Arc<AtomicUsize>) -> ToolDefinition {
-    ToolDefinition::new(
-        "Outage.Count",
-        "Counts its runs",
-        json!({"type": "object"}),
-        move |_ctx, _arguments| {
-            let runs = runs.clone();
-            async move {
-                runs.fetch_add(1, Ordering::SeqCst);
-                Ok(json!("counted"))
-            }
-        },
-    )
+    fact_tests::fixtures::counting_tool("Outage.Count", runs)
 }
 
 /// What a load through an outage left: the answers, the tool's runs, the stored records.
