@@ -38,7 +38,7 @@ pub(crate) fn engine_tool(info: &ToolInfo, formats: &[ToolFormat]) -> wire::Tool
     let requirements =
         (info.requires_auth || !info.scopes.is_empty()).then(|| wire::Requirements {
             authorization: Some(AuthorizationRequirement {
-                provider_id: None,
+                provider_id: info.auth_provider.clone(),
                 provider_type: Some("oauth2".to_owned()),
                 oauth2: Some(OAuth2Requirement {
                     scopes: info.scopes.clone(),
@@ -180,6 +180,8 @@ pub(crate) struct RemoteShape {
     pub(crate) input_schema: Value,
     pub(crate) scopes: Vec<String>,
     pub(crate) requires_auth: bool,
+    /// The Engine's provider of the authorization the tool requires.
+    pub(crate) auth_provider: Option<String>,
 }
 
 /// A remote `tool` as FACT registers it, or why it cannot be: the message names the tool.
@@ -239,6 +241,7 @@ pub(crate) fn remote_shape(tool: &wire::Tool) -> Result<RemoteShape, String> {
         input_schema,
         scopes,
         requires_auth: authorization.is_some(),
+        auth_provider: authorization.and_then(|authorization| authorization.provider_id.clone()),
     })
 }
 
@@ -312,6 +315,8 @@ mod tests {
             timeout: Duration::from_secs(5),
             requires_auth: false,
             scopes: vec![],
+            auth_provider: None,
+            secrets: vec![],
             rate_limit_per_minute: None,
             annotations: crate::ToolAnnotations::default(),
             input_schema,

@@ -23,11 +23,14 @@ impl Authorizer {
         self.manager.as_ref()
     }
 
-    /// The caller's access token for `tool`, `None` for an open tool, or the refusal.
+    /// The caller's access token for `tool`, `None` for an open tool, or the refusal. A token
+    /// the caller `given` ([`CallOptions::access_token`](crate::CallOptions::access_token):
+    /// the Engine authorized its user) is the tool's, and the manager is not asked.
     pub(crate) async fn authorize(
         &self,
         tool: &RegisteredTool,
         call: &ToolCall,
+        given: Option<AccessToken>,
     ) -> Result<Option<AccessToken>, ToolError> {
         if !tool.info.requires_auth && tool.info.scopes.is_empty() {
             return Ok(None);
@@ -45,6 +48,9 @@ impl Authorizer {
                 }
         ) {
             return Ok(None);
+        }
+        if given.is_some() {
+            return Ok(given);
         }
         let Some(manager) = &self.manager else {
             let who = call.user_id.as_deref().map_or_else(
