@@ -492,15 +492,21 @@ mod contract_tests {
                 name,
                 version,
                 timeout_secs,
+                requires_auth,
                 scopes,
+                auth_provider,
+                secrets,
                 title,
                 accepted,
             } = *case;
             let timeout = Literal::u64_unsuffixed(timeout_secs);
+            let requires_auth = requires_auth.then(|| quote!(requires_auth,));
+            let auth_provider = auth_provider.map(|provider| quote!(auth_provider = #provider,));
             let title = title.map(|title| quote!(title = #title,));
             let attr = quote! {
                 name = #name, version = #version, timeout = #timeout,
-                requires_auth, scopes = [#(#scopes),*], #title
+                #requires_auth scopes = [#(#scopes),*], #auth_provider
+                secrets = [#(#secrets),*], #title
             };
             let parsed = super::parse(attr);
             assert_eq!(

@@ -1,7 +1,8 @@
-// The contract of a tool definition, as a table of cases: name, version, timeout, scopes and
-// title, and whether FACT accepts them. It is included by `#[tool]`'s unit tests (fact-macros'
-// `args.rs`) and by the run-time registration test (`tests/tests/definition_contract.rs`), so
-// that the macro's checks and the registry's run on one table and cannot drift apart.
+// The contract of a tool definition, as a table of cases: name, version, timeout, whether it
+// requires authorization (and its scopes and provider), secret keys and title, and whether FACT
+// accepts them. It is included by `#[tool]`'s unit tests (fact-macros' `args.rs`) and by the
+// run-time registration test (`tests/tests/definition_contract.rs`), so that the macro's checks
+// and the registry's run on one table and cannot drift apart.
 
 /// One tool definition and whether it is accepted.
 #[derive(Debug, Clone, Copy)]
@@ -9,7 +10,12 @@ struct DefinitionCase {
     name: &'static str,
     version: &'static str,
     timeout_secs: u64,
+    /// `requires_auth` declared; a tool with scopes requires authorization either way.
+    requires_auth: bool,
     scopes: &'static [&'static str],
+    /// `None`: no provider named.
+    auth_provider: Option<&'static str>,
+    secrets: &'static [&'static str],
     /// `None`: no title.
     title: Option<&'static str>,
     accepted: bool,
@@ -26,7 +32,10 @@ const fn case(
         name,
         version,
         timeout_secs,
+        requires_auth: true,
         scopes,
+        auth_provider: None,
+        secrets: &[],
         title: None,
         accepted,
     }
@@ -37,6 +46,29 @@ const fn titled(title: &'static str, accepted: bool) -> DefinitionCase {
     DefinitionCase {
         title: Some(title),
         ..case("App.Calc", "1.0.0", 10, &[], accepted)
+    }
+}
+
+/// An otherwise accepted definition that declares the secret keys `secrets`.
+const fn with_secrets(secrets: &'static [&'static str], accepted: bool) -> DefinitionCase {
+    DefinitionCase {
+        secrets,
+        ..case("App.Calc", "1.0.0", 10, &[], accepted)
+    }
+}
+
+/// An otherwise accepted definition naming the provider `auth_provider`, declaring
+/// `requires_auth` or not, with `scopes`.
+const fn provided(
+    auth_provider: &'static str,
+    requires_auth: bool,
+    scopes: &'static [&'static str],
+    accepted: bool,
+) -> DefinitionCase {
+    DefinitionCase {
+        requires_auth,
+        auth_provider: Some(auth_provider),
+        ..case("App.Calc", "1.0.0", 10, scopes, accepted)
     }
 }
 
@@ -91,4 +123,21 @@ const DEFINITION_CASES: &[DefinitionCase] = &[
     titled("", false),
     titled("   ", false),
     titled("\t\n", false),
+    // secret keys: non-empty, no whitespace, no duplicates without regard to ASCII case
+    with_secrets(&["API_KEY"], true),
+    with_secrets(&["API_KEY", "region", "svc.token-2"], true),
+    with_secrets(&[""], false),
+    with_secrets(&["API KEY"], false),
+    with_secrets(&["API_KEY\n"], false),
+    with_secrets(&["API_KEY", "REGION", "API_KEY"], false),
+    with_secrets(&["API_KEY", "api_key"], false),
+    with_secrets(&["Region", "rEGION"], false),
+    // auth providers: non-empty, no whitespace, only on a tool that requires authorization
+    provided("github", true, &[], true),
+    provided("github", true, &["repo"], true),
+    provided("google", false, &["calendar.read"], true),
+    provided("github", false, &[], false),
+    provided("", true, &[], false),
+    provided("git hub", true, &[], false),
+    provided(" github", true, &["repo"], false),
 ];

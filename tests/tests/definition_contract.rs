@@ -18,7 +18,14 @@ fn register(case: &DefinitionCase) -> Result<ToolExecutor, BuildError> {
     )
     .version(case.version)
     .timeout(Duration::from_secs(case.timeout_secs))
-    .requires_auth(case.scopes.iter().copied());
+    .secrets(case.secrets.iter().copied());
+    // As `#[tool]` reads it: scopes alone require authorization too.
+    if case.requires_auth || !case.scopes.is_empty() {
+        definition = definition.requires_auth(case.scopes.iter().copied());
+    }
+    if let Some(provider) = case.auth_provider {
+        definition = definition.auth_provider(provider);
+    }
     if let Some(title) = case.title {
         definition = definition.title(title);
     }
@@ -48,7 +55,10 @@ fn a_refused_definition_says_what_is_wrong_and_what_was_expected() {
             name,
             version,
             timeout_secs,
+            requires_auth: true,
             scopes,
+            auth_provider: None,
+            secrets: &[],
             title: None,
             accepted: false,
         })
@@ -65,4 +75,55 @@ fn a_refused_definition_says_what_is_wrong_and_what_was_expected() {
         refused("App.Calc", "1.0.0", 0, &[]).contains("timeout of 0 s is outside 1 s to 86400 s")
     );
     assert!(refused("App.Calc", "1.0.0", 10, &["r", "r"]).contains("duplicate scope \"r\""));
+}
+
+#[test]
+fn a_refused_secret_or_provider_says_what_is_wrong_and_what_was_expected() {
+    let refused = |case: DefinitionCase| {
+        register(&case)
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default()
+    };
+    let base = DefinitionCase {
+        name: "App.Calc",
+        version: "1.0.0",
+        timeout_secs: 10,
+        requires_auth: false,
+        scopes: &[],
+        auth_provider: None,
+        secrets: &[],
+        title: None,
+        accepted: false,
+    };
+    assert_eq!(
+        refused(DefinitionCase {
+            secrets: &["API_KEY", "api_key"],
+            ..base
+        }),
+        "invalid definition of tool 'App.Calc' (registered at run time): duplicate secret \
+         \"api_key\" (keys match without regard to case)"
+    );
+    assert!(
+        refused(DefinitionCase {
+            secrets: &["API KEY"],
+            ..base
+        })
+        .contains("secret key \"API KEY\" must be non-empty and contain no whitespace")
+    );
+    assert!(
+        refused(DefinitionCase {
+            auth_provider: Some("github"),
+            ..base
+        })
+        .contains("auth provider \"github\" is named, but the tool requires no authorization")
+    );
+    assert!(
+        refused(DefinitionCase {
+            requires_auth: true,
+            auth_provider: Some("git hub"),
+            ..base
+        })
+        .contains("auth provider \"git hub\" must be non-empty and contain no whitespace")
+    );
 }
