@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 pub const TOOL_NAMES: &[&str] = &[
     "Fixture.Choose",
     "Fixture.Constrained",
+    "Fixture.Credentials",
     "Fixture.DisplayError",
     "Fixture.Echo",
     "Fixture.KindOf",
+    "Fixture.NoCredentials",
     "Fixture.Panics",
     "Fixture.Private",
     "Fixture.Quota",
@@ -204,6 +206,72 @@ pub async fn secure_multiply(a: f64, b: f64, ctx: &ToolContext) -> Result<f64, T
     match ctx.access_token() {
         Some(_) => Ok(a * b),
         None => Err(ToolError::fatal("ran without the caller's token")),
+    }
+}
+
+/// The secret key [`credentials`] declares.
+pub const SERVICE_KEY: &str = "SERVICE_KEY";
+
+/// Reports the access token and the secrets its call brought it (a test fixture: a real tool
+/// never returns or logs its token or a secret; this one hands them back so that a test can
+/// see exactly what reached it). Requires authorization by GitHub and declares one secret.
+#[tool(
+    name = "Fixture.Credentials",
+    requires_auth,
+    scopes = ["creds.read"],
+    auth_provider = "github",
+    secrets = ["SERVICE_KEY"]
+)]
+pub async fn credentials(
+    /// The secret keys to look up, spelled as the tool would; [`SERVICE_KEY`] when absent
+    keys: Option<Vec<String>>,
+    ctx: &ToolContext,
+) -> credentials::Seen {
+    credentials::seen(ctx, keys)
+}
+
+/// Declares neither authorization nor secrets, and reports the token and secrets it sees all
+/// the same, as [`credentials`] does: none should reach it.
+#[tool(name = "Fixture.NoCredentials")]
+pub async fn no_credentials(
+    /// The secret keys to look up; [`SERVICE_KEY`] when absent
+    keys: Option<Vec<String>>,
+    ctx: &ToolContext,
+) -> credentials::Seen {
+    credentials::seen(ctx, keys)
+}
+
+/// What [`credentials`] and [`no_credentials`] answer.
+pub mod credentials {
+    use std::collections::BTreeMap;
+
+    use super::{JsonSchema, SERVICE_KEY, Serialize, ToolContext};
+
+    /// The credentials a call brought its tool, in the clear (test fixtures only).
+    #[derive(Debug, Serialize, JsonSchema)]
+    pub struct Seen {
+        /// The call's access token (`ToolContext::access_token`), when it has one.
+        pub token: Option<String>,
+        /// Each key asked for and the value `ToolContext::secret` gave for it (`None`: hidden
+        /// or not brought).
+        pub secrets: BTreeMap<String, Option<String>>,
+        /// The calling user.
+        pub user: Option<String>,
+    }
+
+    pub(super) fn seen(ctx: &ToolContext, keys: Option<Vec<String>>) -> Seen {
+        let keys = keys.unwrap_or_else(|| vec![SERVICE_KEY.to_owned()]);
+        Seen {
+            token: ctx.access_token().map(|token| token.secret().to_owned()),
+            secrets: keys
+                .into_iter()
+                .map(|key| {
+                    let value = ctx.secret(&key).map(str::to_owned);
+                    (key, value)
+                })
+                .collect(),
+            user: ctx.user_id().map(str::to_owned),
+        }
     }
 }
 

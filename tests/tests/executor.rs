@@ -1,4 +1,8 @@
-//! The executor's contract beyond single status codes: batches, context, constraints, health.
+//! The executor's contract beyond single status codes: batches, context, constraints, health,
+//! and the credentials a caller hands a call.
+
+#[path = "executor/credentials.rs"]
+mod credentials;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -42,6 +42,31 @@ fn tool_keys_reach_the_tool_info() {
     assert_eq!(private.scopes, ["secrets.read"]);
     assert_eq!(private.version, "1.0.0");
     assert_eq!(private.timeout, Duration::from_secs(30));
+    assert_eq!(private.auth_provider, None);
+    assert!(private.secrets.is_empty());
+}
+
+#[test]
+fn the_auth_provider_and_secret_keys_reach_the_tool_info_and_its_native_export() {
+    let executor = ToolExecutor::builder().build().expect("registry builds");
+    let credentials = executor
+        .tool_info("Fixture.Credentials")
+        .expect("registered");
+    assert!(credentials.requires_auth);
+    assert_eq!(credentials.scopes, ["creds.read"]);
+    assert_eq!(credentials.auth_provider.as_deref(), Some("github"));
+    assert_eq!(credentials.secrets, [fixtures::SERVICE_KEY]);
+    let native = credentials.export(fact_runtime::ToolFormat::Native);
+    assert_eq!(native["auth_provider"], "github");
+    assert_eq!(native["secrets"], json!(["SERVICE_KEY"]));
+
+    // Neither is written for a tool that declares neither.
+    let plain = executor
+        .tool_info("Fixture.NoCredentials")
+        .expect("registered")
+        .export(fact_runtime::ToolFormat::Native);
+    assert!(plain.get("auth_provider").is_none(), "{plain}");
+    assert!(plain.get("secrets").is_none(), "{plain}");
 }
 
 #[test]
