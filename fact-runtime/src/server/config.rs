@@ -190,7 +190,7 @@ impl ServerConfig {
     /// use fact_runtime::server::ServerConfig;
     ///
     /// let config = ServerConfig::default()
-    ///     .arcade_worker_secret(WorkerSecret::new("the-secret-the-engine-was-given")?);
+    ///     .arcade_worker_secret(WorkerSecret::new("the-secret-the-engine-was-given-for-me")?);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]

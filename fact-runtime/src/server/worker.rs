@@ -240,7 +240,7 @@ fn engine_call(
     let arguments = Value::Object(request.inputs.clone().unwrap_or_default());
     let mut call = ToolCall::new(info.name.clone(), arguments);
     call.user_id = user;
-    let mut options = CallOptions::default();
+    let mut options = CallOptions::default().authorized_by_caller();
     if let Some(token) = context
         .authorization
         .as_ref()

@@ -19,15 +19,16 @@ pub const WORKER_SECRET_ENV: &str = "ARCADE_WORKER_SECRET";
 pub const AUDIENCE: &str = "worker";
 /// The token version a worker accepts (claim `ver`).
 pub const TOKEN_VERSION: &str = "1";
-/// The shortest secret accepted: an HS256 key shorter than this is open to guessing.
-pub const MIN_SECRET_BYTES: usize = 16;
+/// The shortest secret accepted: an HS256 key shorter than its hash's output (RFC 7518,
+/// section 3.2) is weaker than the signature.
+pub const MIN_SECRET_BYTES: usize = 32;
 
 /// The secret an Arcade Engine signs its requests to this worker with.
 ///
 /// ```
 /// use fact_runtime::arcade::worker::WorkerSecret;
 ///
-/// let secret = WorkerSecret::new("a-worker-secret-of-some-length")?;
+/// let secret = WorkerSecret::new("a-worker-secret-of-at-least-32-bytes")?;
 /// assert_eq!(format!("{secret:?}"), "WorkerSecret([redacted])");
 /// assert!(WorkerSecret::new("short").is_err());
 /// # Ok::<(), fact_runtime::arcade::worker::WorkerSecretError>(())
@@ -168,7 +169,7 @@ mod tests {
 
     use super::*;
 
-    const SECRET: &str = "the-worker-secret-for-tests";
+    const SECRET: &str = "the-worker-secret-for-these-unit-tests";
 
     fn now() -> u64 {
         jsonwebtoken::get_current_timestamp()
