@@ -8,6 +8,8 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -73,6 +75,11 @@ impl WorkerSecret {
     ///
     /// The [`TokenRefusal`] that says why the token is not accepted.
     pub fn verify(&self, token: &str) -> Result<(), TokenRefusal> {
+        // A header naming another algorithm (`none` included, which `jsonwebtoken` cannot
+        // even parse) is told as such, not as a malformed token.
+        if header_algorithm(token).is_some_and(|algorithm| algorithm != "HS256") {
+            return Err(TokenRefusal::Algorithm);
+        }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[AUDIENCE]);
         validation.required_spec_claims = HashSet::from(["aud".to_owned()]);
@@ -92,6 +99,14 @@ impl fmt::Debug for WorkerSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("WorkerSecret([redacted])")
     }
+}
+
+/// The `alg` a token's header names, when the header can be read.
+fn header_algorithm(token: &str) -> Option<String> {
+    let header = token.split('.').next()?;
+    let bytes = URL_SAFE_NO_PAD.decode(header).ok()?;
+    let header: Value = serde_json::from_slice(&bytes).ok()?;
+    header.get("alg")?.as_str().map(str::to_owned)
 }
 
 /// The claims a worker reads besides those `jsonwebtoken` checks.
@@ -162,8 +177,6 @@ impl From<JwtErrorKind> for TokenRefusal {
 
 #[cfg(test)]
 mod tests {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use jsonwebtoken::{EncodingKey, Header, encode};
     use serde_json::json;
 
