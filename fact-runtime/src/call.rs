@@ -130,6 +130,10 @@ pub struct CallOptions {
     pub(crate) cancellation: Option<CancellationToken>,
     pub(crate) access_token: Option<AccessToken>,
     pub(crate) secrets: Secrets,
+    /// The caller authorizes its users itself (an Arcade Engine): a tool that requires
+    /// authorization runs with the caller's token or not at all, never with a grant of the
+    /// executor's own.
+    pub(crate) caller_authorizes: bool,
 }
 
 impl CallOptions {
@@ -162,6 +166,15 @@ impl CallOptions {
     #[must_use]
     pub fn access_token(mut self, token: AccessToken) -> Self {
         self.access_token = Some(token);
+        self
+    }
+
+    /// Marks the call as authorized by its caller alone, as the worker endpoints do for the
+    /// Engine's calls: without a token of the caller's, a tool that requires authorization is
+    /// refused (401) rather than run with the executor's own grant, or sent to its provider.
+    #[must_use]
+    pub(crate) fn authorized_by_caller(mut self) -> Self {
+        self.caller_authorizes = true;
         self
     }
 

@@ -15,7 +15,7 @@ use crate::auth::AuthorizationManager;
 use crate::call::{CallOptions, ToolCall};
 use crate::error::{ErrorKind, ToolError};
 use crate::metrics::MetricsCollector;
-use crate::pipeline::authorize::Authorizer;
+use crate::pipeline::authorize::{Authorizer, Given};
 use crate::pipeline::execute::{Bounds, LocalRunner, Ran, stage_panicked};
 use crate::pipeline::rate_limit::RateLimiter;
 use crate::pipeline::record::{AuditedCall, Recorder};
@@ -187,8 +187,11 @@ impl ToolExecutor {
             audited.admit()?;
             let tool = self.look_up(&registry, &mut call)?;
             found = Some(Arc::clone(tool));
-            let given_token = options.access_token.take();
-            let (access_token, route) = self.admit(tool, &mut call, given_token).await?;
+            let given = Given {
+                token: options.access_token.take(),
+                only: options.caller_authorizes,
+            };
+            let (access_token, route) = self.admit(tool, &mut call, given).await?;
             // Until the runner says how the call ran, the route says how it was meant to:
             // that is what a call whose caller stops waiting is audited with.
             audited.method = route.method();
@@ -272,7 +275,7 @@ impl ToolExecutor {
         &self,
         tool: &RegisteredTool,
         call: &mut ToolCall,
-        given: Option<AccessToken>,
+        given: Given,
     ) -> Result<(Option<AccessToken>, Route), ToolError> {
         let inner = &*self.inner;
         inner.validator.validate(tool, call)?;
@@ -363,7 +366,11 @@ impl ToolExecutor {
             return refused(error);
         }
         // The local side is authorized as a call of its own: by the user's grant.
-        let access_token = match inner.authorizer.authorize(local_tool, call, None).await {
+        let access_token = match inner
+            .authorizer
+            .authorize(local_tool, call, Given::default())
+            .await
+        {
             Ok(token) => token,
             Err(error) => return refused(error),
         };

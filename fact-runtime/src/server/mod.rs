@@ -63,6 +63,7 @@ mod oauth;
 mod parse_errors;
 mod requests;
 mod routes;
+mod worker;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -118,12 +119,18 @@ impl Server {
             max_response_bytes: config.max_response_bytes,
             max_batch_response_bytes: config.max_batch_response_bytes,
             oauth_callback: oauth::callback_path(&executor),
+            worker_secret: config.worker_secret.clone(),
             #[cfg(feature = "mcp")]
             mcp: crate::mcp::McpServer::new(executor.clone()),
         });
         #[cfg(feature = "mcp")]
         let mcp = state.mcp.clone();
         let router = routes::router(state, &config);
+        if config.worker_secret.is_some() {
+            tracing::info!(
+                "serving as an Arcade worker too: /worker/health, /worker/tools, /worker/tools/invoke (ARCADE_WORKER_SECRET)"
+            );
+        }
         Ok(Self {
             executor,
             config,
