@@ -209,7 +209,7 @@ pub async fn secure_multiply(a: f64, b: f64, ctx: &ToolContext) -> Result<f64, T
     }
 }
 
-/// The secret key [`credentials`] declares.
+/// The secret key `Fixture.Credentials` declares.
 pub const SERVICE_KEY: &str = "SERVICE_KEY";
 
 /// Reports the access token and the secrets its call brought it (a test fixture: a real tool
@@ -223,7 +223,7 @@ pub const SERVICE_KEY: &str = "SERVICE_KEY";
     secrets = ["SERVICE_KEY"]
 )]
 pub async fn credentials(
-    /// The secret keys to look up, spelled as the tool would; [`SERVICE_KEY`] when absent
+    /// The secret keys to look up, spelled as the tool would; `SERVICE_KEY` when absent
     keys: Option<Vec<String>>,
     ctx: &ToolContext,
 ) -> credentials::Seen {
@@ -231,17 +231,17 @@ pub async fn credentials(
 }
 
 /// Declares neither authorization nor secrets, and reports the token and secrets it sees all
-/// the same, as [`credentials`] does: none should reach it.
+/// the same, as `Fixture.Credentials` does: none should reach it.
 #[tool(name = "Fixture.NoCredentials")]
 pub async fn no_credentials(
-    /// The secret keys to look up; [`SERVICE_KEY`] when absent
+    /// The secret keys to look up; `SERVICE_KEY` when absent
     keys: Option<Vec<String>>,
     ctx: &ToolContext,
 ) -> credentials::Seen {
     credentials::seen(ctx, keys)
 }
 
-/// What [`credentials`] and [`no_credentials`] answer.
+/// What `Fixture.Credentials` and `Fixture.NoCredentials` answer.
 pub mod credentials {
     use std::collections::BTreeMap;
 
