@@ -12,7 +12,8 @@ use syn::{Expr, ExprArray, ExprLit, Lit, LitBool, LitInt, LitStr};
 const MAX_NAME_LEN: usize = 64;
 
 const KEYS: &str = "`name`, `title`, `description`, `timeout`, `requires_auth`, `scopes`, \
-                    `version`, `rate_limit`, `read_only`, `destructive`, `idempotent`, `open_world`";
+                    `auth_provider`, `secrets`, `version`, `rate_limit`, `read_only`, \
+                    `destructive`, `idempotent`, `open_world`";
 
 /// The validated arguments of one `#[tool(...)]` attribute.
 pub(crate) struct ToolArgs {
@@ -22,6 +23,10 @@ pub(crate) struct ToolArgs {
     pub(crate) timeout_secs: u64,
     pub(crate) requires_auth: bool,
     pub(crate) scopes: Vec<LitStr>,
+    /// The provider of the authorization the tool requires, as an Arcade Engine names it.
+    pub(crate) auth_provider: Option<LitStr>,
+    /// The keys of the secrets the tool reads from its context.
+    pub(crate) secrets: Vec<LitStr>,
     pub(crate) version: String,
     /// Calls per minute allowed per caller; 0 when the tool sets no quota of its own.
     pub(crate) rate_limit: u32,
@@ -69,6 +74,8 @@ struct ToolArgsParser {
     timeout: Option<LitInt>,
     requires_auth: Option<LitBool>,
     scopes: Option<Vec<LitStr>>,
+    auth_provider: Option<LitStr>,
+    secrets: Option<Vec<LitStr>>,
     version: Option<LitStr>,
     rate_limit: Option<LitInt>,
     read_only: Option<LitBool>,
@@ -145,6 +152,21 @@ impl ToolArgsParser {
                 let scopes = scopes_value(&meta)?;
                 set_once(&meta, &mut self.scopes, scopes)
             }
+            "auth_provider" => {
+                let lit = string_value(&meta, "auth_provider", "\"github\"")?;
+                let value = lit.value();
+                if value.is_empty() || value.chars().any(char::is_whitespace) {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "`auth_provider` must be non-empty and contain no whitespace, e.g. auth_provider = \"github\"",
+                    ));
+                }
+                set_once(&meta, &mut self.auth_provider, lit)
+            }
+            "secrets" => {
+                let secrets = secrets_value(&meta)?;
+                set_once(&meta, &mut self.secrets, secrets)
+            }
             "rate_limit" => {
                 let lit = rate_limit_value(&meta)?;
                 set_once(&meta, &mut self.rate_limit, lit)
@@ -172,14 +194,28 @@ impl ToolArgsParser {
             Some(lit) => lit.base10_parse()?,
             None => 0,
         };
+        let requires_auth = self.requires_auth.is_some_and(|b| b.value);
+        let scopes = self.scopes.unwrap_or_default();
+        if let Some(provider) = &self.auth_provider
+            && !requires_auth
+            && scopes.is_empty()
+        {
+            return Err(syn::Error::new(
+                provider.span(),
+                "`auth_provider` names the provider of the authorization the tool requires: \
+                 add `requires_auth` or `scopes = [...]`",
+            ));
+        }
         Ok(ToolArgs {
             rate_limit,
             name,
             title: self.title,
             description: self.description,
             timeout_secs,
-            requires_auth: self.requires_auth.is_some_and(|b| b.value),
-            scopes: self.scopes.unwrap_or_default(),
+            requires_auth,
+            scopes,
+            auth_provider: self.auth_provider,
+            secrets: self.secrets.unwrap_or_default(),
             version: self
                 .version
                 .map_or_else(|| "1.0.0".to_owned(), |v| v.value()),
@@ -339,6 +375,48 @@ fn scopes_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<LitStr>> {
         scopes.push(scope);
     }
     Ok(scopes)
+}
+
+/// Parses `secrets = ["API_KEY", ...]`: each key non-empty, without whitespace, once (keys
+/// match without regard to ASCII case, as Arcade's do).
+fn secrets_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<LitStr>> {
+    let expr: Expr = meta.value()?.parse()?;
+    let Expr::Array(ExprArray { elems, .. }) = expr else {
+        return Err(syn::Error::new_spanned(
+            expr,
+            "`secrets` must be an array of string literals, e.g. secrets = [\"WEATHER_API_KEY\"]",
+        ));
+    };
+    let mut secrets: Vec<LitStr> = Vec::with_capacity(elems.len());
+    for elem in elems {
+        let Expr::Lit(ExprLit {
+            lit: Lit::Str(key), ..
+        }) = elem
+        else {
+            return Err(syn::Error::new_spanned(
+                elem,
+                "each secret key must be a string literal",
+            ));
+        };
+        let value = key.value();
+        if value.is_empty() || value.chars().any(char::is_whitespace) {
+            return Err(syn::Error::new(
+                key.span(),
+                "a secret key must be non-empty and contain no whitespace",
+            ));
+        }
+        if secrets
+            .iter()
+            .any(|s| s.value().eq_ignore_ascii_case(&value))
+        {
+            return Err(syn::Error::new(
+                key.span(),
+                format!("duplicate secret \"{value}\" (keys match without regard to case)"),
+            ));
+        }
+        secrets.push(key);
+    }
+    Ok(secrets)
 }
 
 /// Checks docs/ARCHITECTURE.md's tool-name pattern: `Toolkit.Tool`, each segment `[A-Za-z][A-Za-z0-9_]*`,

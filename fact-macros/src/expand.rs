@@ -156,6 +156,11 @@ pub(crate) fn expand(
     let timeout_secs = args.timeout_secs;
     let requires_auth = args.requires_auth;
     let scopes = &args.scopes;
+    let auth_provider = match &args.auth_provider {
+        Some(provider) => quote!(::core::option::Option::Some(#provider)),
+        None => quote!(::core::option::Option::None),
+    };
+    let secrets = &args.secrets;
     let rate_limit = args.rate_limit;
     let annotations = annotations(&args.annotations, &private);
     let fn_name = fn_ident.to_string();
@@ -170,6 +175,8 @@ pub(crate) fn expand(
                 timeout_secs: #timeout_secs,
                 requires_auth: #requires_auth,
                 scopes: &[#(#scopes),*],
+                auth_provider: #auth_provider,
+                secrets: &[#(#secrets),*],
                 rate_limit_per_minute: #rate_limit,
                 annotations: #annotations,
                 blocking: #blocking,
@@ -397,8 +404,8 @@ mod tests {
             parse_error(quote!(name = "MyApp.Add", timeout_secs = 10)),
             Some(
                 "unknown key `timeout_secs`; expected one of `name`, `title`, `description`, \
-                 `timeout`, `requires_auth`, `scopes`, `version`, `rate_limit`, `read_only`, \
-                 `destructive`, `idempotent`, `open_world`"
+                 `timeout`, `requires_auth`, `scopes`, `auth_provider`, `secrets`, `version`, \
+                 `rate_limit`, `read_only`, `destructive`, `idempotent`, `open_world`"
                     .to_owned()
             )
         );

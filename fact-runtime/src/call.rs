@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::AccessToken;
 use crate::progress::ProgressSink;
+use crate::secrets::Secrets;
 
 /// A request to run the tool `tool_name` with `arguments` (a JSON object).
 ///
@@ -126,6 +128,12 @@ pub fn create_tool_call(
 pub struct CallOptions {
     pub(crate) progress: Option<ProgressSink>,
     pub(crate) cancellation: Option<CancellationToken>,
+    pub(crate) access_token: Option<AccessToken>,
+    pub(crate) secrets: Secrets,
+    /// The caller authorizes its users itself (an Arcade Engine): a tool that requires
+    /// authorization runs with the caller's token or not at all, never with a grant of the
+    /// executor's own.
+    pub(crate) caller_authorizes: bool,
 }
 
 impl CallOptions {
@@ -144,6 +152,39 @@ impl CallOptions {
     #[must_use]
     pub fn cancellation(mut self, token: CancellationToken) -> Self {
         self.cancellation = Some(token);
+        self
+    }
+
+    /// Hands the call the user's access token, obtained by the caller: an Arcade Engine
+    /// authorizes its users itself and sends the token with each call it makes of a worker.
+    /// A tool that requires authorization (`requires_auth`, `scopes`) then receives this token
+    /// as its [`ToolContext::access_token`](crate::ToolContext::access_token) instead of one
+    /// from the executor's [`AuthorizationManager`](crate::AuthorizationManager), which is not
+    /// asked; a tool that requires none never receives it. Only a caller that has itself
+    /// authorized the user (the worker endpoints, after checking the Engine's signed request)
+    /// should hand one over.
+    #[must_use]
+    pub fn access_token(mut self, token: AccessToken) -> Self {
+        self.access_token = Some(token);
+        self
+    }
+
+    /// Marks the call as authorized by its caller alone, as the worker endpoints do for the
+    /// Engine's calls: without a token of the caller's, a tool that requires authorization is
+    /// refused (401) rather than run with the executor's own grant, or sent to its provider.
+    #[must_use]
+    pub(crate) fn authorized_by_caller(mut self) -> Self {
+        self.caller_authorizes = true;
+        self
+    }
+
+    /// Hands the call a secret (an API key of a service, say), as an Arcade Engine does with
+    /// each call: the tool sees it through [`ToolContext::secret`](crate::ToolContext::secret)
+    /// if it declares the key (`#[tool(secrets = ["KEY"])]`), and never otherwise. Secrets are
+    /// neither audited nor logged.
+    #[must_use]
+    pub fn secret(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.secrets = self.secrets.with(key.into(), value.into());
         self
     }
 }

@@ -104,9 +104,12 @@ enum Command {
         FACT_RATE_LIMIT_TOOLS    tools' own quotas, Toolkit.Tool=N,... (N a minute)\n  \
         FACT_RATE_LIMIT_ON_STORE_ERROR deny (503, default) or allow, when Redis cannot answer\n  \
         REDIS_URL                redis://[:password@]host[:port][/db]: quotas shared by replicas\n  \
-        FACT_AUDIT_DURABILITY    answered (default: a call is answered once its audit record is committed) or queued (answered first, written behind)\n\n\
+        FACT_AUDIT_DURABILITY    answered (default: a call is answered once its audit record is committed) or queued (answered first, written behind)\n  \
+        ARCADE_WORKER_SECRET     32+ bytes, the secret an Arcade Engine signs its requests with: set, this server is also its worker at /worker (no API key needed there)\n\n\
         Endpoints: GET /health, GET /metrics, GET /v1/tools[?format=], GET /v1/tools/{name}, \
-        POST /v1/tools/execute, POST /v1/tools/execute/batch, POST /mcp (MCP, streamable HTTP)")]
+        POST /v1/tools/execute, POST /v1/tools/execute/batch, POST /mcp (MCP, streamable HTTP), \
+        the Engine API under /arcade/v1, and with ARCADE_WORKER_SECRET GET /worker/health, \
+        GET /worker/tools, POST /worker/tools/invoke (Arcade worker)")]
     Serve {
         /// Address to listen on [default: FACT_ADDR, else 127.0.0.1:8080]
         #[arg(long, value_name = "HOST:PORT")]

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::AccessToken;
 use crate::extensions::Extensions;
 use crate::progress::{Progress, ProgressSink};
+use crate::secrets::Secrets;
 
 /// Injected into a tool that declares a `ToolContext` or `&ToolContext` parameter; never part of
 /// the tool's schema.
@@ -42,6 +43,7 @@ pub struct ToolContext {
     deadline: Instant,
     cancellation: CancellationToken,
     access_token: Option<AccessToken>,
+    secrets: Secrets,
     extensions: Arc<Extensions>,
     progress: Option<ProgressSink>,
 }
@@ -62,6 +64,7 @@ impl ToolContext {
             deadline: Instant::now() + DEFAULT_DEADLINE,
             cancellation: CancellationToken::new(),
             access_token: None,
+            secrets: Secrets::default(),
             extensions: Arc::default(),
             progress: None,
         }
@@ -83,6 +86,7 @@ impl ToolContext {
             deadline,
             cancellation,
             access_token: None,
+            secrets: Secrets::default(),
             extensions,
             progress,
         }
@@ -106,6 +110,19 @@ impl ToolContext {
     #[must_use]
     pub fn with_access_token(mut self, token: AccessToken) -> Self {
         self.access_token = Some(token);
+        self
+    }
+
+    /// Adds a secret, as the executor does for each secret the tool declares
+    /// (`#[tool(secrets = [...])]`) that the call brings ([`CallOptions::secret`](crate::CallOptions::secret)).
+    #[must_use]
+    pub fn with_secret(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.secrets = self.secrets.with(key.into(), value.into());
+        self
+    }
+
+    pub(crate) fn with_secrets(mut self, secrets: Secrets) -> Self {
+        self.secrets = secrets;
         self
     }
 
@@ -206,6 +223,31 @@ impl ToolContext {
     /// reaches a tool: never through its arguments.
     pub fn access_token(&self) -> Option<&AccessToken> {
         self.access_token.as_ref()
+    }
+
+    /// The value of the secret `key` (matched without regard to ASCII case), when the tool
+    /// declares the key (`#[tool(secrets = ["KEY"])]`, [`ToolDefinition::secrets`](crate::ToolDefinition::secrets))
+    /// and the call brings it: an Arcade Engine sends a tool's secrets with each call. A tool
+    /// never sees a secret it did not declare. The value is the tool's to use, never to log.
+    ///
+    /// ```
+    /// use fact_runtime::{tool, ToolContext, ToolError, ErrorKind};
+    ///
+    /// /// Says which weather service key the call brought.
+    /// #[tool(name = "Demo.Forecast", secrets = ["WEATHER_API_KEY"])]
+    /// fn forecast(ctx: &ToolContext) -> Result<usize, ToolError> {
+    ///     let key = ctx.secret("WEATHER_API_KEY").ok_or_else(|| {
+    ///         ToolError::new(ErrorKind::Unauthorized, "the call brought no WEATHER_API_KEY")
+    ///     })?;
+    ///     Ok(key.len())
+    /// }
+    ///
+    /// let ctx = ToolContext::new("Demo.Forecast").with_secret("weather_api_key", "k-123");
+    /// assert_eq!(forecast(&ctx).ok(), Some(5));
+    /// assert!(forecast(&ToolContext::new("Demo.Forecast")).is_err());
+    /// ```
+    pub fn secret(&self, key: &str) -> Option<&str> {
+        self.secrets.get(key)
     }
 
     /// When the call times out.

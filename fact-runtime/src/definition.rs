@@ -48,6 +48,8 @@ pub struct ToolRegistration {
     pub timeout_secs: u64,
     pub requires_auth: bool,
     pub scopes: &'static [&'static str],
+    pub auth_provider: Option<&'static str>,
+    pub secrets: &'static [&'static str],
     /// Calls per minute per caller; 0 for no quota of the tool's own.
     pub rate_limit_per_minute: u32,
     pub annotations: ToolAnnotations,
@@ -92,6 +94,8 @@ pub struct ToolDefinition {
     pub(crate) timeout: Duration,
     pub(crate) requires_auth: bool,
     pub(crate) scopes: Vec<String>,
+    pub(crate) auth_provider: Option<String>,
+    pub(crate) secrets: Vec<String>,
     pub(crate) annotations: ToolAnnotations,
     pub(crate) input_schema: Value,
     pub(crate) output_schema: Option<Value>,
@@ -120,6 +124,8 @@ impl ToolDefinition {
             timeout: Duration::from_secs(30),
             requires_auth: false,
             scopes: Vec::new(),
+            auth_provider: None,
+            secrets: Vec::new(),
             annotations: ToolAnnotations::default(),
             input_schema,
             output_schema: None,
@@ -146,6 +152,49 @@ impl ToolDefinition {
     pub fn requires_auth(mut self, scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.requires_auth = true;
         self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Names the provider of the authorization the tool requires (`"github"`), as an Arcade
+    /// Engine knows it: FACT's worker endpoints list it, so that the Engine can obtain the
+    /// user's token before it calls the tool (docs/ARCHITECTURE.md, "Arcade worker"). Needs
+    /// [`requires_auth`](Self::requires_auth); `build()` refuses the tool otherwise.
+    #[must_use]
+    pub fn auth_provider(mut self, provider: impl Into<String>) -> Self {
+        self.auth_provider = Some(provider.into());
+        self
+    }
+
+    /// Declares the secrets the tool reads with [`ToolContext::secret`]: only these reach its
+    /// context, whatever the caller sends. Keys match without regard to ASCII case.
+    ///
+    /// ```
+    /// use fact_runtime::{CallOptions, ToolCall, ToolDefinition, ToolExecutor};
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let tool = ToolDefinition::new(
+    ///     "Demo.Weather",
+    ///     "Says whether the weather service's key reached the tool",
+    ///     json!({"type": "object"}),
+    ///     |ctx, _args| async move { Ok(json!(ctx.secret("weather_api_key").is_some())) },
+    /// )
+    /// .secrets(["WEATHER_API_KEY"]);
+    /// let executor = ToolExecutor::builder().register(tool).build()?;
+    /// let options = CallOptions::default()
+    ///     .secret("WEATHER_API_KEY", "k-123")
+    ///     .secret("OTHER", "not for this tool");
+    /// let result = executor
+    ///     .execute_tool_call_with(ToolCall::new("Demo.Weather", json!({})), options)
+    ///     .await;
+    /// assert_eq!(result.data, Some(json!(true)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn secrets(mut self, keys: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.secrets = keys.into_iter().map(Into::into).collect();
         self
     }
 

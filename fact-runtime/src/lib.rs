@@ -29,6 +29,7 @@ mod rate_limit;
 mod registry;
 mod result;
 mod schema;
+mod secrets;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(any(feature = "server", feature = "mcp"))]

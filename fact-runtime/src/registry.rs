@@ -39,6 +39,14 @@ pub struct ToolInfo {
     pub requires_auth: bool,
     /// OAuth scopes the user's grant must cover.
     pub scopes: Vec<String>,
+    /// The provider of the authorization the tool requires, as an Arcade Engine names it
+    /// (`#[tool(auth_provider = "github")]`), when declared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_provider: Option<String>,
+    /// The keys of the secrets the tool reads from its context (`#[tool(secrets = [...])]`):
+    /// only these reach it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
     /// The tool's own quota in calls per minute per caller (`#[tool(rate_limit = N)]`), on top
     /// of the executor's; applied when the executor enables rate limiting.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -235,6 +243,12 @@ fn from_registration(registration: &ToolRegistration) -> Result<RegisteredTool, 
             .iter()
             .map(|s| (*s).to_owned())
             .collect(),
+        auth_provider: registration.auth_provider.map(str::to_owned),
+        secrets: registration
+            .secrets
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
         rate_limit_per_minute: Some(registration.rate_limit_per_minute).filter(|n| *n > 0),
         annotations: registration.annotations,
         input_schema: (registration.input_schema)(),
@@ -254,6 +268,8 @@ fn from_definition(definition: ToolDefinition) -> Result<RegisteredTool, BuildEr
         timeout: definition.timeout,
         requires_auth: definition.requires_auth,
         scopes: definition.scopes,
+        auth_provider: definition.auth_provider,
+        secrets: definition.secrets,
         rate_limit_per_minute: None,
         annotations: definition.annotations,
         input_schema: definition.input_schema,
@@ -339,8 +355,9 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
 
 /// The rest of the contract every definition keeps (docs/ARCHITECTURE.md), whether `#[tool]`
 /// made it (checked again here at no cost) or it was registered at run time: version
-/// `MAJOR.MINOR.PATCH` numbers, a timeout from 1 s to one day, scopes non-empty, without
-/// whitespace, each once, a title (when there is one) not blank.
+/// `MAJOR.MINOR.PATCH` numbers, a timeout from 1 s to one day, scopes and secret keys
+/// non-empty, without whitespace, each once, an auth provider only on a tool that requires
+/// authorization, a title (when there is one) not blank.
 fn check_definition(info: &ToolInfo) -> Result<(), String> {
     if let Some(title) = &info.title
         && title.trim().is_empty()
@@ -373,6 +390,33 @@ fn check_definition(info: &ToolInfo) -> Result<(), String> {
         }
         if info.scopes[..index].contains(scope) {
             return Err(format!("duplicate scope \"{scope}\""));
+        }
+    }
+    if let Some(provider) = &info.auth_provider {
+        if provider.is_empty() || provider.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "auth provider {provider:?} must be non-empty and contain no whitespace"
+            ));
+        }
+        if !info.requires_auth && info.scopes.is_empty() {
+            return Err(format!(
+                "auth provider \"{provider}\" is named, but the tool requires no authorization"
+            ));
+        }
+    }
+    for (index, key) in info.secrets.iter().enumerate() {
+        if key.is_empty() || key.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "secret key {key:?} must be non-empty and contain no whitespace"
+            ));
+        }
+        if info.secrets[..index]
+            .iter()
+            .any(|earlier| earlier.eq_ignore_ascii_case(key))
+        {
+            return Err(format!(
+                "duplicate secret \"{key}\" (keys match without regard to case)"
+            ));
         }
     }
     Ok(())

@@ -3,6 +3,8 @@
 //! executor's registry with a JSON Schema that the pipeline validates calls against before
 //! any request leaves the process (docs/ARCHITECTURE.md, "Engine API").
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
 use super::wire::{self, AuthorizationRequirement, OAuth2Requirement, Parameter, ValueSchema};
@@ -38,7 +40,7 @@ pub(crate) fn engine_tool(info: &ToolInfo, formats: &[ToolFormat]) -> wire::Tool
     let requirements =
         (info.requires_auth || !info.scopes.is_empty()).then(|| wire::Requirements {
             authorization: Some(AuthorizationRequirement {
-                provider_id: None,
+                provider_id: info.auth_provider.clone(),
                 provider_type: Some("oauth2".to_owned()),
                 oauth2: Some(OAuth2Requirement {
                     scopes: info.scopes.clone(),
@@ -73,24 +75,101 @@ pub(crate) fn engine_tool(info: &ToolInfo, formats: &[ToolFormat]) -> wire::Tool
     }
 }
 
-/// The Engine's type of a JSON Schema: its first non-null type (`Option<T>` is `T`, not
-/// required), `json` for objects and anything a parameter list cannot say.
-fn value_schema(schema: &Value) -> ValueSchema {
+/// The Engine's type of a JSON Schema: its first non-null type (`Option<T>` is `T`, said
+/// `nullable`), `json` for objects and anything a parameter list cannot say. An object's
+/// fields (`properties`, `required_keys`), and an array's items' fields, are described as far
+/// as the schema spells them out (a `$ref`, a recursive type's, stays a bare `json`).
+pub(crate) fn value_schema(schema: &Value) -> ValueSchema {
     let val_type = json_type(schema);
     let mut value = ValueSchema {
         val_type: engine_type(val_type).to_owned(),
         description: description(schema),
         enumeration: string_enum(schema),
+        nullable: nullable(schema).then_some(true),
         ..ValueSchema::default()
     };
-    if val_type == Some("array") {
-        let items = schema.get("items").unwrap_or(&Value::Null);
-        value.inner_val_type = Some(engine_type(json_type(items)).to_owned());
-        if value.enumeration.is_none() {
-            value.enumeration = string_enum(items);
+    match val_type {
+        Some("array") => {
+            let items = schema.get("items").unwrap_or(&Value::Null);
+            value.inner_val_type = Some(engine_type(json_type(items)).to_owned());
+            if value.enumeration.is_none() {
+                value.enumeration = string_enum(items);
+            }
+            if let Some((properties, required)) = fields(items) {
+                value.inner_properties = Some(properties);
+                value.inner_required_keys = Some(required);
+            }
         }
+        Some("object") => {
+            if let Some((properties, required)) = fields(schema) {
+                value.properties = Some(properties);
+                value.required_keys = Some(required);
+            }
+        }
+        _ => {}
     }
     value
+}
+
+/// An object schema's fields and its required ones (sorted), when it lists its fields (or is
+/// an `Option` of one that does).
+fn fields(schema: &Value) -> Option<(BTreeMap<String, ValueSchema>, Vec<String>)> {
+    let object = object_variant(schema)?;
+    let properties = object.get("properties")?.as_object()?;
+    let mut required: Vec<String> = object
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    required.sort();
+    let properties = properties
+        .iter()
+        .map(|(key, field)| (key.clone(), value_schema(field)))
+        .collect();
+    Some((properties, required))
+}
+
+/// `schema` itself when it has `properties`, else its one non-null variant that has.
+fn object_variant(schema: &Value) -> Option<&Value> {
+    if schema.get("properties").is_some() {
+        return Some(schema);
+    }
+    let variants = schema
+        .get("anyOf")
+        .or_else(|| schema.get("oneOf"))?
+        .as_array()?;
+    let mut objects = variants
+        .iter()
+        .filter(|variant| json_type(variant) != Some("null"));
+    let only = objects.next()?;
+    objects.next().is_none().then_some(only)?;
+    only.get("properties").is_some().then_some(only)
+}
+
+/// Whether `schema` admits `null` besides its type: `type: [T, "null"]`, or a `null` variant.
+pub(crate) fn nullable(schema: &Value) -> bool {
+    match schema.get("type") {
+        Some(Value::Array(kinds)) => {
+            kinds.iter().any(|kind| kind == "null") && kinds.iter().any(|kind| kind != "null")
+        }
+        Some(_) => false,
+        None => schema
+            .get("anyOf")
+            .or_else(|| schema.get("oneOf"))
+            .and_then(Value::as_array)
+            .is_some_and(|variants| {
+                variants.len() > 1
+                    && variants
+                        .iter()
+                        .any(|variant| variant.get("type").and_then(Value::as_str) == Some("null"))
+            }),
+    }
 }
 
 /// The first non-null `type` of `schema`, looking through a nullable `anyOf` and constants.
@@ -161,7 +240,7 @@ fn string_enum(schema: &Value) -> Option<Vec<String>> {
     strings(&constants?)
 }
 
-fn description(schema: &Value) -> Option<String> {
+pub(crate) fn description(schema: &Value) -> Option<String> {
     schema
         .get("description")
         .and_then(Value::as_str)
@@ -180,6 +259,8 @@ pub(crate) struct RemoteShape {
     pub(crate) input_schema: Value,
     pub(crate) scopes: Vec<String>,
     pub(crate) requires_auth: bool,
+    /// The Engine's provider of the authorization the tool requires.
+    pub(crate) auth_provider: Option<String>,
 }
 
 /// A remote `tool` as FACT registers it, or why it cannot be: the message names the tool.
@@ -239,6 +320,7 @@ pub(crate) fn remote_shape(tool: &wire::Tool) -> Result<RemoteShape, String> {
         input_schema,
         scopes,
         requires_auth: authorization.is_some(),
+        auth_provider: authorization.and_then(|authorization| authorization.provider_id.clone()),
     })
 }
 
@@ -312,6 +394,8 @@ mod tests {
             timeout: Duration::from_secs(5),
             requires_auth: false,
             scopes: vec![],
+            auth_provider: None,
+            secrets: vec![],
             rate_limit_per_minute: None,
             annotations: crate::ToolAnnotations::default(),
             input_schema,

@@ -452,6 +452,9 @@ impl GatewayState {
                         timeout: self.settings.remote_tool_timeout,
                         requires_auth: shape.requires_auth,
                         scopes: shape.scopes,
+                        auth_provider: shape.auth_provider,
+                        // The Engine hands a remote tool its secrets itself.
+                        secrets: Vec::new(),
                         rate_limit_per_minute: None,
                         annotations: ToolAnnotations::default(),
                         input_schema: shape.input_schema,

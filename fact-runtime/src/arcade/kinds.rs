@@ -34,6 +34,62 @@ pub(crate) fn engine_kind(kind: ErrorKind, retry_after: bool) -> (&'static str, 
     }
 }
 
+/// The kind an Arcade worker answers a failure of FACT's `kind` with, and whether calling
+/// again may succeed: the Engine API's, within the kinds arcade-core defines
+/// ([`WORKER_KINDS`]), which lack the Engine's `CONTEXT_DENIED` and
+/// `TOOL_REQUIREMENTS_NOT_MET` (docs/ARCHITECTURE.md, "Arcade worker").
+#[cfg(feature = "server")]
+pub(crate) fn worker_kind(kind: ErrorKind, retry_after: bool) -> (&'static str, bool) {
+    match kind {
+        // A policy refused the input: a path outside the roots, a write in a query.
+        ErrorKind::Security => (kind::TOOL_RUNTIME_BAD_INPUT_VALUE, false),
+        // The Engine brought no token (or one without the scopes) for a tool that needs it.
+        ErrorKind::Unauthorized => (kind::TOOL_RUNTIME_FATAL, false),
+        _ => engine_kind(kind, retry_after),
+    }
+}
+
+/// The error kinds arcade-core 4.23 defines (its `ErrorKind`): what a worker may answer.
+#[cfg(all(test, feature = "server"))]
+pub(crate) const WORKER_KINDS: [&str; 20] = [
+    kind::TOOLKIT_LOAD_FAILED,
+    kind::TOOL_DEFINITION_BAD_DEFINITION,
+    kind::TOOL_DEFINITION_BAD_INPUT_SCHEMA,
+    kind::TOOL_DEFINITION_BAD_OUTPUT_SCHEMA,
+    kind::TOOL_RUNTIME_BAD_INPUT_VALUE,
+    kind::TOOL_RUNTIME_BAD_OUTPUT_VALUE,
+    kind::TOOL_RUNTIME_RETRY,
+    kind::TOOL_RUNTIME_CONTEXT_REQUIRED,
+    kind::TOOL_RUNTIME_FATAL,
+    kind::UPSTREAM_RUNTIME_BAD_REQUEST,
+    kind::UPSTREAM_RUNTIME_AUTH_ERROR,
+    kind::UPSTREAM_RUNTIME_NOT_FOUND,
+    kind::UPSTREAM_RUNTIME_VALIDATION_ERROR,
+    kind::UPSTREAM_RUNTIME_RATE_LIMIT,
+    kind::UPSTREAM_RUNTIME_SERVER_ERROR,
+    kind::UPSTREAM_RUNTIME_UNMAPPED,
+    kind::NETWORK_TRANSPORT_RUNTIME_TIMEOUT,
+    kind::NETWORK_TRANSPORT_RUNTIME_UNREACHABLE,
+    "NETWORK_TRANSPORT_RUNTIME_UNMAPPED",
+    kind::UNKNOWN,
+];
+
+/// A failed [`ToolResult`] as an Arcade worker's `output.error`: the Engine API's error with
+/// the worker's kind, and FACT's error type and status for the developer.
+#[cfg(feature = "server")]
+pub(crate) fn worker_output_error(result: &ToolResult) -> OutputError {
+    let mut error = output_error(result);
+    let kind = result.error_kind().unwrap_or(ErrorKind::Execution);
+    let (worker_kind, can_retry) = worker_kind(kind, result.metadata.retry_after_ms.is_some());
+    worker_kind.clone_into(&mut error.kind);
+    error.can_retry = can_retry;
+    error.developer_message = Some(match &result.metadata.error_type {
+        Some(error_type) => format!("FACT {error_type}, status {}", result.status_code),
+        None => format!("FACT status {}", result.status_code),
+    });
+    error
+}
+
 /// A failed [`ToolResult`] as the Engine's `output.error`: FACT's status code rides along in
 /// `status_code`, its metadata (an authorization URL, the limit that was hit) in `extra`.
 pub(crate) fn output_error(result: &ToolResult) -> OutputError {
@@ -202,6 +258,32 @@ mod tests {
         assert_eq!(
             read("A_KIND_FROM_THE_FUTURE", Some(418)),
             ErrorKind::Execution
+        );
+    }
+
+    #[cfg(feature = "server")]
+    #[test]
+    fn a_worker_answers_every_fact_kind_with_a_kind_arcade_core_defines() {
+        for kind in ErrorKind::ALL {
+            for retry_after in [false, true] {
+                let (answered, _) = worker_kind(kind, retry_after);
+                assert!(
+                    WORKER_KINDS.contains(&answered),
+                    "{kind:?} answers {answered}, which arcade-core does not define"
+                );
+            }
+        }
+        assert_eq!(
+            worker_kind(ErrorKind::Validation, false),
+            (kind::TOOL_RUNTIME_BAD_INPUT_VALUE, false)
+        );
+        assert_eq!(
+            worker_kind(ErrorKind::RateLimit, true),
+            (kind::TOOL_RUNTIME_RETRY, true)
+        );
+        assert_eq!(
+            worker_kind(ErrorKind::Execution, false),
+            (kind::TOOL_RUNTIME_FATAL, false)
         );
     }
 

@@ -10,6 +10,8 @@ mod gateway;
 pub(crate) mod kinds;
 mod retry;
 pub mod wire;
+#[cfg(feature = "server")]
+pub mod worker;
 
 pub use breaker::{CircuitState, DEFAULT_BREAKER_COOL_DOWN, DEFAULT_BREAKER_FAILURES};
 pub use client::{

@@ -104,6 +104,15 @@ pub struct ValueSchema {
     /// What the value means.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// A `json` value's required fields, sorted, when its fields are known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_keys: Option<Vec<String>>,
+    /// An `array` of `json` values' required fields, sorted, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inner_required_keys: Option<Vec<String>>,
+    /// Whether the value may be `null` (an `Option<T>`), when said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nullable: Option<bool>,
 }
 
 impl ValueSchema {

@@ -15,7 +15,7 @@ use crate::auth::AuthorizationManager;
 use crate::call::{CallOptions, ToolCall};
 use crate::error::{ErrorKind, ToolError};
 use crate::metrics::MetricsCollector;
-use crate::pipeline::authorize::Authorizer;
+use crate::pipeline::authorize::{Authorizer, Given};
 use crate::pipeline::execute::{Bounds, LocalRunner, Ran, stage_panicked};
 use crate::pipeline::rate_limit::RateLimiter;
 use crate::pipeline::record::{AuditedCall, Recorder};
@@ -175,7 +175,7 @@ impl ToolExecutor {
     async fn answer(
         &self,
         mut call: ToolCall,
-        options: CallOptions,
+        mut options: CallOptions,
         span: tracing::Span,
     ) -> ToolResult {
         let caller_cancelled = options.cancellation.clone();
@@ -187,7 +187,11 @@ impl ToolExecutor {
             audited.admit()?;
             let tool = self.look_up(&registry, &mut call)?;
             found = Some(Arc::clone(tool));
-            let (access_token, route) = self.admit(tool, &mut call).await?;
+            let given = Given {
+                token: options.access_token.take(),
+                only: options.caller_authorizes,
+            };
+            let (access_token, route) = self.admit(tool, &mut call, given).await?;
             // Until the runner says how the call ran, the route says how it was meant to:
             // that is what a call whose caller stops waiting is audited with.
             audited.method = route.method();
@@ -264,16 +268,18 @@ impl ToolExecutor {
         Ok(tool)
     }
 
-    /// The stages from validation to route: the caller's token when the tool needs one, and
-    /// where the call runs; or why it was refused.
+    /// The stages from validation to route: the caller's token when the tool needs one (the
+    /// one the caller `given`, else the user's grant), and where the call runs; or why it was
+    /// refused.
     async fn admit(
         &self,
         tool: &RegisteredTool,
         call: &mut ToolCall,
+        given: Given,
     ) -> Result<(Option<AccessToken>, Route), ToolError> {
         let inner = &*self.inner;
         inner.validator.validate(tool, call)?;
-        let access_token = inner.authorizer.authorize(tool, call).await?;
+        let access_token = inner.authorizer.authorize(tool, call, given).await?;
         inner.rate_limiter.check(tool, call).await?;
         Ok((access_token, inner.router.route(tool)))
     }
@@ -359,7 +365,12 @@ impl ToolExecutor {
         if let Err(error) = inner.validator.validate(local_tool, call) {
             return refused(error);
         }
-        let access_token = match inner.authorizer.authorize(local_tool, call).await {
+        // The local side is authorized as a call of its own: by the user's grant.
+        let access_token = match inner
+            .authorizer
+            .authorize(local_tool, call, Given::default())
+            .await
+        {
             Ok(token) => token,
             Err(error) => return refused(error),
         };

@@ -5,6 +5,15 @@ use crate::call::ToolCall;
 use crate::error::{ErrorKind, ToolError};
 use crate::registry::RegisteredTool;
 
+/// What the caller brought to authorize a call with.
+#[derive(Debug, Default)]
+pub(crate) struct Given {
+    /// The user's token, obtained by the caller.
+    pub(crate) token: Option<AccessToken>,
+    /// Whether the caller alone authorizes (the executor's grants are not to be used).
+    pub(crate) only: bool,
+}
+
 /// Decides whether a call may run. Tools that declare neither `requires_auth` nor `scopes` are
 /// open. The others need the calling user's grant, checked (and refreshed) by the
 /// [`AuthorizationManager`]. Deny by default: with no manager configured, a tool that requires
@@ -23,11 +32,15 @@ impl Authorizer {
         self.manager.as_ref()
     }
 
-    /// The caller's access token for `tool`, `None` for an open tool, or the refusal.
+    /// The caller's access token for `tool`, `None` for an open tool, or the refusal. A token
+    /// the caller `given` ([`CallOptions::access_token`](crate::CallOptions::access_token):
+    /// the Engine authorized its user) is the tool's, and the manager is not asked; nor is it
+    /// when the caller authorizes alone and brought none.
     pub(crate) async fn authorize(
         &self,
         tool: &RegisteredTool,
         call: &ToolCall,
+        given: Given,
     ) -> Result<Option<AccessToken>, ToolError> {
         if !tool.info.requires_auth && tool.info.scopes.is_empty() {
             return Ok(None);
@@ -45,6 +58,22 @@ impl Authorizer {
                 }
         ) {
             return Ok(None);
+        }
+        if given.token.is_some() {
+            return Ok(given.token);
+        }
+        if given.only {
+            return Err(ToolError::new(
+                ErrorKind::Unauthorized,
+                format!(
+                    "Tool '{}' requires authorization, and the caller brought no token for it{}",
+                    tool.info.name,
+                    tool.info
+                        .auth_provider
+                        .as_deref()
+                        .map_or_else(String::new, |provider| format!(" (provider '{provider}')"))
+                ),
+            ));
         }
         let Some(manager) = &self.manager else {
             let who = call.user_id.as_deref().map_or_else(

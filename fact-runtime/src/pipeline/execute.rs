@@ -19,6 +19,7 @@ use crate::error::{ErrorKind, ToolError};
 use crate::extensions::Extensions;
 use crate::progress::ProgressSink;
 use crate::registry::RegisteredTool;
+use crate::secrets::Secrets;
 
 /// How a call ran: the `execution_method` of its audit record, and its result.
 #[derive(Debug)]
@@ -35,6 +36,8 @@ pub(crate) struct Bounds {
     pub(crate) cancellation: CancellationToken,
     /// Where the tool's progress reports go, when the caller listens.
     pub(crate) progress: Option<ProgressSink>,
+    /// What the caller handed the call; the tool sees those it declares.
+    pub(crate) secrets: Secrets,
     /// The caller's own cancellation, which cancels every run's token.
     caller: Option<CancellationToken>,
 }
@@ -71,6 +74,7 @@ impl Bounds {
             deadline: Instant::now() + timeout,
             cancellation: token_under(caller.as_ref()),
             progress: options.progress,
+            secrets: options.secrets,
             caller,
         }
     }
@@ -83,6 +87,7 @@ impl Bounds {
             deadline: self.deadline,
             cancellation: token_under(self.caller.as_ref()),
             progress: self.progress.clone(),
+            secrets: self.secrets.clone(),
             caller: self.caller.clone(),
         }
     }
@@ -163,6 +168,7 @@ impl LocalRunner {
             Some(token) => ctx.with_access_token(token),
             None => ctx,
         };
+        let ctx = ctx.with_secrets(bounds.secrets.only(&tool.info.secrets));
         let arguments = std::mem::take(&mut call.arguments);
         let result = run_bounded(&tool.info.name, tool.timeout, bounds, || {
             handler.call(ctx, arguments)

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::api_keys::ApiKeys;
 use super::error::ServerError;
+use crate::arcade::worker::{WORKER_SECRET_ENV, WorkerSecret};
 
 /// The address served when `FACT_ADDR` is not set: loopback, so that a server started by hand
 /// is not reachable from the network by surprise.
@@ -61,6 +62,7 @@ pub const DEFAULT_MCP_ALLOWED_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1
 /// | `FACT_MAX_BATCH_RESPONSE_BYTES` | largest answer to one batch, in bytes of JSON | 32 MiB |
 /// | `FACT_SHUTDOWN_GRACE_SECS` | time calls in flight get at shutdown | 25 |
 /// | `FACT_MCP_ALLOWED_HOSTS` | comma-separated `Host` names (or `host:port`) `/mcp` answers; `*` for any | `localhost,127.0.0.1,::1` |
+/// | `ARCADE_WORKER_SECRET` | the secret an Arcade Engine signs its requests with; set, the server is also an Arcade worker (`/worker`) | unset: no worker endpoints |
 ///
 /// ```
 /// use fact_runtime::server::{ApiKeys, ServerConfig};
@@ -90,6 +92,8 @@ pub struct ServerConfig {
     pub(crate) shutdown_grace: Duration,
     /// `None`: any host (`*`).
     pub(crate) mcp_allowed_hosts: Option<Vec<String>>,
+    /// Set: the worker endpoints are served, behind the Engine's token.
+    pub(crate) worker_secret: Option<WorkerSecret>,
 }
 
 impl Default for ServerConfig {
@@ -112,6 +116,7 @@ impl Default for ServerConfig {
             max_batch_response_bytes: DEFAULT_MAX_BATCH_RESPONSE_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             mcp_allowed_hosts: Some(DEFAULT_MCP_ALLOWED_HOSTS.map(str::to_owned).to_vec()),
+            worker_secret: None,
         }
     }
 }
@@ -162,7 +167,36 @@ impl ServerConfig {
                 Ok(hosts) => allowed_hosts(&hosts)?,
                 Err(_) => defaults.mcp_allowed_hosts,
             },
+            worker_secret: match std::env::var_os(WORKER_SECRET_ENV) {
+                None => None,
+                Some(secret) => Some(WorkerSecret::new(secret.as_encoded_bytes()).map_err(
+                    |error| ServerError::Config {
+                        name: WORKER_SECRET_ENV,
+                        problem: error.to_string(),
+                    },
+                )?),
+            },
         })
+    }
+
+    /// Serves this server's tools to an Arcade Engine too, as its worker: `GET /worker/health`
+    /// (open), `GET /worker/tools` and `POST /worker/tools/invoke`, each behind the Engine's
+    /// JWT signed with `secret` (docs/ARCHITECTURE.md, "Arcade worker"). The worker endpoints
+    /// need no API key, and a server that has no keys but a worker secret serves the Engine
+    /// alone. [`from_env`](Self::from_env) reads it from `ARCADE_WORKER_SECRET`.
+    ///
+    /// ```
+    /// use fact_runtime::arcade::worker::WorkerSecret;
+    /// use fact_runtime::server::ServerConfig;
+    ///
+    /// let config = ServerConfig::default()
+    ///     .arcade_worker_secret(WorkerSecret::new("the-secret-the-engine-was-given-for-me")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn arcade_worker_secret(mut self, secret: WorkerSecret) -> Self {
+        self.worker_secret = Some(secret);
+        self
     }
 
     /// The `Host` names (`example.com`, or `example.com:8443` for one port) that `/mcp`
@@ -306,7 +340,7 @@ impl ServerConfig {
     /// Checks that the server can start: keys or an explicit anonymous mode, and limits that
     /// let something through.
     pub(crate) fn validate(&self) -> Result<(), ServerError> {
-        if self.api_keys.is_empty() && !self.allow_anonymous {
+        if self.api_keys.is_empty() && !self.allow_anonymous && self.worker_secret.is_none() {
             return Err(ServerError::NoApiKeys);
         }
         if self.mcp_allowed_hosts.as_ref().is_some_and(Vec::is_empty) {

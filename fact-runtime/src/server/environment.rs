@@ -96,6 +96,7 @@ const VARIABLES: &[(&str, VariableGroup, Shown)] = &[
     (crate::arcade::EXECUTION_MODE_ENV, Remote, Plain),
     (crate::arcade::TOOLKITS_ENV, Remote, Plain),
     (crate::arcade::REFRESH_SECONDS_ENV, Remote, Plain),
+    (crate::arcade::worker::WORKER_SECRET_ENV, Remote, Secret),
     (API_KEYS_ENV, Security, Keys),
     (API_KEYS_FILE_ENV, Security, Plain),
     ("FACT_ALLOW_ANONYMOUS", Security, Plain),

@@ -151,14 +151,29 @@ pub(crate) async fn within(timeout: Duration, request: Request, next: Next) -> R
 }
 
 /// Lets the request through with its [`Caller`] when it presents a known key (or none in
-/// anonymous mode), or when its path is open; otherwise 401, before the body is read, a route
-/// matched or any tool looked at.
+/// anonymous mode), or, on the Arcade worker's paths, the Engine's token; or when its path is
+/// open; otherwise 401, before the body is read, a route matched or any tool looked at.
 pub(crate) async fn authenticate(
     State(state): State<Arc<AppState>>,
     mut request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
+    // The Arcade worker's paths take the Engine's token instead of a key.
+    if let Some(secret) = &state.worker_secret
+        && super::worker::is_worker_path(path)
+    {
+        if path != super::worker::HEALTH_PATH
+            && let Err(refusal) = super::worker::check_engine(secret, request.headers())
+        {
+            return refusal;
+        }
+        request.extensions_mut().insert(Caller {
+            user: None,
+            acts_for_any_user: true,
+        });
+        return next.run(request).await;
+    }
     if path == "/health"
         || path == engine::HEALTH_PATH
         || (path == "/metrics" && state.metrics_public)

@@ -63,6 +63,7 @@ mod oauth;
 mod parse_errors;
 mod requests;
 mod routes;
+mod worker;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -118,6 +119,7 @@ impl Server {
             max_response_bytes: config.max_response_bytes,
             max_batch_response_bytes: config.max_batch_response_bytes,
             oauth_callback: oauth::callback_path(&executor),
+            worker_secret: config.worker_secret.clone(),
             #[cfg(feature = "mcp")]
             mcp: crate::mcp::McpServer::new(executor.clone()),
         });

@@ -41,6 +41,8 @@ pub(crate) struct AppState {
     /// The path of `OAUTH_REDIRECT_URI`, where providers send users back, when authorization
     /// is configured: open, like `/health`, since a browser brings no key.
     pub(crate) oauth_callback: Option<String>,
+    /// Set: the Arcade worker endpoints are served, behind the Engine's token.
+    pub(crate) worker_secret: Option<crate::arcade::worker::WorkerSecret>,
     /// What answers `/mcp`; its calls are waited for at shutdown.
     #[cfg(feature = "mcp")]
     pub(crate) mcp: crate::mcp::McpServer,
@@ -62,6 +64,11 @@ pub(crate) fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
         .route("/v1/tools/execute", post(execute))
         .route("/v1/tools/execute/batch", post(execute_batch))
         .merge(engine::routes());
+    let routes = if state.worker_secret.is_some() {
+        routes.merge(super::worker::routes())
+    } else {
+        routes
+    };
     #[cfg(feature = "mcp")]
     let routes = routes.route_service(
         crate::mcp::http::PATH,

@@ -195,7 +195,7 @@ fn execution(result: &ToolResult, value: Option<Value>) -> wire::ExecuteResponse
 }
 
 /// `unix_seconds` as RFC 3339 in UTC with milliseconds, `2025-01-01T12:00:01.250Z`.
-fn rfc3339(unix_seconds: f64) -> String {
+pub(crate) fn rfc3339(unix_seconds: f64) -> String {
     let since = Duration::try_from_secs_f64(unix_seconds.max(0.0)).unwrap_or_default();
     let seconds = since.as_secs();
     let (days, of_day) = (seconds / 86_400, seconds % 86_400);

@@ -17,7 +17,7 @@
 //! answers the connection layer writes before any route (too many connections from one
 //! address, requests hyper cannot parse) keep FACT's shape.
 
-mod answer;
+pub(crate) mod answer;
 mod authorize;
 mod execute;
 mod tools;
