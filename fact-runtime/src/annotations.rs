@@ -1,6 +1,6 @@
 //! What a tool declares about its effects: [`ToolAnnotations`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a tool declares about its effects, for a client deciding how to present a call (ask the
 /// user first, retry it, run it unattended). These are the tool's own claims, not checked by
@@ -50,7 +50,8 @@ use serde::Serialize;
 /// );
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ToolAnnotations {
     /// Whether the tool leaves its environment unmodified (MCP `readOnlyHint`, default `false`).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -126,6 +126,11 @@ impl Server {
         #[cfg(feature = "mcp")]
         let mcp = state.mcp.clone();
         let router = routes::router(state, &config);
+        if config.worker_secret.is_some() {
+            tracing::info!(
+                "serving as an Arcade worker too: /worker/health, /worker/tools, /worker/tools/invoke (ARCADE_WORKER_SECRET)"
+            );
+        }
         Ok(Self {
             executor,
             config,

@@ -9,8 +9,9 @@ use crate::dockerfile::{STATE_DIR, dockerfile_env, dockerfile_user};
 use crate::{list, repo_root, text, yaml};
 
 /// The environment variables that hold secrets, and their key in the Secret `fact-secrets`.
-const SECRET_ENV: [(&str, &str); 6] = [
+const SECRET_ENV: [(&str, &str); 7] = [
     ("ARCADE_API_KEY", "arcade-api-key"),
+    ("ARCADE_WORKER_SECRET", "arcade-worker-secret"),
     ("FACT_API_KEYS", "api-keys"),
     ("SECRET_KEY", "secret-key"),
     ("DATABASE_URL", "database-url"),
@@ -116,7 +117,7 @@ fn deployment_takes_every_secret_from_fact_secrets_never_a_literal() {
 }
 
 #[test]
-fn deployment_starts_without_the_arcade_oauth_and_redis_secrets_only() {
+fn deployment_starts_without_the_arcade_oauth_redis_and_worker_secrets_only() {
     let container = container(&deployment());
     let optional: BTreeSet<&str> = SECRET_ENV
         .iter()
@@ -128,7 +129,12 @@ fn deployment_starts_without_the_arcade_oauth_and_redis_secrets_only() {
         .collect();
     assert_eq!(
         optional,
-        BTreeSet::from(["ARCADE_API_KEY", "OAUTH_CLIENT_SECRET", "REDIS_URL"])
+        BTreeSet::from([
+            "ARCADE_API_KEY",
+            "ARCADE_WORKER_SECRET",
+            "OAUTH_CLIENT_SECRET",
+            "REDIS_URL"
+        ])
     );
 }
 

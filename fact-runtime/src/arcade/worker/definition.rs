@@ -2,26 +2,18 @@
 //! for both, `arcade::convert`), plus what only a worker tells the Engine: the secrets a tool
 //! reads and its behavior (docs/ARCHITECTURE.md, "Arcade worker").
 
-use super::wire::{
-    Behavior, SecretRequirement, ToolDefinition, ToolMetadata, ToolOutput, ToolRequirements,
-};
 use serde_json::Value;
 
+use super::wire::{SecretRequirement, ToolDefinition, ToolMetadata, ToolOutput, ToolRequirements};
+use crate::ToolAnnotations;
 use crate::arcade::convert::{engine_tool, nullable, value_schema};
 use crate::registry::ToolInfo;
 
 /// `info` as `GET /worker/tools` lists it.
 pub(crate) fn worker_tool(info: &ToolInfo) -> ToolDefinition {
     let engine = engine_tool(info, &[]);
-    let annotations = info.annotations;
-    let behavior = Behavior {
-        read_only: annotations.read_only,
-        destructive: annotations.destructive,
-        idempotent: annotations.idempotent,
-        open_world: annotations.open_world,
-    };
-    let metadata = (behavior != Behavior::default()).then_some(ToolMetadata {
-        behavior: Some(behavior),
+    let metadata = (info.annotations != ToolAnnotations::default()).then_some(ToolMetadata {
+        behavior: Some(info.annotations),
     });
     let secrets = (!info.secrets.is_empty()).then(|| {
         info.secrets
@@ -82,7 +74,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::ToolAnnotations;
     use crate::registry::Execution;
 
     fn info(input_schema: Value, output_schema: Option<Value>) -> ToolInfo {

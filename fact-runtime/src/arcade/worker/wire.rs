@@ -11,6 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::ToolAnnotations;
 use crate::arcade::wire::{
     AuthorizationRequirement, Input, OutputError, Toolkit, ValueSchema as EngineValueSchema,
 };
@@ -84,29 +85,11 @@ pub struct SecretRequirement {
 #[serde(default)]
 #[non_exhaustive]
 pub struct ToolMetadata {
-    /// What the tool does to the world.
+    /// What the tool does to the world: its annotations (`#[tool(read_only, ...)]`), under
+    /// the same names as Arcade's `behavior` (`read_only`, `destructive`, `idempotent`,
+    /// `open_world`), each left out when undeclared.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub behavior: Option<Behavior>,
-}
-
-/// A tool's effects, from its annotations (`#[tool(read_only, ...)]`); `None` where the tool
-/// declares nothing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct Behavior {
-    /// It changes nothing.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub read_only: Option<bool>,
-    /// It may destroy or overwrite.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub destructive: Option<bool>,
-    /// Calling it again with the same arguments does nothing more.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub idempotent: Option<bool>,
-    /// It reaches systems outside the caller's own.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub open_world: Option<bool>,
+    pub behavior: Option<ToolAnnotations>,
 }
 
 /// `POST /worker/tools/invoke`: run a tool for the Engine.
