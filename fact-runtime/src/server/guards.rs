@@ -166,7 +166,7 @@ pub(crate) async fn authenticate(
         if path != super::worker::HEALTH_PATH
             && let Err(refusal) = super::worker::check_engine(secret, request.headers())
         {
-            return refusal;
+            return refusal.into_response();
         }
         request.extensions_mut().insert(Caller {
             user: None,

@@ -62,8 +62,37 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/worker/tools/invoke", post(invoke))
 }
 
+/// A request the worker does not take: a 401 for the Engine's token (arcade-serve's
+/// `{"detail": "..."}`, with `WWW-Authenticate: Bearer`), or a request it cannot take (400,
+/// 404: Arcade's workers' `{"code": -32602, "message": "..."}`).
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// 401 saying why.
+    Token(String),
+    /// The status, and what was wrong.
+    Invalid(StatusCode, String),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Token(detail) => (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
+                Json(json!({ "detail": detail })),
+            )
+                .into_response(),
+            Self::Invalid(status, message) => (
+                status,
+                Json(json!({"code": INVALID_PARAMS, "message": message})),
+            )
+                .into_response(),
+        }
+    }
+}
+
 /// Checks the Engine's token on `headers`: `Ok` lets the request through, else the 401.
-pub(crate) fn check_engine(secret: &WorkerSecret, headers: &HeaderMap) -> Result<(), Response> {
+pub(crate) fn check_engine(secret: &WorkerSecret, headers: &HeaderMap) -> Result<(), Refused> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let token = match (values.next(), values.next()) {
         (None, _) => return Err(unauthorized(&TokenRefusal::Missing)),
@@ -87,30 +116,21 @@ fn bearer(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-fn unauthorized(refusal: &TokenRefusal) -> Response {
+fn unauthorized(refusal: &TokenRefusal) -> Refused {
     match refusal {
         TokenRefusal::Missing => refused(&format!("Not authenticated: {refusal}")),
         _ => refused(&format!("Invalid token. Error: {refusal}")),
     }
 }
 
-/// 401 saying `detail`, with `WWW-Authenticate: Bearer`.
-fn refused(detail: &str) -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
-        Json(json!({ "detail": detail })),
-    )
-        .into_response()
+/// 401 saying `detail`.
+fn refused(detail: &str) -> Refused {
+    Refused::Token(detail.to_owned())
 }
 
-/// A request the worker cannot take (400, 404): Arcade's workers' error object.
-fn invalid(status: StatusCode, message: String) -> Response {
-    (
-        status,
-        Json(json!({"code": INVALID_PARAMS, "message": message})),
-    )
-        .into_response()
+/// A request the worker cannot take, with `status` (400, 404).
+fn invalid(status: StatusCode, message: String) -> Refused {
+    Refused::Invalid(status, message)
 }
 
 /// The tools an Engine may run here: those that run in this process. A tool this server
@@ -149,29 +169,20 @@ async fn tools(State(state): State<Arc<AppState>>) -> Json<Vec<ToolDefinition>> 
 async fn invoke(
     State(state): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let bytes = match body_bytes(body) {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            return invalid(
-                error.status(),
-                format!("Invalid params: {}", error.message()),
-            );
-        }
-    };
-    let request: ToolCallRequest = match serde_json::from_slice(&bytes) {
-        Ok(request) => request,
-        Err(error) => {
-            return invalid(
-                StatusCode::BAD_REQUEST,
-                format!("Invalid params: the body is not a tool call request: {error}"),
-            );
-        }
-    };
-    let (call, options) = match engine_call(&state, &request) {
-        Ok(prepared) => prepared,
-        Err(response) => return response,
-    };
+) -> Result<Response, Refused> {
+    let bytes = body_bytes(body).map_err(|error| {
+        invalid(
+            error.status(),
+            format!("Invalid params: {}", error.message()),
+        )
+    })?;
+    let request: ToolCallRequest = serde_json::from_slice(&bytes).map_err(|error| {
+        invalid(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid params: the body is not a tool call request: {error}"),
+        )
+    })?;
+    let (call, options) = engine_call(&state, &request)?;
     tracing::debug!(
         execution_id = request.execution_id.as_deref().unwrap_or(""),
         call_id = %call.call_id,
@@ -182,7 +193,7 @@ async fn invoke(
         .execution_id
         .filter(|id| !id.is_empty())
         .unwrap_or_else(|| result.call_id.clone());
-    answer(result, execution_id, state.max_response_bytes)
+    Ok(answer(result, execution_id, state.max_response_bytes))
 }
 
 /// The call `request` asks for, with what its context hands the tool; or the 400 (a request
@@ -191,7 +202,7 @@ async fn invoke(
 fn engine_call(
     state: &AppState,
     request: &ToolCallRequest,
-) -> Result<(ToolCall, CallOptions), Response> {
+) -> Result<(ToolCall, CallOptions), Refused> {
     let reference = &request.tool;
     if reference.name.is_empty() || reference.toolkit.is_empty() {
         return Err(invalid(
@@ -269,7 +280,8 @@ fn answer(mut result: ToolResult, execution_id: String, budget: usize) -> Respon
                     return invalid(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "the result could not be written as JSON".to_owned(),
-                    );
+                    )
+                    .into_response();
                 }
             }
         }
