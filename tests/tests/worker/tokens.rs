@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::support::{COUNTED, WORKER_SECRET, Worker, now, request, signed};
+use crate::support::{COUNTED, WORKER_SECRET, Worker, engine_token, now, request, signed};
 
 /// The Engine's request to run the counted tool.
 fn counted() -> Value {
@@ -156,6 +156,18 @@ async fn a_token_that_is_no_jwt_is_refused() {
     assert_refused(
         Some("Bearer ada-key-0123456789abcdef"),
         "Invalid token. Error: the token is not a well-formed JWT",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_valid_token_under_another_scheme_than_bearer_is_refused_as_not_authenticated() {
+    // Without a Bearer token the request is not authenticated (docs/ARCHITECTURE.md, "Arcade
+    // worker": `{"detail": "Not authenticated: ..."}` without a token), as arcade-serve's
+    // HTTPBearer answers a header of another scheme.
+    assert_refused(
+        Some(&format!("Basic {}", engine_token())),
+        "Not authenticated: expected 'Authorization: Bearer <JWT>'",
     )
     .await;
 }
