@@ -162,7 +162,10 @@ impl CallOptions {
     /// from the executor's [`AuthorizationManager`](crate::AuthorizationManager), which is not
     /// asked; a tool that requires none never receives it. Only a caller that has itself
     /// authorized the user (the worker endpoints, after checking the Engine's signed request)
-    /// should hand one over.
+    /// should hand one over. A tool that runs on an Arcade Engine first
+    /// (`arcade::ArcadeGateway`) is authorized by that Engine, and
+    /// its local side, should the call fall back to it, by the executor's own grant: the token
+    /// given here reaches neither.
     #[must_use]
     pub fn access_token(mut self, token: AccessToken) -> Self {
         self.access_token = Some(token);

@@ -24,7 +24,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::answer_budget::{encode_within, withheld};
 use super::api_keys::check_user_id;
@@ -38,7 +38,7 @@ use crate::arcade::worker::wire::{
 use crate::arcade::worker::{TokenRefusal, WorkerSecret};
 use crate::auth::AccessToken;
 use crate::call::{CallOptions, ToolCall};
-use crate::registry::{Execution, ToolInfo};
+use crate::registry::{Execution, ToolInfo, plausible_tool_name};
 use crate::result::ToolResult;
 
 /// Where the worker endpoints are.
@@ -97,11 +97,17 @@ pub(crate) fn check_engine(secret: &WorkerSecret, headers: &HeaderMap) -> Result
     let token = match (values.next(), values.next()) {
         (None, _) => return Err(unauthorized(&TokenRefusal::Missing)),
         (Some(_), Some(_)) => {
-            return Err(refused("send one Authorization header, not several"));
+            return Err(refused(
+                "Not authenticated: send one Authorization header, not several",
+            ));
         }
         (Some(value), None) => match value.to_str().ok().and_then(bearer) {
             Some(token) => token,
-            None => return Err(refused("expected 'Authorization: Bearer <JWT>'")),
+            None => {
+                return Err(refused(
+                    "Not authenticated: expected 'Authorization: Bearer <JWT>'",
+                ));
+            }
         },
     };
     secret
@@ -182,7 +188,15 @@ async fn invoke(
             format!("Invalid params: the body is not a tool call request: {error}"),
         )
     })?;
-    let (call, options) = engine_call(&state, &request)?;
+    let (call, options) = match engine_call(&state, &request)? {
+        Prepared::Run(call, options) => (call, options),
+        Prepared::Unknown(call) => {
+            // No such tool: the executor answers (and audits) its 404, as on FACT's own API.
+            let wanted = call.tool_name.clone();
+            state.executor.execute_tool_call(call).await;
+            return Err(not_served(&wanted));
+        }
+    };
     tracing::debug!(
         execution_id = request.execution_id.as_deref().unwrap_or(""),
         call_id = %call.call_id,
@@ -196,13 +210,25 @@ async fn invoke(
     Ok(answer(result, execution_id, state.max_response_bytes))
 }
 
+/// What an invocation comes to, once read.
+enum Prepared {
+    /// The call of a tool served here, with what the Engine hands it.
+    Run(ToolCall, CallOptions),
+    /// The call of a tool no one has here, for the executor to refuse and audit.
+    Unknown(ToolCall),
+}
+
+fn not_served(wanted: &str) -> Refused {
+    invalid(
+        StatusCode::NOT_FOUND,
+        format!("Invalid params: tool '{wanted}' is not served by this worker"),
+    )
+}
+
 /// The call `request` asks for, with what its context hands the tool; or the 400 (a request
 /// that names no tool, or a user id that cannot be) or 404 (a tool, or a version of it, not
-/// served here).
-fn engine_call(
-    state: &AppState,
-    request: &ToolCallRequest,
-) -> Result<(ToolCall, CallOptions), Refused> {
+/// served here; a tool this server does not have at all is left to the executor to refuse).
+fn engine_call(state: &AppState, request: &ToolCallRequest) -> Result<Prepared, Refused> {
     let reference = &request.tool;
     if reference.name.is_empty() || reference.toolkit.is_empty() {
         return Err(invalid(
@@ -210,23 +236,34 @@ fn engine_call(
             "Invalid params: 'tool' must name the tool and its toolkit: {\"name\": \"Tool\", \"toolkit\": \"Toolkit\"}".to_owned(),
         ));
     }
+    let user = request
+        .context
+        .user_id
+        .clone()
+        .filter(|user| !user.is_empty());
+    if let Some(user) = &user
+        && let Err(problem) = check_user_id(user)
+    {
+        return Err(invalid(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid params: 'context.user_id': {problem}"),
+        ));
+    }
     let wanted = format!("{}.{}", reference.toolkit, reference.name);
     // Arcade's names match without regard to case.
     let tools = served(state);
-    let info = tools
-        .iter()
-        .find(|info| info.name == wanted)
-        .or_else(|| {
-            tools
-                .iter()
-                .find(|info| info.name.eq_ignore_ascii_case(&wanted))
-        })
-        .ok_or_else(|| {
-            invalid(
-                StatusCode::NOT_FOUND,
-                format!("Invalid params: tool '{wanted}' is not served by this worker"),
-            )
-        })?;
+    let Some(info) = tools.iter().find(|info| info.name == wanted).or_else(|| {
+        tools
+            .iter()
+            .find(|info| info.name.eq_ignore_ascii_case(&wanted))
+    }) else {
+        if plausible_tool_name(&wanted) && state.executor.tool_info(&wanted).is_none() {
+            let mut call = ToolCall::new(wanted, Value::Object(Map::new()));
+            call.user_id = user;
+            return Ok(Prepared::Unknown(call));
+        }
+        return Err(not_served(&wanted));
+    };
     if let Some(version) = reference.version.as_deref().filter(|v| !v.is_empty())
         && version != info.version
     {
@@ -239,15 +276,6 @@ fn engine_call(
         ));
     }
     let context = &request.context;
-    let user = context.user_id.clone().filter(|user| !user.is_empty());
-    if let Some(user) = &user
-        && let Err(problem) = check_user_id(user)
-    {
-        return Err(invalid(
-            StatusCode::BAD_REQUEST,
-            format!("Invalid params: 'context.user_id': {problem}"),
-        ));
-    }
     let arguments = Value::Object(request.inputs.clone().unwrap_or_default());
     let mut call = ToolCall::new(info.name.clone(), arguments);
     call.user_id = user;
@@ -263,7 +291,7 @@ fn engine_call(
     for secret in context.secrets.iter().flatten() {
         options = options.secret(secret.key.clone(), secret.value.clone());
     }
-    Ok((call, options))
+    Ok(Prepared::Run(call, options))
 }
 
 /// `result` as Arcade's `ToolCallResponse`, whose JSON is at most `budget` bytes (past it, the

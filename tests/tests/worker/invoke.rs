@@ -136,7 +136,7 @@ async fn a_tool_past_its_timeout_is_a_failure_of_kind_timeout() {
 }
 
 #[tokio::test]
-async fn an_unknown_tool_is_a_404_with_arcades_invalid_params_error_and_nothing_runs() {
+async fn an_unknown_tool_is_a_404_with_arcades_invalid_params_error_and_is_audited() {
     let worker = Worker::start().await;
     let reply = worker
         .invoke(&request("Fixture.Missing", json!({}), "exec-missing"))
@@ -150,6 +150,12 @@ async fn an_unknown_tool_is_a_404_with_arcades_invalid_params_error_and_nothing_
             .is_some_and(|message| message.contains("Fixture.Missing")),
         "{body}"
     );
+    // Refused by the executor, as on FACT's own API: audited as ada's call, 404.
+    let records = worker.records().await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].tool_name, "Fixture.Missing");
+    assert_eq!(records[0].user_id.as_deref(), Some("ada"));
+    assert_eq!(records[0].status_code, 404);
 }
 
 #[tokio::test]
