@@ -340,83 +340,71 @@ fn rate_limit_value(meta: &ParseNestedMeta<'_>) -> syn::Result<LitInt> {
 }
 
 fn scopes_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<LitStr>> {
-    let expr: Expr = meta.value()?.parse()?;
-    let Expr::Array(ExprArray { elems, .. }) = expr else {
-        return Err(syn::Error::new_spanned(
-            expr,
-            "`scopes` must be an array of string literals, e.g. scopes = [\"read\", \"write\"]",
-        ));
-    };
-    let mut scopes: Vec<LitStr> = Vec::with_capacity(elems.len());
-    for elem in elems {
-        let Expr::Lit(ExprLit {
-            lit: Lit::Str(scope),
-            ..
-        }) = elem
-        else {
-            return Err(syn::Error::new_spanned(
-                elem,
-                "each scope must be a string literal",
-            ));
-        };
-        let value = scope.value();
-        if value.is_empty() || value.chars().any(char::is_whitespace) {
-            return Err(syn::Error::new(
-                scope.span(),
-                "a scope must be non-empty and contain no whitespace",
-            ));
-        }
-        if scopes.iter().any(|s| s.value() == value) {
-            return Err(syn::Error::new(
-                scope.span(),
-                format!("duplicate scope \"{value}\""),
-            ));
-        }
-        scopes.push(scope);
-    }
-    Ok(scopes)
+    word_list(
+        meta,
+        &WordList {
+            not_an_array: "`scopes` must be an array of string literals, e.g. scopes = [\"read\", \"write\"]",
+            not_a_string: "each scope must be a string literal",
+            blank: "a scope must be non-empty and contain no whitespace",
+            same: |a, b| a == b,
+            duplicate: |value| format!("duplicate scope \"{value}\""),
+        },
+    )
 }
 
 /// Parses `secrets = ["API_KEY", ...]`: each key non-empty, without whitespace, once (keys
 /// match without regard to ASCII case, as Arcade's do).
 fn secrets_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<LitStr>> {
+    word_list(
+        meta,
+        &WordList {
+            not_an_array: "`secrets` must be an array of string literals, e.g. secrets = [\"WEATHER_API_KEY\"]",
+            not_a_string: "each secret key must be a string literal",
+            blank: "a secret key must be non-empty and contain no whitespace",
+            same: str::eq_ignore_ascii_case,
+            duplicate: |value| {
+                format!("duplicate secret \"{value}\" (keys match without regard to case)")
+            },
+        },
+    )
+}
+
+/// What a list of words (`scopes`, `secrets`) says when it is not one.
+struct WordList {
+    not_an_array: &'static str,
+    not_a_string: &'static str,
+    blank: &'static str,
+    /// Whether two words are the same one.
+    same: fn(&str, &str) -> bool,
+    duplicate: fn(&str) -> String,
+}
+
+/// Parses `key = ["word", ...]`: an array of string literals, each non-empty, without
+/// whitespace, once.
+fn word_list(meta: &ParseNestedMeta<'_>, list: &WordList) -> syn::Result<Vec<LitStr>> {
     let expr: Expr = meta.value()?.parse()?;
     let Expr::Array(ExprArray { elems, .. }) = expr else {
-        return Err(syn::Error::new_spanned(
-            expr,
-            "`secrets` must be an array of string literals, e.g. secrets = [\"WEATHER_API_KEY\"]",
-        ));
+        return Err(syn::Error::new_spanned(expr, list.not_an_array));
     };
-    let mut secrets: Vec<LitStr> = Vec::with_capacity(elems.len());
+    let mut words: Vec<LitStr> = Vec::with_capacity(elems.len());
     for elem in elems {
         let Expr::Lit(ExprLit {
-            lit: Lit::Str(key), ..
+            lit: Lit::Str(word),
+            ..
         }) = elem
         else {
-            return Err(syn::Error::new_spanned(
-                elem,
-                "each secret key must be a string literal",
-            ));
+            return Err(syn::Error::new_spanned(elem, list.not_a_string));
         };
-        let value = key.value();
+        let value = word.value();
         if value.is_empty() || value.chars().any(char::is_whitespace) {
-            return Err(syn::Error::new(
-                key.span(),
-                "a secret key must be non-empty and contain no whitespace",
-            ));
+            return Err(syn::Error::new(word.span(), list.blank));
         }
-        if secrets
-            .iter()
-            .any(|s| s.value().eq_ignore_ascii_case(&value))
-        {
-            return Err(syn::Error::new(
-                key.span(),
-                format!("duplicate secret \"{value}\" (keys match without regard to case)"),
-            ));
+        if words.iter().any(|w| (list.same)(&w.value(), &value)) {
+            return Err(syn::Error::new(word.span(), (list.duplicate)(&value)));
         }
-        secrets.push(key);
+        words.push(word);
     }
-    Ok(secrets)
+    Ok(words)
 }
 
 /// Checks docs/ARCHITECTURE.md's tool-name pattern: `Toolkit.Tool`, each segment `[A-Za-z][A-Za-z0-9_]*`,
