@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Everything written to it: the log of one test. Clones share the buffer, so one goes to the
 /// subscriber (`.with_writer(log.clone())`) and the test keeps the other.
@@ -10,6 +11,23 @@ use tracing_subscriber::fmt::MakeWriter;
 pub struct CapturedLog(Arc<Mutex<Vec<u8>>>);
 
 impl CapturedLog {
+    /// A log of everything this thread's code writes from now until the guard is dropped:
+    /// every level, every span's opening and closing with its fields, without colours. The
+    /// test keeps the log; `set_default` makes the capture the thread's, so tests running
+    /// beside it on other threads do not write into it.
+    #[must_use]
+    pub fn of_this_thread() -> (Self, tracing::subscriber::DefaultGuard) {
+        let log = Self::default();
+        let guard = tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
+            .with_ansi(false)
+            .finish()
+            .set_default();
+        (log, guard)
+    }
+
     /// What was written so far, as text.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()

@@ -13,9 +13,6 @@ use fact_tests::captured_log::CapturedLog;
 use fact_tests::fixtures::{self, SERVICE_KEY};
 use fact_tests::grants::manager_granting;
 use serde_json::{Value, json};
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::FmtSpan;
-use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// The token an Engine obtained for its user and hands over with the call.
 const GIVEN_TOKEN: &str = "gho_given-t0ken-5d1e";
@@ -254,14 +251,7 @@ async fn neither_the_token_nor_a_secret_reaches_the_audit_record() {
 #[tokio::test]
 async fn neither_the_token_nor_a_secret_reaches_the_log() {
     let _ = fixtures::TOOL_NAMES;
-    let log = CapturedLog::default();
-    let _capture = tracing_subscriber::fmt()
-        .with_writer(log.clone())
-        .with_env_filter(EnvFilter::new("trace"))
-        .with_span_events(FmtSpan::FULL)
-        .with_ansi(false)
-        .finish()
-        .set_default();
+    let (log, _capture) = CapturedLog::of_this_thread();
     let executor = executor();
     for (call, status) in calls_with_credentials() {
         let result = executor

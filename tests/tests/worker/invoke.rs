@@ -4,9 +4,6 @@
 use fact_runtime::AuditRecord;
 use fact_tests::captured_log::CapturedLog;
 use serde_json::{Value, json};
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::FmtSpan;
-use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::support::{
     COUNTED, GRANTED_TOKEN, WORKER_SECRET, Worker, engine_token, failure, request,
@@ -248,14 +245,7 @@ async fn without_the_engines_token_a_tool_that_requires_authorization_is_refused
 
 #[tokio::test]
 async fn neither_the_engines_jwt_nor_its_token_nor_a_secret_is_audited_or_logged() {
-    let log = CapturedLog::default();
-    let _capture = tracing_subscriber::fmt()
-        .with_writer(log.clone())
-        .with_env_filter(EnvFilter::new("trace"))
-        .with_span_events(FmtSpan::FULL)
-        .with_ansi(false)
-        .finish()
-        .set_default();
+    let (log, _capture) = CapturedLog::of_this_thread();
     let worker = Worker::start().await;
     let jwt = engine_token();
     let authorization = format!("Bearer {jwt}");
