@@ -38,8 +38,9 @@ use crate::arcade::worker::wire::{
 use crate::arcade::worker::{TokenRefusal, WorkerSecret};
 use crate::auth::AccessToken;
 use crate::call::{CallOptions, ToolCall};
-use crate::registry::{Execution, ToolInfo, plausible_tool_name};
+use crate::registry::{Execution, ToolInfo};
 use crate::result::ToolResult;
+use crate::transport;
 
 /// Where the worker endpoints are.
 pub(crate) const PREFIX: &str = "/worker";
@@ -257,9 +258,10 @@ fn engine_call(state: &AppState, request: &ToolCallRequest) -> Result<Prepared, 
             .iter()
             .find(|info| info.name.eq_ignore_ascii_case(&wanted))
     }) else {
-        if plausible_tool_name(&wanted) && state.executor.tool_info(&wanted).is_none() {
-            let mut call = ToolCall::new(wanted, Value::Object(Map::new()));
-            call.user_id = user;
+        if state.executor.tool_info(&wanted).is_none()
+            && let Ok(call) =
+                transport::tool_call(wanted.clone(), Value::Object(Map::new()), user, None)
+        {
             return Ok(Prepared::Unknown(call));
         }
         return Err(not_served(&wanted));
@@ -277,8 +279,13 @@ fn engine_call(state: &AppState, request: &ToolCallRequest) -> Result<Prepared, 
     }
     let context = &request.context;
     let arguments = Value::Object(request.inputs.clone().unwrap_or_default());
-    let mut call = ToolCall::new(info.name.clone(), arguments);
-    call.user_id = user;
+    let call =
+        transport::tool_call(info.name.clone(), arguments, user, None).map_err(|refusal| {
+            invalid(
+                StatusCode::BAD_REQUEST,
+                format!("Invalid params: {refusal}"),
+            )
+        })?;
     let mut options = CallOptions::default().authorized_by_caller();
     if let Some(token) = context
         .authorization
