@@ -167,7 +167,9 @@ impl ToolExecutor {
             error_type = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
-        self.answer(call, options, span.clone())
+        // Boxed once, here: the pipeline's state then stays where it was made, and what a
+        // caller moves about (a batch holds a hundred calls at once) is a pointer and a span.
+        Box::pin(self.answer(call, options, span.clone()))
             .instrument(span)
             .await
     }
@@ -232,7 +234,14 @@ impl ToolExecutor {
         // The span carries the tool (checked) and the outcome; the result's name may be the
         // caller's raw text.
         tracing::debug!("tool call finished");
-        audited.close(result).await
+        // Boxed, as the remote runs are: the wait for the log's room and commit is large, and
+        // inline every call's future would carry it, moved with the future wherever it goes
+        // (a batch holds a hundred of them). Without a log there is nothing to wait for.
+        if audited.is_open() {
+            Box::pin(audited.close(result)).await
+        } else {
+            result
+        }
     }
 
     /// Stops intake of the audit log, writes every queued record and waits for the writer.
@@ -307,14 +316,21 @@ impl ToolExecutor {
             Route::Local(handler) => local.run(tool, &handler, call, access_token, bounds).await,
             #[cfg(feature = "arcade")]
             Route::Arcade(remote) => {
-                crate::pipeline::execute::run_remote(tool, &remote, call, bounds)
-                    .await
-                    .0
+                Box::pin(crate::pipeline::execute::run_remote(
+                    tool, &remote, call, bounds,
+                ))
+                .await
+                .0
             }
             #[cfg(feature = "arcade")]
             Route::ArcadeThenLocal(remote, local_tool) => {
-                let (ran, declined) =
-                    crate::pipeline::execute::run_remote(tool, &remote, call, bounds.again()).await;
+                let (ran, declined) = Box::pin(crate::pipeline::execute::run_remote(
+                    tool,
+                    &remote,
+                    call,
+                    bounds.again(),
+                ))
+                .await;
                 if !declined {
                     return ran;
                 }
@@ -324,7 +340,7 @@ impl ToolExecutor {
                 if let Err(error) = &ran.result {
                     tracing::info!(%error, "the Arcade Engine could not take the call: running it here");
                 }
-                self.fall_back_here(&local_tool, call, bounds.again()).await
+                Box::pin(self.fall_back_here(&local_tool, call, bounds.again())).await
             }
             #[cfg(feature = "arcade")]
             Route::LocalThenArcade(handler, remote) => {
@@ -341,9 +357,14 @@ impl ToolExecutor {
                     "the local tool could not start the call: running it on the Arcade Engine"
                 );
                 call.arguments = arguments;
-                crate::pipeline::execute::run_remote(tool, &remote, call, bounds.again())
-                    .await
-                    .0
+                Box::pin(crate::pipeline::execute::run_remote(
+                    tool,
+                    &remote,
+                    call,
+                    bounds.again(),
+                ))
+                .await
+                .0
             }
         }
     }
@@ -618,6 +639,7 @@ mod tests {
     use crate::definition::ToolDefinition;
     use serde_json::json;
     use tokio::sync::{Notify, mpsc};
+
 
     /// A tool that answers its name once `release` is notified (at once without one).
     fn tool(name: &'static str, release: Option<Arc<Notify>>) -> ToolDefinition {

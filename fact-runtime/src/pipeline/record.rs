@@ -165,6 +165,11 @@ impl<'a> AuditedCall<'a> {
         ))
     }
 
+    /// Whether there is a record to close (an audit log, and the record not yet handed over).
+    pub(crate) fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
     /// Writes the record of the call answered with `result`, waiting while the log's queue is
     /// full, and returns the answer to give: `result`, or, with `answered` durability, once
     /// the record is committed; past the commit timeout (or should the log refuse the record)
