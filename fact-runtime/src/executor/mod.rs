@@ -640,7 +640,6 @@ mod tests {
     use serde_json::json;
     use tokio::sync::{Notify, mpsc};
 
-
     /// A tool that answers its name once `release` is notified (at once without one).
     fn tool(name: &'static str, release: Option<Arc<Notify>>) -> ToolDefinition {
         ToolDefinition::new(

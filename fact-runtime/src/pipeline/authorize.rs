@@ -89,7 +89,7 @@ impl Authorizer {
             ));
         };
         // Boxed: the grant store's future is large, and most calls never make it; inline, every
-        // call's future would carry its size (docs/ARCHITECTURE.md, "The pipeline").
+        // call's future would carry its size.
         Box::pin(manager.authorize(call.user_id.as_deref(), &tool.info.name, &tool.info.scopes))
             .await
             .map(Some)
