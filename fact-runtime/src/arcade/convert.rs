@@ -240,7 +240,7 @@ fn string_enum(schema: &Value) -> Option<Vec<String>> {
     strings(&constants?)
 }
 
-pub(crate) fn description(schema: &Value) -> Option<String> {
+fn description(schema: &Value) -> Option<String> {
     schema
         .get("description")
         .and_then(Value::as_str)

@@ -108,14 +108,7 @@ async fn a_tool_that_requires_authorization_lists_its_provider_its_scopes_and_it
 async fn tools_is_refused_without_the_engines_token() {
     let worker = Worker::start().await;
     let reply = worker.get("/worker/tools", None).await;
-    assert_eq!(reply.status, 401, "{}", reply.text);
-    assert_eq!(
-        reply
-            .headers
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok()),
-        Some("Bearer")
-    );
+    reply.assert_bearer_challenge();
     assert!(
         reply.json()["detail"]
             .as_str()

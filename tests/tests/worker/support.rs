@@ -48,6 +48,19 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
+    /// Asserts a 401 that asks for a Bearer token (`WWW-Authenticate: Bearer`).
+    pub(crate) fn assert_bearer_challenge(&self) {
+        assert_eq!(self.status, 401, "{}", self.text);
+        assert_eq!(
+            self.headers
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            Some("Bearer"),
+            "{:?}",
+            self.headers
+        );
+    }
+
     pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.text)
             .unwrap_or_else(|e| panic!("{e}: the answer is not JSON: {}", self.text))

@@ -18,16 +18,7 @@ fn counted() -> Value {
 async fn assert_refused(authorization: Option<&str>, detail: &str) {
     let worker = Worker::start().await;
     let reply = worker.invoke_with(&counted(), authorization).await;
-    assert_eq!(reply.status, 401, "{}", reply.text);
-    assert_eq!(
-        reply
-            .headers
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok()),
-        Some("Bearer"),
-        "{:?}",
-        reply.headers
-    );
+    reply.assert_bearer_challenge();
     assert_eq!(reply.json(), json!({ "detail": detail }));
     assert_eq!(worker.runs(), 0, "the tool ran for a refused request");
     let records = worker.records().await;
