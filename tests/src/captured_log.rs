@@ -1,6 +1,6 @@
 //! [`CapturedLog`]: what a `tracing` subscriber writes, kept in memory for a test to read.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -15,8 +15,17 @@ impl CapturedLog {
     /// every level, every span's opening and closing with its fields, without colours. The
     /// test keeps the log; `set_default` makes the capture the thread's, so tests running
     /// beside it on other threads do not write into it.
+    ///
+    /// While a process has registered a single dispatcher, `tracing` works out a new
+    /// callsite's interest from the default of the thread that first reaches it: a callsite
+    /// first reached on another test's thread, which has none, would be switched off for the
+    /// capture too. A second dispatcher, kept for the life of the process, makes `tracing` ask
+    /// every registered one instead, the capture among them.
     #[must_use]
     pub fn of_this_thread() -> (Self, tracing::subscriber::DefaultGuard) {
+        static SECOND_DISPATCHER: OnceLock<tracing::Dispatch> = OnceLock::new();
+        SECOND_DISPATCHER
+            .get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
         let log = Self::default();
         let guard = tracing_subscriber::fmt()
             .with_writer(log.clone())
