@@ -185,6 +185,10 @@ pub(crate) fn withheld(result: &ToolResult, budget: usize, problem: EncodeProble
     }
 }
 
+/// What an answer's buffer starts with: most results fit, so that serializing one does not
+/// grow the buffer byte by byte from nothing (1, 2, 4, ... 512: nine copies of the JSON so far).
+const FIRST_CAPACITY: usize = 512;
+
 /// `value` as JSON, written into a buffer that is never allowed past `budget` bytes (its
 /// capacity included): the serializer stops at the first write that would pass it.
 pub(crate) fn encode_within<T: serde::Serialize + ?Sized>(
@@ -192,7 +196,7 @@ pub(crate) fn encode_within<T: serde::Serialize + ?Sized>(
     budget: usize,
 ) -> Result<Vec<u8>, EncodeProblem> {
     let mut buffer = CappedBuffer {
-        bytes: Vec::new(),
+        bytes: Vec::with_capacity(FIRST_CAPACITY.min(budget)),
         budget,
     };
     match serde_json::to_writer(&mut buffer, value) {

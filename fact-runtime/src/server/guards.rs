@@ -1,10 +1,14 @@
-//! The middlewares in front of every route, outermost first: the request timeout, the API
-//! key, the declared length, and the body read within its own timeout.
+//! The guards in front of every route, in order: the request timeout around everything, the
+//! API key, the declared length, and the body read within its own timeout. They run as one
+//! middleware ([`front`]): each layer of its own would clone the stack behind it and box a
+//! future for every request.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
+use std::future::Future;
+
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
@@ -70,19 +74,15 @@ fn too_large() -> ApiError {
 
 /// Refuses at once, with 413, a request whose `Content-Length` already says it is too large,
 /// instead of waiting for a body it will not read.
-pub(crate) async fn declared_length_within(
-    max_bytes: usize,
-    request: Request,
-    next: Next,
-) -> Response {
+fn declared_length_within(max_bytes: usize, request: &Request) -> Result<(), ApiError> {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     match declared {
-        Some(length) if length > max_bytes as u64 => too_large().into_response(),
-        _ => next.run(request).await,
+        Some(length) if length > max_bytes as u64 => Err(too_large()),
+        _ => Ok(()),
     }
 }
 
@@ -90,56 +90,102 @@ pub(crate) async fn declared_length_within(
 /// `timeout` from the end of the headers: a client that stops sending its body, or trickles
 /// it, is answered 408 and disconnected at the body timeout instead of holding its connection
 /// until the request timeout. The timeout covers the whole body, not each read.
-pub(crate) async fn body_within(
+async fn body_within(
     timeout: Duration,
     max_bytes: usize,
     request: Request,
-    next: Next,
-) -> Response {
+) -> Result<Request, ApiError> {
     let (parts, body) = request.into_parts();
-    let read = match tokio::time::timeout(timeout, read_body(body, max_bytes)).await {
-        Ok(read) => read,
-        Err(_) => {
-            return ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "RequestTimeoutError",
-                format!(
-                    "the request body did not arrive within {} s of its headers",
-                    timeout.as_secs_f64()
-                ),
-            )
-            .closing()
-            .into_response();
-        }
-    };
-    match read {
-        Ok(bytes) => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
-        Err(refusal) => refusal.closing().into_response(),
+    match tokio::time::timeout(timeout, read_body(body, max_bytes)).await {
+        Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Ok(Err(refusal)) => Err(refusal.closing()),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeoutError",
+            format!(
+                "the request body did not arrive within {} s of its headers",
+                timeout.as_secs_f64()
+            ),
+        )
+        .closing()),
     }
 }
 
-async fn read_body(body: Body, max_bytes: usize) -> Result<Vec<u8>, ApiError> {
+/// The body, whole: a body that came in one chunk (as most do) is kept as it came, without
+/// a copy.
+async fn read_body(body: Body, max_bytes: usize) -> Result<Bytes, ApiError> {
     let mut stream = body.into_data_stream();
-    let mut bytes = Vec::new();
+    let mut first = Bytes::new();
+    let mut joined: Option<Vec<u8>> = None;
+    let mut read: usize = 0;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|error| {
             ApiError::bad_request(format!("the request body could not be read: {error}"))
         })?;
-        if bytes.len().saturating_add(chunk.len()) > max_bytes {
+        read = read.saturating_add(chunk.len());
+        if read > max_bytes {
             return Err(too_large());
         }
-        bytes.extend_from_slice(&chunk);
+        match &mut joined {
+            Some(bytes) => bytes.extend_from_slice(&chunk),
+            None if first.is_empty() => first = chunk,
+            None => {
+                let mut bytes = Vec::with_capacity(read);
+                bytes.extend_from_slice(&first);
+                bytes.extend_from_slice(&chunk);
+                joined = Some(bytes);
+            }
+        }
     }
-    Ok(bytes)
+    Ok(joined.map_or(first, Bytes::from))
+}
+
+/// What the guards need to know, besides the keys of [`AppState`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) request_timeout: Duration,
+    pub(crate) body_read_timeout: Duration,
+    pub(crate) max_body_bytes: usize,
+}
+
+/// Every guard, in order, then the route; under `/arcade`, whatever they answered is then said
+/// in the Engine's dialect.
+pub(crate) async fn front(
+    State((state, limits)): State<(Arc<AppState>, Limits)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let engine = engine::is_engine_path(request.uri().path());
+    let response = within(
+        limits.request_timeout,
+        guarded(&state, limits, request, next),
+    )
+    .await;
+    if engine {
+        engine::dialect(response)
+    } else {
+        response
+    }
+}
+
+/// The key, the declared length and the body, then the route.
+async fn guarded(state: &AppState, limits: Limits, mut request: Request, next: Next) -> Response {
+    if let Err(refusal) = authenticate(state, &mut request) {
+        return refusal;
+    }
+    if let Err(refusal) = declared_length_within(limits.max_body_bytes, &request) {
+        return refusal.into_response();
+    }
+    match body_within(limits.body_read_timeout, limits.max_body_bytes, request).await {
+        Ok(request) => next.run(request).await,
+        Err(refusal) => refusal.into_response(),
+    }
 }
 
 /// Answers 504 when the request takes longer than `timeout`; the call it was running is
 /// dropped, which its audit record notes as cancelled.
-pub(crate) async fn within(timeout: Duration, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(timeout, next.run(request)).await {
+async fn within(timeout: Duration, answer: impl Future<Output = Response>) -> Response {
+    match tokio::time::timeout(timeout, answer).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
@@ -153,11 +199,7 @@ pub(crate) async fn within(timeout: Duration, request: Request, next: Next) -> R
 /// Lets the request through with its [`Caller`] when it presents a known key (or none in
 /// anonymous mode), or, on the Arcade worker's paths, the Engine's token; or when its path is
 /// open; otherwise 401, before the body is read, a route matched or any tool looked at.
-pub(crate) async fn authenticate(
-    State(state): State<Arc<AppState>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+fn authenticate(state: &AppState, request: &mut Request) -> Result<(), Response> {
     let path = request.uri().path();
     // The Arcade worker's paths take the Engine's token instead of a key.
     if let Some(secret) = &state.worker_secret
@@ -166,20 +208,20 @@ pub(crate) async fn authenticate(
         if path != super::worker::HEALTH_PATH
             && let Err(refusal) = super::worker::check_engine(secret, request.headers())
         {
-            return refusal.into_response();
+            return Err(refusal.into_response());
         }
         request.extensions_mut().insert(Caller {
             user: None,
             acts_for_any_user: true,
         });
-        return next.run(request).await;
+        return Ok(());
     }
     if path == "/health"
         || path == engine::HEALTH_PATH
         || (path == "/metrics" && state.metrics_public)
         || state.oauth_callback.as_deref() == Some(path)
     {
-        return next.run(request).await;
+        return Ok(());
     }
     // Arcade's clients send the bare key (arcadepy) or `Bearer <key>` (Arcade's CLI); FACT's
     // own API keeps its one form.
@@ -199,30 +241,36 @@ pub(crate) async fn authenticate(
                 user: None,
                 acts_for_any_user: true,
             },
-            None => return ApiError::unauthorized("the API key is not valid").into_response(),
+            None => return Err(ApiError::unauthorized("the API key is not valid").into_response()),
         },
         Ok(None) if state.allow_anonymous => Caller {
             user: None,
             acts_for_any_user: false,
         },
         Ok(None) => {
-            return ApiError::unauthorized(format!("an API key is required: send {form}"))
-                .into_response();
+            return Err(
+                ApiError::unauthorized(format!("an API key is required: send {form}"))
+                    .into_response(),
+            );
         }
         Err(Malformed::NotAscii) => {
-            return ApiError::unauthorized("the Authorization header is not visible ASCII")
-                .into_response();
+            return Err(
+                ApiError::unauthorized("the Authorization header is not visible ASCII")
+                    .into_response(),
+            );
         }
         Err(Malformed::Repeated) => {
-            return ApiError::unauthorized("send one Authorization header, not several")
-                .into_response();
+            return Err(
+                ApiError::unauthorized("send one Authorization header, not several")
+                    .into_response(),
+            );
         }
         Err(Malformed::Scheme) => {
-            return ApiError::unauthorized(format!("expected {form}")).into_response();
+            return Err(ApiError::unauthorized(format!("expected {form}")).into_response());
         }
     };
     request.extensions_mut().insert(caller);
-    next.run(request).await
+    Ok(())
 }
 
 /// Why an `Authorization` header could not be read.

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -85,24 +85,19 @@ pub(crate) fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
         // own cap (2 MiB by default) from being lower than the configured one.
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .with_state(Arc::clone(&state));
-    let timeout = config.request_timeout;
-    let max_body_bytes = config.max_body_bytes;
-    let body_read_timeout = config.body_read_timeout;
-    // Around the whole router (not per route), outermost first: every request, routed or not,
-    // passes the timeout, then the key, then the length check, then the body read; under
-    // `/arcade`, whatever they answer is then said in the Engine's dialect.
+    let limits = guards::Limits {
+        request_timeout: config.request_timeout,
+        body_read_timeout: config.body_read_timeout,
+        max_body_bytes: config.max_body_bytes,
+    };
+    // Around the whole router (not per route): every request, routed or not, passes the
+    // timeout, then the key, then the length check, then the body read; under `/arcade`,
+    // whatever they answer is then said in the Engine's dialect.
     let guarded = ServiceBuilder::new()
-        .layer(middleware::from_fn(engine::dialect))
-        .layer(middleware::from_fn(move |request: Request, next: Next| {
-            guards::within(timeout, request, next)
-        }))
-        .layer(middleware::from_fn_with_state(state, guards::authenticate))
-        .layer(middleware::from_fn(move |request: Request, next: Next| {
-            guards::declared_length_within(max_body_bytes, request, next)
-        }))
-        .layer(middleware::from_fn(move |request: Request, next: Next| {
-            guards::body_within(body_read_timeout, max_body_bytes, request, next)
-        }))
+        .layer(middleware::from_fn_with_state(
+            (state, limits),
+            guards::front,
+        ))
         .service(routes);
     Router::new().fallback_service(guarded)
 }

@@ -27,9 +27,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
@@ -77,15 +76,11 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
     (status, Json(wire::Health { healthy })).into_response()
 }
 
-/// Around every request, outside every guard: under [`PREFIX`], answers a refusal of FACT's
-/// HTTP layer (401, 404, 405, 408, 413, 504, ...) in the Engine's error shape, with its
-/// headers kept, and makes every 5xx say whether to retry (`false` unless it said already:
-/// a request past its timeout may have run its tool).
-pub(crate) async fn dialect(request: Request, next: Next) -> Response {
-    if !is_engine_path(request.uri().path()) {
-        return next.run(request).await;
-    }
-    let mut response = next.run(request).await;
+/// The answer to a request under [`PREFIX`], whatever answered it (every guard included): a
+/// refusal of FACT's HTTP layer (401, 404, 405, 408, 413, 504, ...) in the Engine's error
+/// shape, with its headers kept, and every 5xx saying whether to retry (`false` unless it said
+/// already: a request past its timeout may have run its tool).
+pub(crate) fn dialect(mut response: Response) -> Response {
     if let Some(refusal) = response.extensions_mut().remove::<Refusal>() {
         let status = response.status();
         let body = answer::error_body(status, refusal.message);
