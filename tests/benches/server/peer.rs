@@ -81,7 +81,11 @@ impl ArcadeServe {
             Ok(output) => {
                 eprintln!(
                     "server bench: target arcade-serve skipped: {python} cannot import arcade_serve and uvicorn (run .ci/python-venv.sh): {}",
-                    String::from_utf8_lossy(&output.stderr).trim()
+                    String::from_utf8_lossy(&output.stderr)
+                        .trim()
+                        .lines()
+                        .last()
+                        .unwrap_or("")
                 );
                 return None;
             }
