@@ -124,13 +124,14 @@ impl ArcadeServe {
         let client = client();
         let url = format!("http://{}/worker/health", self.addr);
         let deadline = Instant::now() + WAIT;
+        let mut log = Vec::new();
         loop {
             if let Ok(answer) = client.get(&url).send().await
                 && answer.status().is_success()
             {
                 return;
             }
-            let log: Vec<String> = self.process.lines.try_iter().collect();
+            log.extend(self.process.lines.try_iter());
             assert!(
                 Instant::now() < deadline,
                 "arcade-serve's /worker/health did not answer within {WAIT:?}; its log:\n{}",
