@@ -29,9 +29,25 @@
 //!   headers, and the request's metadata in `_meta`);
 //! - `rmcp-bare`: rmcp's streamable HTTP service, configured as FACT's `/mcp` is (stateless,
 //!   JSON answers), with a handler that answers a precomputed result: the limit of MCP on this
-//!   stack, as `bare` is HTTP's.
+//!   stack, as `bare` is HTTP's;
+//! - `fact-worker`: the `fact` server with a worker secret, called as an Arcade Engine calls a
+//!   worker: a `ToolCallRequest` of the same calculator call POSTed to `/worker/tools/invoke`
+//!   with the Engine's HS256 JWT;
+//! - `arcade-serve`: the peer, what a user would otherwise deploy as an Arcade worker: the same
+//!   calculator in Python (`server/arcade_calculator.py`) served by arcade-serve 3.6.0's
+//!   FastAPIWorker under uvicorn, one process, called with the same request and token. Started
+//!   only when `FACT_TEST_PYTHON` names a Python with arcade-serve (`.ci/python-venv.sh`), else
+//!   skipped with a note.
 //!
-//! `FACT_BENCH_TARGETS=bare,fact` measures only the targets named.
+//! `FACT_BENCH_TARGETS=bare,fact` measures only the targets named. Both worker targets answer a
+//! failed call with a 200 too, so their wrk script checks every body for `success` and the
+//! result 42; the table ends with FACT's multiple of the peer (`fact-worker` over
+//! `arcade-serve`) and the p99 of each:
+//!
+//! ```text
+//! eval "$(bash .ci/python-venv.sh)"
+//! FACT_BENCH_TARGETS=fact,fact-worker,arcade-serve cargo bench -p fact-tests --bench server
+//! ```
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -51,6 +67,13 @@ use fact_tests::scratch::TempDb;
 use fact_examples as _;
 use serde_json::{Value, json};
 
+#[path = "server/peer.rs"]
+mod peer;
+#[path = "server/wrk.rs"]
+mod wrk;
+
+use wrk::Run;
+
 const KEY: &str = "bench-key-0123456789abcdef";
 const BODY: &str =
     r#"{"tool_name":"MyApp.Calculator","input":{"operation":"multiply","a":6,"b":7}}"#;
@@ -61,19 +84,17 @@ const MCP_VERSION: &str = "2025-06-18";
 /// The same call by a client of the current revision, which carries its metadata.
 const MCP_2026_BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"MyApp.Calculator","arguments":{"operation":"multiply","a":6,"b":7},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"wrk","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}"#;
 
+/// Whether `target` is measured: every one, unless `FACT_BENCH_TARGETS` names some.
+fn selected(target: &str) -> bool {
+    std::env::var("FACT_BENCH_TARGETS")
+        .map_or(true, |only| only.split(',').any(|t| t.trim() == target))
+}
+
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// One wrk run's figures.
-#[derive(Debug, Clone, Copy)]
-struct Run {
-    requests_per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
 }
 
 fn main() {
@@ -93,10 +114,25 @@ fn main() {
     let audit_db = TempDb::new("bench-server-audit");
     let answered_db = TempDb::new("bench-server-audit-answered");
     let mut targets = runtime.block_on(start_targets(&audit_db, &answered_db));
+    // Killed when dropped, on every path.
+    let arcade_serve = if selected("arcade-serve") {
+        runtime.block_on(peer::ArcadeServe::start())
+    } else {
+        None
+    };
+    if let Some(worker) = &arcade_serve {
+        targets.push(("arcade-serve", worker.addr()));
+    }
     // `FACT_BENCH_TARGETS=bare,fact` measures only those (to profile one, say).
     if let Ok(only) = std::env::var("FACT_BENCH_TARGETS") {
         let only: Vec<&str> = only.split(',').map(str::trim).collect();
         targets.retain(|(name, _)| only.contains(name));
+    }
+    let token = peer::engine_token();
+    for (name, addr) in &targets {
+        if peer::is_worker(name) {
+            runtime.block_on(peer::check_answers(name, *addr, &token));
+        }
     }
 
     let script = std::env::temp_dir().join(format!("fact-bench-{}.lua", std::process::id()));
@@ -124,6 +160,7 @@ fn main() {
             ("Mcp-Name", "MyApp.Calculator"),
         ],
     );
+    let worker_script = peer::wrk_script(&token);
 
     let mut runs: Vec<(&str, Vec<Run>)> = targets
         .iter()
@@ -132,9 +169,22 @@ fn main() {
     for round in 1..=rounds {
         for (index, (name, addr)) in targets.iter().enumerate() {
             let run = match *name {
-                "fact-mcp" | "rmcp-bare" => wrk(*addr, "/mcp", &mcp_script, seconds, connections),
-                "fact-mcp-2026" => wrk(*addr, "/mcp", &mcp_2026_script, seconds, connections),
-                _ => wrk(*addr, "/v1/tools/execute", &script, seconds, connections),
+                "fact-mcp" | "rmcp-bare" => {
+                    wrk::run(*addr, "/mcp", &mcp_script, seconds, connections)
+                }
+                "fact-mcp-2026" => wrk::run(*addr, "/mcp", &mcp_2026_script, seconds, connections),
+                name if peer::is_worker(name) => {
+                    let text = wrk::output(
+                        *addr,
+                        peer::INVOKE_PATH,
+                        &worker_script,
+                        seconds,
+                        connections,
+                    );
+                    peer::assert_all_expected(name, &text);
+                    wrk::figures(&text)
+                }
+                _ => wrk::run(*addr, "/v1/tools/execute", &script, seconds, connections),
             };
             eprintln!(
                 "round {round} {name:>10}: {:>9.0} req/s  p50 {:.3} ms  p99 {:.3} ms",
@@ -146,6 +196,7 @@ fn main() {
     let _ = std::fs::remove_file(&script);
     let _ = std::fs::remove_file(&mcp_script);
     let _ = std::fs::remove_file(&mcp_2026_script);
+    let _ = std::fs::remove_file(&worker_script);
 
     let mean =
         |runs: &[Run], f: fn(&Run) -> f64| runs.iter().map(f).sum::<f64>() / runs.len() as f64;
@@ -164,11 +215,15 @@ fn main() {
             mean(runs, |r| r.p99_ms),
         );
     }
+    if let Some(multiple) = peer::multiple(&runs) {
+        println!("\n{multiple}");
+    }
     println!(
         "\n{seconds} s per run, {connections} connections, wrk -t1, {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     drop(runtime);
+    drop(arcade_serve);
 }
 
 /// Starts the three servers on loopback and returns their names and addresses, `bare` first.
@@ -257,18 +312,23 @@ async fn start_targets(audit_db: &TempDb, answered_db: &TempDb) -> Vec<(&'static
         tokio::spawn(async move { axum::serve(listener, router).await });
     }
     for (name, executor) in [
-        ("fact", plain),
+        ("fact", plain.clone()),
+        ("fact-worker", plain),
         ("fact+audit", audited),
         ("fact+audit-answered", answered),
     ] {
-        if std::env::var("FACT_BENCH_TARGETS")
-            .is_ok_and(|only| !only.split(',').any(|t| t.trim() == name))
-        {
+        if !selected(name) {
             continue;
         }
         let config = ServerConfig::default()
             .addr("127.0.0.1:0".parse().expect("address"))
             .api_keys(ApiKeys::parse(&format!("{KEY}:bench")).expect("key"));
+        // The same server, an Arcade worker too: its own instance, so that `fact` is unchanged.
+        let config = if name == "fact-worker" {
+            config.arcade_worker_secret(peer::worker_secret())
+        } else {
+            config
+        };
         let bound = Server::new(executor, config)
             .expect("server")
             .bind()
@@ -383,65 +443,4 @@ fn wrk_script(name: &str, body: &str, headers: &[(&str, &str)]) -> std::path::Pa
     }
     std::fs::write(&path, lua).expect("script written");
     path
-}
-
-/// Runs wrk against `addr` and reads its figures; every answer must have been a 2xx.
-fn wrk(
-    addr: SocketAddr,
-    path: &str,
-    script: &std::path::Path,
-    seconds: u64,
-    connections: u64,
-) -> Run {
-    let output = Command::new("wrk")
-        .args([
-            "-t1",
-            &format!("-c{connections}"),
-            &format!("-d{seconds}s"),
-            "--latency",
-            "-s",
-        ])
-        .arg(script)
-        .arg(format!("http://{addr}{path}"))
-        .output()
-        .expect("wrk runs");
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "wrk failed: {text}");
-    assert!(
-        !text.contains("Non-2xx"),
-        "some answers were not 2xx:\n{text}"
-    );
-    let field = |prefix: &str| -> Option<&str> {
-        text.lines()
-            .map(str::trim)
-            .find_map(|line| line.strip_prefix(prefix))
-            .map(str::trim)
-    };
-    let requests_per_second = field("Requests/sec:")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no Requests/sec in:\n{text}"));
-    let latency = |percentile: &str| {
-        field(percentile)
-            .and_then(millis)
-            .unwrap_or_else(|| panic!("no {percentile} latency in:\n{text}"))
-    };
-    Run {
-        requests_per_second,
-        p50_ms: latency("50%"),
-        p99_ms: latency("99%"),
-    }
-}
-
-/// wrk's `1.23ms`, `456.00us`, `1.01s` in milliseconds.
-fn millis(value: &str) -> Option<f64> {
-    let (number, scale) = if let Some(n) = value.strip_suffix("us") {
-        (n, 0.001)
-    } else if let Some(n) = value.strip_suffix("ms") {
-        (n, 1.0)
-    } else if let Some(n) = value.strip_suffix('s') {
-        (n, 1000.0)
-    } else {
-        return None;
-    };
-    number.parse::<f64>().ok().map(|n| n * scale)
 }

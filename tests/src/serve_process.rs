@@ -1,5 +1,6 @@
-//! A `fact serve` child process whose log is read line by line, as an operator reads it: the
-//! address it serves on, the lines it logs, its exit status. Killed when dropped, on every path.
+//! A `fact serve` child process (or another server that logs `addr=HOST:PORT` as it does) whose
+//! log is read line by line, as an operator reads it: the address it serves on, the lines it
+//! logs, its exit status. Killed when dropped, on every path.
 
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
@@ -26,7 +27,7 @@ impl ServeProcess {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("the fact binary starts");
+            .expect("the server's program starts");
         let stderr = child.stderr.take().expect("stderr is piped");
         let (sender, lines) = mpsc::channel();
         // The sender drops at the end of stderr: the receiver then reports the disconnection.
