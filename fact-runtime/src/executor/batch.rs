@@ -1,7 +1,8 @@
 //! A batch of calls over every worker thread of the runtime (docs/ARCHITECTURE.md, "Batches").
 //!
-//! On a multi-thread runtime a batch is run by one runner task per worker thread (at most one
-//! per call, and per unit of the concurrency bound). The runners take the calls from one queue
+//! On a multi-thread runtime a batch is run by one runner per worker thread (at most one per
+//! call, and per unit of the concurrency bound): the task polling the batch is one of them,
+//! the others are spawned. The runners take the calls from one queue
 //! in input order, each running its share of the bound at once; the stream the caller polls
 //! puts their answers back in input order. A runner takes a call only with a permit of the
 //! batch's bound, and a permit is given back when its answer is yielded, so that calls running
@@ -114,25 +115,33 @@ fn spread<T: Send + 'static>(
         permits: Arc::new(Semaphore::new(bound)),
     });
     // Bounded by the permits: at most `bound` answers exist at once.
-    let (answers, received) = mpsc::unbounded_channel();
-    let mut tasks = JoinSet::new();
-    for runner in 0..runners {
-        // The bound shared out: runner `r` runs at most its part of it at once.
-        let share = bound / runners + usize::from(runner < bound % runners);
-        tasks.spawn(run(
+    let (sender, received) = mpsc::unbounded_channel();
+    let share = |runner: usize| bound / runners + usize::from(runner < bound % runners);
+    let runner_answers = |index: usize| {
+        runner(
             executor.clone(),
             Arc::clone(&queue),
             Arc::clone(&finish),
-            share,
-            answers.clone(),
-        ));
+            share(index),
+        )
+    };
+    let mut tasks = JoinSet::new();
+    // Runner 0 is the caller's own task: it runs calls too, so that it is not woken from
+    // sleep for each answer of the others, and needs one thread fewer.
+    for runner in 1..runners {
+        // The bound shared out: runner `r` runs at most its part of it at once.
+        let answers = runner_answers(runner);
+        tasks.spawn(run(answers, sender.clone()));
     }
-    drop(answers);
+    drop(sender);
+    let local = runner_answers(0);
     let state = Reorder {
         received,
         waiting: VecDeque::new(),
         next: 0,
         total,
+        local: Some(local),
+        others_done: false,
         // Dropped with the stream: the runners are aborted, and with them the calls still
         // running, which are then audited as cancelled, as a dropped call always is.
         tasks,
@@ -140,22 +149,21 @@ fn spread<T: Send + 'static>(
     stream::unfold(state, Reorder::next_answer)
 }
 
-/// A runner: takes calls from `queue` while it has a permit and room among its `share`, runs
-/// them, and sends what `finish` makes of each result. A panic in `finish` is sent too, to be
-/// resumed where the batch is polled, as it would be in place.
-async fn run<T: Send + 'static>(
+/// A runner's answers: it takes calls from `queue` while it has a permit and room among its
+/// `share`, runs them, and answers with what `finish` makes of each result. A panic in
+/// `finish` is answered too, to be resumed where the batch is polled, as it would be in place.
+fn runner<T: Send + 'static>(
     executor: ToolExecutor,
     queue: Arc<Queue>,
     finish: Finish<T>,
     share: usize,
-    answers: mpsc::UnboundedSender<Answer<T>>,
-) {
+) -> BoxStream<'static, Answer<T>> {
     let taken = stream::unfold(queue, |queue| async move {
         let next = queue.take().await?;
         Some((next, queue))
     });
     taken
-        .map(|(index, call, permit)| {
+        .map(move |(index, call, permit)| {
             let executor = executor.clone();
             let finish = Arc::clone(&finish);
             async move {
@@ -169,9 +177,18 @@ async fn run<T: Send + 'static>(
             }
         })
         .buffer_unordered(share)
+        .boxed()
+}
+
+/// A spawned runner: its answers go to the task polling the batch.
+async fn run<T: Send + 'static>(
+    answers: BoxStream<'static, Answer<T>>,
+    to: mpsc::UnboundedSender<Answer<T>>,
+) {
+    answers
         .for_each(|answer| {
             // The stream was dropped: the runner is about to be aborted.
-            let _ = answers.send(answer);
+            let _ = to.send(answer);
             std::future::ready(())
         })
         .await;
@@ -184,7 +201,19 @@ struct Reorder<T> {
     waiting: VecDeque<Option<Answer<T>>>,
     next: usize,
     total: usize,
+    /// The answers of the caller's own runner, until it has no call left to take: each is
+    /// put in place as it comes, so that answers in order are yielded (and their permits
+    /// given back) between two of its calls.
+    local: Option<BoxStream<'static, Answer<T>>>,
+    /// Whether every spawned runner has stopped (its sender dropped).
+    others_done: bool,
     tasks: JoinSet<()>,
+}
+
+/// Where an answer came from; `None` once that side has no more.
+enum Next<T> {
+    Own(Option<Answer<T>>),
+    Other(Option<Answer<T>>),
 }
 
 impl<T: Send + 'static> Reorder<T> {
@@ -201,16 +230,33 @@ impl<T: Send + 'static> Reorder<T> {
                     Err(panic) => std::panic::resume_unwind(panic),
                 };
             }
-            match self.received.recv().await {
-                Some(answer) => {
-                    let offset = answer.index - self.next;
-                    if self.waiting.len() <= offset {
-                        self.waiting.resize_with(offset + 1, || None);
-                    }
-                    self.waiting[offset] = Some(answer);
+            let next = match (&mut self.local, self.others_done) {
+                // The others' answers first; then one of the caller's own.
+                (Some(local), false) => tokio::select! {
+                    biased;
+                    answer = self.received.recv() => Next::Other(answer),
+                    answer = local.next() => Next::Own(answer),
+                },
+                (Some(local), true) => Next::Own(local.next().await),
+                (None, false) => Next::Other(self.received.recv().await),
+                (None, true) => return self.runner_failed().await,
+            };
+            let answer = match next {
+                Next::Own(Some(answer)) | Next::Other(Some(answer)) => answer,
+                Next::Own(None) => {
+                    self.local = None;
+                    continue;
                 }
-                None => return self.runner_failed().await,
+                Next::Other(None) => {
+                    self.others_done = true;
+                    continue;
+                }
+            };
+            let offset = answer.index - self.next;
+            if self.waiting.len() <= offset {
+                self.waiting.resize_with(offset + 1, || None);
             }
+            self.waiting[offset] = Some(answer);
         }
     }
 

@@ -309,3 +309,31 @@ async fn dropping_a_spread_batch_cancels_its_running_calls_and_audits_each_as_ca
         "no call started after the drop"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_comes_whichever_runner_finishes_first() {
+    // Calls that give way once: the runners interleave, and either may be the last to answer.
+    let executor = executor_of(
+        ToolDefinition::new(
+            "Test.Yield",
+            "gives way once, then answers its index",
+            json!({"type": "object"}),
+            |_ctx, args: Value| async move {
+                tokio::task::yield_now().await;
+                Ok(args["index"].clone())
+            },
+        ),
+        8,
+    );
+    for _ in 0..50 {
+        let results = executor
+            .execute_tool_calls(indexed_calls("Test.Yield", 100))
+            .await;
+        let answered: Vec<Value> = results
+            .iter()
+            .map(|r| r.data.clone().unwrap_or_default())
+            .collect();
+        let expected: Vec<Value> = (0..100).map(|index| json!(index)).collect();
+        assert_eq!(answered, expected);
+    }
+}
