@@ -1,8 +1,6 @@
-//! The executor's contract beyond single status codes: batches (spread over worker threads
-//! too), context, constraints, health, and the credentials a caller hands a call.
+//! The executor's contract beyond single status codes: batches, context, constraints, health,
+//! and the credentials a caller hands a call.
 
-#[path = "executor/batches.rs"]
-mod batches;
 #[path = "executor/credentials.rs"]
 mod credentials;
 

@@ -25,7 +25,6 @@ use crate::registry::{RegisteredTool, Registry, ToolInfo, plausible_tool_name};
 use crate::result::ToolResult;
 use crate::schema::ToolFormat;
 
-mod batch;
 mod builder;
 
 #[cfg(feature = "arcade")]
@@ -409,10 +408,6 @@ impl ToolExecutor {
 
     /// Runs `calls` with at most the configured number at once and answers in input order.
     /// Each call is independent: one failing or panicking does not affect the others.
-    ///
-    /// On a multi-thread runtime the calls are spread over its worker threads, so that a
-    /// batch of calls that keep a thread busy uses every core; elsewhere they run on the
-    /// caller's task (docs/ARCHITECTURE.md, "Batches").
     pub async fn execute_tool_calls(&self, calls: Vec<ToolCall>) -> Vec<ToolResult> {
         self.execute_tool_calls_with(calls, |result| result)
             .collect()
@@ -427,10 +422,7 @@ impl ToolExecutor {
     /// count): a result that completes before an earlier, slower call waits in the shape
     /// `finish` gave it, not as the tool's whole output, and a caller that consumes the stream
     /// as it goes never holds every result at once. At most the configured concurrency of
-    /// calls is in flight, and as many finished values can wait for an earlier one. `finish`
-    /// runs on the thread that ran the call; should it panic, the panic is resumed where the
-    /// stream is polled. Dropping the stream cancels the calls still running (each audited as
-    /// cancelled).
+    /// calls is in flight, and as many finished values can wait for an earlier one.
     ///
     /// ```
     /// use fact_runtime::{ToolCall, ToolExecutor};
@@ -449,21 +441,23 @@ impl ToolExecutor {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn execute_tool_calls_with<T, F>(
-        &self,
+    pub fn execute_tool_calls_with<'a, T, F>(
+        &'a self,
         calls: Vec<ToolCall>,
         finish: F,
-    ) -> impl Stream<Item = T> + Send + 'static
+    ) -> impl Stream<Item = T> + Send + 'a
     where
-        F: Fn(ToolResult) -> T + Send + Sync + 'static,
-        T: Send + 'static,
+        F: Fn(ToolResult) -> T + Send + Sync + 'a,
+        T: Send + 'a,
     {
-        batch::answers(
-            self.clone(),
-            calls,
-            Arc::new(finish),
-            self.inner.max_concurrency,
-        )
+        let finish = Arc::new(finish);
+        futures::stream::iter(calls)
+            .map(move |call| {
+                let finish = Arc::clone(&finish);
+                let answered = self.execute_tool_call(call);
+                async move { finish(answered.await) }
+            })
+            .buffered(self.inner.max_concurrency)
     }
 
     /// The authorization manager calls are authorized with, when one is configured: a
