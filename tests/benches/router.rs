@@ -1,0 +1,93 @@
+//! The server's own layers without a socket: the calculator's `POST /v1/tools/execute` handed
+//! to the FACT router in process (`tower::ServiceExt::oneshot`), beside the same request handed
+//! to the thinnest router over the same executor (parse the body, run the call, write the
+//! result), on one thread. The difference is what the server's layers cost per request (the
+//! API key, the timeouts, the body guard, the refusal shapes, the answer budget), with hyper,
+//! TCP and the client out of the measurement, so that it can be taken apart.
+//!
+//! `cargo bench -p fact-tests --bench router`
+
+use std::hint::black_box;
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, header};
+use axum::routing::post;
+use axum::{Json, Router};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use fact_runtime::server::{ApiKeys, Server, ServerConfig};
+use fact_runtime::{ToolCall, ToolExecutor};
+// Links the calculator.
+use fact_examples as _;
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+const KEY: &str = "bench-key-0123456789abcdef";
+const BODY: &str =
+    r#"{"tool_name":"MyApp.Calculator","input":{"operation":"multiply","a":6,"b":7}}"#;
+
+fn request() -> Request<Body> {
+    Request::post("/v1/tools/execute")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, BODY.len())
+        .header(header::AUTHORIZATION, format!("Bearer {KEY}"))
+        .body(Body::from(BODY))
+        .expect("request")
+}
+
+/// Sends one request and checks the answer is the calculator's 42, with status 200.
+async fn call(router: Router) {
+    let response = router.oneshot(black_box(request())).await.expect("answer");
+    assert_eq!(response.status(), 200);
+    let body = to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    assert!(
+        body.windows(br#""result":42"#.len())
+            .any(|w| w == br#""result":42"#),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}
+
+fn router(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let executor = ToolExecutor::builder().build().expect("registry builds");
+    let thin = {
+        let executor = executor.clone();
+        Router::new().route(
+            "/v1/tools/execute",
+            post(move |Json(body): Json<Value>| {
+                let executor = executor.clone();
+                async move {
+                    let name = body["tool_name"].as_str().unwrap_or_default();
+                    let call = ToolCall::new(name, body["input"].clone());
+                    Json(executor.execute_tool_call(call).await)
+                }
+            }),
+        )
+    };
+    let fact = {
+        let _guard = runtime.enter();
+        let config =
+            ServerConfig::default().api_keys(ApiKeys::parse(&format!("{KEY}:bench")).expect("key"));
+        Server::new(executor, config).expect("server").router()
+    };
+    runtime.block_on(call(thin.clone()));
+    runtime.block_on(call(fact.clone()));
+
+    let mut group = c.benchmark_group("router");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("executor", |b| {
+        b.to_async(&runtime).iter(|| call(thin.clone()));
+    });
+    group.bench_function("fact", |b| {
+        b.to_async(&runtime).iter(|| call(fact.clone()));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, router);
+criterion_main!(benches);
