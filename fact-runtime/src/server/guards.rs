@@ -170,7 +170,7 @@ pub(crate) async fn front(
 
 /// The key, the declared length and the body, then the route.
 async fn guarded(state: &AppState, limits: Limits, mut request: Request, next: Next) -> Response {
-    if let Err(refusal) = authenticate(state, &mut request) {
+    if let Some(refusal) = authenticate(state, &mut request) {
         return refusal;
     }
     if let Err(refusal) = declared_length_within(limits.max_body_bytes, &request) {
@@ -196,10 +196,11 @@ async fn within(timeout: Duration, answer: impl Future<Output = Response>) -> Re
     }
 }
 
-/// Lets the request through with its [`Caller`] when it presents a known key (or none in
-/// anonymous mode), or, on the Arcade worker's paths, the Engine's token; or when its path is
-/// open; otherwise 401, before the body is read, a route matched or any tool looked at.
-fn authenticate(state: &AppState, request: &mut Request) -> Result<(), Response> {
+/// Lets the request through (`None`) with its [`Caller`] when it presents a known key (or none
+/// in anonymous mode), or, on the Arcade worker's paths, the Engine's token; or when its path
+/// is open; otherwise answers the 401, before the body is read, a route matched or any tool
+/// looked at.
+fn authenticate(state: &AppState, request: &mut Request) -> Option<Response> {
     let path = request.uri().path();
     // The Arcade worker's paths take the Engine's token instead of a key.
     if let Some(secret) = &state.worker_secret
@@ -208,20 +209,20 @@ fn authenticate(state: &AppState, request: &mut Request) -> Result<(), Response>
         if path != super::worker::HEALTH_PATH
             && let Err(refusal) = super::worker::check_engine(secret, request.headers())
         {
-            return Err(refusal.into_response());
+            return Some(refusal.into_response());
         }
         request.extensions_mut().insert(Caller {
             user: None,
             acts_for_any_user: true,
         });
-        return Ok(());
+        return None;
     }
     if path == "/health"
         || path == engine::HEALTH_PATH
         || (path == "/metrics" && state.metrics_public)
         || state.oauth_callback.as_deref() == Some(path)
     {
-        return Ok(());
+        return None;
     }
     // Arcade's clients send the bare key (arcadepy) or `Bearer <key>` (Arcade's CLI); FACT's
     // own API keeps its one form.
@@ -241,36 +242,38 @@ fn authenticate(state: &AppState, request: &mut Request) -> Result<(), Response>
                 user: None,
                 acts_for_any_user: true,
             },
-            None => return Err(ApiError::unauthorized("the API key is not valid").into_response()),
+            None => {
+                return Some(ApiError::unauthorized("the API key is not valid").into_response());
+            }
         },
         Ok(None) if state.allow_anonymous => Caller {
             user: None,
             acts_for_any_user: false,
         },
         Ok(None) => {
-            return Err(
+            return Some(
                 ApiError::unauthorized(format!("an API key is required: send {form}"))
                     .into_response(),
             );
         }
         Err(Malformed::NotAscii) => {
-            return Err(
+            return Some(
                 ApiError::unauthorized("the Authorization header is not visible ASCII")
                     .into_response(),
             );
         }
         Err(Malformed::Repeated) => {
-            return Err(
+            return Some(
                 ApiError::unauthorized("send one Authorization header, not several")
                     .into_response(),
             );
         }
         Err(Malformed::Scheme) => {
-            return Err(ApiError::unauthorized(format!("expected {form}")).into_response());
+            return Some(ApiError::unauthorized(format!("expected {form}")).into_response());
         }
     };
     request.extensions_mut().insert(caller);
-    Ok(())
+    None
 }
 
 /// Why an `Authorization` header could not be read.
