@@ -3,10 +3,9 @@
 //! middleware ([`front`]): each layer of its own would clone the stack behind it and box a
 //! future for every request.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-
-use std::future::Future;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
