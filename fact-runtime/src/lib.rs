@@ -32,6 +32,7 @@ mod schema;
 mod secrets;
 #[cfg(feature = "server")]
 pub mod server;
+mod sync_tool;
 #[cfg(any(feature = "server", feature = "mcp"))]
 mod transport;
 
@@ -63,6 +64,7 @@ pub use rate_limit::{RedisRateLimitStore, RedisRateLimitStoreBuilder, RedisStore
 pub use registry::{Execution, ToolInfo};
 pub use result::{ResultMetadata, ToolResult};
 pub use schema::{ToolFormat, UnknownFormat, openai_strict_schema};
+pub use sync_tool::INLINE_BUDGET;
 /// Re-exported so that a crate of tools can build arguments without its own dependency.
 pub use serde_json;
 

@@ -6,14 +6,23 @@ use fact_runtime::{ErrorKind, ToolContext, ToolError, tool};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub mod sync_tools;
+
 /// Every tool this crate defines, sorted: the registry of a binary that links only this crate
 /// and `fact-examples` must hold exactly these plus `MyApp.Calculator`.
 pub const TOOL_NAMES: &[&str] = &[
+    "Fixture.AddAsync",
+    "Fixture.AddInline",
+    "Fixture.AddSync",
     "Fixture.Choose",
     "Fixture.Constrained",
     "Fixture.Credentials",
     "Fixture.DisplayError",
     "Fixture.Echo",
+    "Fixture.InlineOverrun",
+    "Fixture.InlinePanics",
+    "Fixture.InlinePastTimeout",
+    "Fixture.InlineThread",
     "Fixture.KindOf",
     "Fixture.NoCredentials",
     "Fixture.Panics",
@@ -23,6 +32,7 @@ pub const TOOL_NAMES: &[&str] = &[
     "Fixture.Slow",
     "Fixture.SlowSync",
     "Fixture.Sum",
+    "Fixture.SyncThread",
     "Fixture.Tree",
     "Fixture.WhoAmI",
 ];
