@@ -475,7 +475,10 @@ mod tests {
     fn inline_is_a_bare_flag_or_a_boolean() -> syn::Result<()> {
         let flag = |attr| parse_args(attr).map(|args| args.inline.map(|lit| lit.value));
         assert_eq!(flag(quote!(name = "MyApp.Add", inline))?, Some(true));
-        assert_eq!(flag(quote!(name = "MyApp.Add", inline = false))?, Some(false));
+        assert_eq!(
+            flag(quote!(name = "MyApp.Add", inline = false))?,
+            Some(false)
+        );
         assert_eq!(flag(quote!(name = "MyApp.Add"))?, None);
         assert_eq!(
             parse_error(quote!(name = "MyApp.Add", inline = 1)),

@@ -64,9 +64,9 @@ pub use rate_limit::{RedisRateLimitStore, RedisRateLimitStoreBuilder, RedisStore
 pub use registry::{Execution, ToolInfo};
 pub use result::{ResultMetadata, ToolResult};
 pub use schema::{ToolFormat, UnknownFormat, openai_strict_schema};
-pub use sync_tool::INLINE_BUDGET;
 /// Re-exported so that a crate of tools can build arguments without its own dependency.
 pub use serde_json;
+pub use sync_tool::INLINE_BUDGET;
 
 /// The workspace README's code, compiled and run as doctests.
 #[cfg(doctest)]
