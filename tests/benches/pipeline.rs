@@ -132,9 +132,9 @@ fn sync_tools(c: &mut Criterion) {
     let mut group = c.benchmark_group("sync_tools");
     group.throughput(Throughput::Elements(1));
     for (bench, tool) in [
-        ("sync_blocking_pool", "Fixture.AddSync"),
-        ("sync_inline", "Fixture.AddInline"),
-        ("async", "Fixture.AddAsync"),
+        ("sync_blocking_pool", "Fixture.PlusSync"),
+        ("sync_inline", "Fixture.PlusInline"),
+        ("async", "Fixture.PlusAsync"),
     ] {
         group.bench_function(bench, |b| {
             b.to_async(&two_workers).iter(|| async {

@@ -11,9 +11,6 @@ pub mod sync_tools;
 /// Every tool this crate defines, sorted: the registry of a binary that links only this crate
 /// and `fact-examples` must hold exactly these plus `MyApp.Calculator`.
 pub const TOOL_NAMES: &[&str] = &[
-    "Fixture.AddAsync",
-    "Fixture.AddInline",
-    "Fixture.AddSync",
     "Fixture.Choose",
     "Fixture.Constrained",
     "Fixture.Credentials",
@@ -26,6 +23,9 @@ pub const TOOL_NAMES: &[&str] = &[
     "Fixture.KindOf",
     "Fixture.NoCredentials",
     "Fixture.Panics",
+    "Fixture.PlusAsync",
+    "Fixture.PlusInline",
+    "Fixture.PlusSync",
     "Fixture.Private",
     "Fixture.Quota",
     "Fixture.SecureMultiply",

@@ -148,8 +148,8 @@ async fn inline_calls_are_audited_as_local_calls() {
     let log = AuditLog::start(sink.clone(), AuditConfig::default()).expect("valid config");
     let executor = ToolExecutor::builder().audit(log).build().expect("builds");
     let calls = [
-        ("Fixture.AddInline", json!({"a": 40, "b": 2}), 200),
-        ("Fixture.AddSync", json!({"a": 40, "b": 2}), 200),
+        ("Fixture.PlusInline", json!({"a": 40, "b": 2}), 200),
+        ("Fixture.PlusSync", json!({"a": 40, "b": 2}), 200),
         ("Fixture.InlinePanics", json!({"secret": "x"}), 500),
     ];
     for (tool, arguments, status) in calls {
@@ -167,8 +167,8 @@ async fn inline_calls_are_audited_as_local_calls() {
     assert_eq!(
         records,
         [
-            ("Fixture.AddInline".to_owned(), 200, None, local.clone()),
-            ("Fixture.AddSync".to_owned(), 200, None, local.clone()),
+            ("Fixture.PlusInline".to_owned(), 200, None, local.clone()),
+            ("Fixture.PlusSync".to_owned(), 200, None, local.clone()),
             (
                 "Fixture.InlinePanics".to_owned(),
                 500,
