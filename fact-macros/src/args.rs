@@ -13,7 +13,7 @@ const MAX_NAME_LEN: usize = 64;
 
 const KEYS: &str = "`name`, `title`, `description`, `timeout`, `requires_auth`, `scopes`, \
                     `auth_provider`, `secrets`, `version`, `rate_limit`, `read_only`, \
-                    `destructive`, `idempotent`, `open_world`";
+                    `destructive`, `idempotent`, `open_world`, `inline`";
 
 /// The validated arguments of one `#[tool(...)]` attribute.
 pub(crate) struct ToolArgs {
@@ -31,6 +31,10 @@ pub(crate) struct ToolArgs {
     /// Calls per minute allowed per caller; 0 when the tool sets no quota of its own.
     pub(crate) rate_limit: u32,
     pub(crate) annotations: Annotations,
+    /// `inline` as written (`true` for the bare flag), when given: the sync function runs on
+    /// the calling task until a run overruns the budget. Checked against the function in
+    /// `expand.rs`, which knows whether it is async.
+    pub(crate) inline: Option<LitBool>,
 }
 
 /// The effect hints a tool declares; `None` for a key left out.
@@ -82,6 +86,7 @@ struct ToolArgsParser {
     destructive: Option<LitBool>,
     idempotent: Option<LitBool>,
     open_world: Option<LitBool>,
+    inline: Option<LitBool>,
 }
 
 impl ToolArgsParser {
@@ -147,6 +152,10 @@ impl ToolArgsParser {
             "open_world" => {
                 let lit = flag_value(&meta, "open_world")?;
                 set_once(&meta, &mut self.open_world, lit)
+            }
+            "inline" => {
+                let lit = flag_value(&meta, "inline")?;
+                set_once(&meta, &mut self.inline, lit)
             }
             "scopes" => {
                 let scopes = scopes_value(&meta)?;
@@ -225,6 +234,7 @@ impl ToolArgsParser {
                 idempotent: self.idempotent.map(|b| b.value),
                 open_world: self.open_world.map(|b| b.value),
             },
+            inline: self.inline,
         })
     }
 }

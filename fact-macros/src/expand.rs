@@ -31,6 +31,8 @@ pub(crate) fn expand(
     rt: &TokenStream,
 ) -> syn::Result<TokenStream> {
     reject_unsupported_signature(&item)?;
+    let is_async = item.sig.asyncness.is_some();
+    let inline = inline_run(&args, is_async)?;
 
     let mut params = Vec::with_capacity(item.sig.inputs.len());
     let mut context_seen: Option<Span> = None;
@@ -60,7 +62,6 @@ pub(crate) fn expand(
 
     let private = quote!(#rt::__private);
     let fn_ident = &item.sig.ident;
-    let is_async = item.sig.asyncness.is_some();
 
     let (output_ty, returns_result) = output_type(&item.sig.output);
     let signature = signature_items(&SignatureInput {
@@ -136,6 +137,15 @@ pub(crate) fn expand(
                 #convert
             })
         }
+    } else if inline {
+        // The deadline is read before the closure takes the context.
+        quote! {
+            ::std::boxed::Box::pin(#private::run_inline(&__FACT_INLINE, __ctx.deadline(), move || {
+                let __params = #parse?;
+                let __out = #fn_ident(#(#call_args),*);
+                #convert
+            }))
+        }
     } else {
         quote! {
             ::std::boxed::Box::pin(#private::run_blocking(move || {
@@ -148,12 +158,18 @@ pub(crate) fn expand(
     let input_schema = input_schema_call();
 
     let name = &args.name;
+    let timeout_secs = args.timeout_secs;
+    // An inline tool's run state: whether a run overran the budget, for the rest of the process.
+    let inline_state = inline.then(|| {
+        quote! {
+            static __FACT_INLINE: #private::InlineTool = #private::InlineTool::new(#name, #timeout_secs);
+        }
+    });
     let title = match &args.title {
         Some(title) => quote!(::core::option::Option::Some(#title)),
         None => quote!(::core::option::Option::None),
     };
     let version = &args.version;
-    let timeout_secs = args.timeout_secs;
     let requires_auth = args.requires_auth;
     let scopes = &args.scopes;
     let auth_provider = match &args.auth_provider {
@@ -180,6 +196,7 @@ pub(crate) fn expand(
                 rate_limit_per_minute: #rate_limit,
                 annotations: #annotations,
                 blocking: #blocking,
+                inline: #inline,
                 input_schema: __fact_input_schema,
                 output_schema: __fact_output_schema,
                 call: __fact_call,
@@ -208,6 +225,8 @@ pub(crate) fn expand(
                 #output_schema
             }
 
+            #inline_state
+
             fn __fact_call(
                 __ctx: #rt::ToolContext,
                 #arguments: #private::serde_json::Value,
@@ -218,6 +237,24 @@ pub(crate) fn expand(
             #registration
         };
     })
+}
+
+/// Whether the tool runs inline: `inline` (or `inline = true`), on a sync function only. An
+/// async function is refused, on the key: it runs on the async workers already.
+fn inline_run(args: &ToolArgs, is_async: bool) -> syn::Result<bool> {
+    match &args.inline {
+        Some(flag) if flag.value => {
+            if is_async {
+                return Err(syn::Error::new(
+                    flag.span(),
+                    "`inline` is for a sync `fn`: an async tool already runs on the async \
+                     workers; remove `inline`",
+                ));
+            }
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 /// The `ToolAnnotations` literal of the registration.
@@ -399,13 +436,65 @@ mod tests {
     }
 
     #[test]
+    fn expansion_of_an_inline_sync_tool() -> syn::Result<()> {
+        let args = parse_args(quote!(name = "MyApp.Add", inline))?;
+        let item: syn::ItemFn = syn::parse2(quote! {
+            /// Adds two numbers.
+            fn add(a: i64, b: i64) -> i64 {
+                a + b
+            }
+        })?;
+        let tokens = expand(args, item, &quote!(::fact_runtime))?;
+        let file = syn::parse2::<syn::File>(tokens)?;
+        insta::assert_snapshot!(prettyplease::unparse(&file));
+        Ok(())
+    }
+
+    #[test]
+    fn inline_on_an_async_fn_is_refused() -> syn::Result<()> {
+        let args = parse_args(quote!(name = "MyApp.Add", inline))?;
+        let item: syn::ItemFn = syn::parse2(quote! {
+            /// Adds two numbers.
+            async fn add(a: i64, b: i64) -> i64 {
+                a + b
+            }
+        })?;
+        let refused = expand(args, item, &quote!(::fact_runtime)).err();
+        assert_eq!(
+            refused.map(|error| error.to_string()),
+            Some(
+                "`inline` is for a sync `fn`: an async tool already runs on the async workers; \
+                 remove `inline`"
+                    .to_owned()
+            )
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn inline_is_a_bare_flag_or_a_boolean() -> syn::Result<()> {
+        let flag = |attr| parse_args(attr).map(|args| args.inline.map(|lit| lit.value));
+        assert_eq!(flag(quote!(name = "MyApp.Add", inline))?, Some(true));
+        assert_eq!(
+            flag(quote!(name = "MyApp.Add", inline = false))?,
+            Some(false)
+        );
+        assert_eq!(flag(quote!(name = "MyApp.Add"))?, None);
+        assert_eq!(
+            parse_error(quote!(name = "MyApp.Add", inline = 1)),
+            Some("`inline` takes `true` or `false`, or write it as a bare flag".to_owned())
+        );
+        Ok(())
+    }
+
+    #[test]
     fn an_unknown_key_is_rejected_naming_the_keys() {
         assert_eq!(
             parse_error(quote!(name = "MyApp.Add", timeout_secs = 10)),
             Some(
                 "unknown key `timeout_secs`; expected one of `name`, `title`, `description`, \
                  `timeout`, `requires_auth`, `scopes`, `auth_provider`, `secrets`, `version`, \
-                 `rate_limit`, `read_only`, `destructive`, `idempotent`, `open_world`"
+                 `rate_limit`, `read_only`, `destructive`, `idempotent`, `open_world`, `inline`"
                     .to_owned()
             )
         );

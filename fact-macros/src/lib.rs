@@ -44,6 +44,7 @@ use proc_macro::TokenStream;
 /// | `destructive` | `destructive = false`: it only adds, never changes or deletes what exists | not declared |
 /// | `idempotent` | `idempotent`: a repeated call with the same arguments has no further effect | not declared |
 /// | `open_world` | `open_world = false`: it reaches a closed domain (a database, given files), not the web | not declared |
+/// | `inline` | `inline` or `inline = true`, on a plain `fn` only: it runs on the calling task, not the blocking pool, until its runs hold the worker past `fact_runtime::INLINE_BUDGET` (below) | the blocking pool |
 ///
 /// Unknown and duplicate keys are compile errors spanned on the key, as is a value of the wrong
 /// kind. The last four are the tool's `fact_runtime::ToolAnnotations`, MCP's hints: each is a
@@ -56,6 +57,33 @@ use proc_macro::TokenStream;
 ///        open_world = false)]
 /// fn lookup(word: String) -> Option<String> {
 ///     DICTIONARY.get(word.as_str()).map(ToString::to_string)
+/// }
+/// ```
+///
+/// # Where a tool runs
+///
+/// An `async fn` runs on the calling task, on tokio's async workers. A plain `fn` runs on
+/// tokio's blocking pool, so that it may block (on a file, a socket, a lock) without holding up
+/// other calls; handing a call there and back costs a thread wake each way, tens of
+/// microseconds on a virtual machine, far more than a tool that computes for one.
+///
+/// Such a tool, which never blocks, can be declared `inline`: it then runs on the calling task,
+/// timed against `fact_runtime::INLINE_BUDGET` (1 ms). Runs past it move the tool to the
+/// blocking pool for the rest of the process: the second such run if it blocked (slept, read,
+/// waited on a lock; Linux tells), else the fourth (three in a row after the first: a run can
+/// also take long because the machine gave its thread's CPU to something else, which is not
+/// held against the tool). Each run is answered as usual; the move is logged once as a warning
+/// naming the tool and counted in `fact_inline_demotions_total`. Nothing interrupts an inline
+/// run, its timeout included: its `ToolContext` is not cancelled while it runs, and a run that
+/// ends past its deadline is answered 504 only when it ends. So a tool declared `inline` that
+/// turns out slow stalls its worker a few times, then runs as any sync tool. `inline` on an
+/// `async fn` is a compile error.
+///
+/// ```ignore
+/// /// Adds two integers.
+/// #[tool(name = "Math.Add", inline)]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a.wrapping_add(b)
 /// }
 /// ```
 ///

@@ -11,6 +11,7 @@ pub use serde_json;
 pub use crate::annotations::ToolAnnotations;
 pub use crate::definition::{SourceLocation, ToolFuture, ToolRegistration};
 pub use crate::error::ToolError;
+pub use crate::sync_tool::{InlineTool, run_blocking, run_inline};
 
 use std::cell::Cell;
 use std::fmt::Display;
@@ -124,23 +125,6 @@ pub trait UnserializableDefault {
 impl<T> UnserializableDefault for &SchemaDefaultProbe<T> {
     fn schema_default(&self) -> SchemaDefault {
         SchemaDefault(None)
-    }
-}
-
-/// Runs a sync tool on tokio's blocking pool. A panic is resumed on the awaiting task, where the
-/// executor turns it into a 500 like any other panic.
-pub async fn run_blocking<F>(work: F) -> Result<Value, ToolError>
-where
-    F: FnOnce() -> Result<Value, ToolError> + Send + 'static,
-{
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result,
-        Err(error) => match error.try_into_panic() {
-            Ok(payload) => std::panic::resume_unwind(payload),
-            Err(_) => Err(ToolError::fatal(
-                "the blocking task running the tool was cancelled",
-            )),
-        },
     }
 }
 

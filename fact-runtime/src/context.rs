@@ -16,7 +16,9 @@ use crate::secrets::Secrets;
 ///
 /// It carries the call's identity (call id, user, session), its deadline, and a cancellation
 /// signal that fires when the call times out. Sync tools keep running on the blocking pool after
-/// a timeout unless they check [`is_cancelled`](Self::is_cancelled).
+/// a timeout unless they check [`is_cancelled`](Self::is_cancelled). A sync tool declared
+/// `#[tool(inline)]` sees no cancellation while it runs inline: it holds the worker the timeout
+/// would fire on (docs/ARCHITECTURE.md, "Sync tools").
 ///
 /// ```
 /// use fact_runtime::{tool, ToolContext};

@@ -53,7 +53,11 @@ pub struct ToolRegistration {
     /// Calls per minute per caller; 0 for no quota of the tool's own.
     pub rate_limit_per_minute: u32,
     pub annotations: ToolAnnotations,
+    /// A sync function: it runs on the blocking pool, or inline when `inline`.
     pub blocking: bool,
+    /// Declared `#[tool(inline)]`: the sync function runs on the calling task until a run
+    /// overruns `INLINE_BUDGET` (`sync_tool.rs`).
+    pub inline: bool,
     pub input_schema: fn() -> Value,
     pub output_schema: fn() -> Option<Value>,
     pub call: fn(ToolContext, Value) -> ToolFuture,

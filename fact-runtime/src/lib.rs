@@ -32,6 +32,7 @@ mod schema;
 mod secrets;
 #[cfg(feature = "server")]
 pub mod server;
+mod sync_tool;
 #[cfg(any(feature = "server", feature = "mcp"))]
 mod transport;
 
@@ -65,6 +66,7 @@ pub use result::{ResultMetadata, ToolResult};
 pub use schema::{ToolFormat, UnknownFormat, openai_strict_schema};
 /// Re-exported so that a crate of tools can build arguments without its own dependency.
 pub use serde_json;
+pub use sync_tool::INLINE_BUDGET;
 
 /// The workspace README's code, compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,11 +1,12 @@
 //! Pipeline overhead: the calculator called directly as Rust (the physical limit), through
 //! `execute_tool_call`, and through `execute_tool_calls` in batches of 100 (on one thread, and
-//! one call at a time against batches on two worker threads); then a tool behind
-//! every stage (auth with a live grant, rate limiting with a high quota, audit to SQLite, and
-//! audit to a sink that never lags) beside its own direct call, in one run; and the same with
-//! audit to SQLite in `answered` durability (each call waits for its record's commit), one
-//! call at a time and 32 at once, beside `queued`; and the rate-limit stage's cost per call, in
-//! process and, when `FACT_BENCH_REDIS_URL` names a Redis, on Redis.
+//! one call at a time against batches on two worker threads); a microsecond tool written sync,
+//! sync `inline` and async, on two worker threads (what the blocking pool's round trip costs);
+//! then a tool behind every stage (auth with a live grant, rate limiting with a high quota,
+//! audit to SQLite, and audit to a sink that never lags) beside its own direct call, in one
+//! run; and the same with audit to SQLite in `answered` durability (each call waits for its
+//! record's commit), one call at a time and 32 at once, beside `queued`; and the rate-limit
+//! stage's cost per call, in process and, when `FACT_BENCH_REDIS_URL` names a Redis, on Redis.
 //!
 //! `cargo bench -p fact-tests --bench pipeline`
 //!
@@ -112,6 +113,38 @@ fn pipeline(c: &mut Criterion) {
             BatchSize::SmallInput,
         );
     });
+    group.finish();
+}
+
+/// A tool of well under a microsecond written sync (run on tokio's blocking pool), sync and
+/// declared `inline` (run on the calling task, timed against the inline budget), and async (run
+/// on the calling task), each called one at a time through `execute_tool_call` on a runtime of
+/// two worker threads, as a server runs: the first against the others is the blocking pool's
+/// round trip per call (issue 17).
+fn sync_tools(c: &mut Criterion) {
+    let two_workers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let executor = ToolExecutor::builder().build().expect("registry builds");
+    let arguments = json!({"a": 40, "b": 2});
+    let mut group = c.benchmark_group("sync_tools");
+    group.throughput(Throughput::Elements(1));
+    for (bench, tool) in [
+        ("sync_blocking_pool", "Fixture.PlusSync"),
+        ("sync_inline", "Fixture.PlusInline"),
+        ("async", "Fixture.PlusAsync"),
+    ] {
+        group.bench_function(bench, |b| {
+            b.to_async(&two_workers).iter(|| async {
+                let call = ToolCall::new(tool, black_box(arguments.clone()));
+                let result = executor.execute_tool_call(call).await;
+                assert_eq!(result.status_code, 200, "{result:?}");
+                assert_eq!(result.data, Some(json!(42)), "{result:?}");
+            });
+        });
+    }
     group.finish();
 }
 
@@ -304,5 +337,11 @@ fn rate_limit_store(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pipeline, full_pipeline, rate_limit_store);
+criterion_group!(
+    benches,
+    pipeline,
+    sync_tools,
+    full_pipeline,
+    rate_limit_store
+);
 criterion_main!(benches);

@@ -6,6 +6,8 @@ use fact_runtime::{ErrorKind, ToolContext, ToolError, tool};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub mod sync_tools;
+
 /// Every tool this crate defines, sorted: the registry of a binary that links only this crate
 /// and `fact-examples` must hold exactly these plus `MyApp.Calculator`.
 pub const TOOL_NAMES: &[&str] = &[
@@ -14,15 +16,23 @@ pub const TOOL_NAMES: &[&str] = &[
     "Fixture.Credentials",
     "Fixture.DisplayError",
     "Fixture.Echo",
+    "Fixture.InlineOverrun",
+    "Fixture.InlinePanics",
+    "Fixture.InlinePastTimeout",
+    "Fixture.InlineThread",
     "Fixture.KindOf",
     "Fixture.NoCredentials",
     "Fixture.Panics",
+    "Fixture.PlusAsync",
+    "Fixture.PlusInline",
+    "Fixture.PlusSync",
     "Fixture.Private",
     "Fixture.Quota",
     "Fixture.SecureMultiply",
     "Fixture.Slow",
     "Fixture.SlowSync",
     "Fixture.Sum",
+    "Fixture.SyncThread",
     "Fixture.Tree",
     "Fixture.WhoAmI",
 ];

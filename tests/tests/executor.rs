@@ -1,8 +1,10 @@
 //! The executor's contract beyond single status codes: batches, context, constraints, health,
-//! and the credentials a caller hands a call.
+//! the credentials a caller hands a call, and where sync tools run.
 
 #[path = "executor/credentials.rs"]
 mod credentials;
+#[path = "executor/inline.rs"]
+mod inline;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

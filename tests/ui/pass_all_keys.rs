@@ -29,8 +29,8 @@ fn scoped_provider(ctx: &ToolContext) -> Option<String> {
     ctx.secret("github_app_key").map(str::to_owned)
 }
 
-/// Declares a secret and no authorization: a secret needs none.
-#[tool(name = "Ui.SecretOnly", secrets = ["SERVICE_KEY"])]
+/// Declares a secret and no authorization: a secret needs none. Runs inline.
+#[tool(name = "Ui.SecretOnly", secrets = ["SERVICE_KEY"], inline)]
 fn secret_only(ctx: &ToolContext) -> bool {
     ctx.secret("SERVICE_KEY").is_some()
 }

@@ -15,7 +15,7 @@ pub use collector::*;
 pub(crate) use names::ToolSeries;
 pub use names::{
     DURATION_BUCKETS_SECONDS, EXECUTION_DURATION_SECONDS, EXECUTION_FAILURES_TOTAL,
-    EXECUTIONS_TOTAL, RATE_LIMIT_STORE_ERRORS_TOTAL, UNREGISTERED_TOOL,
+    EXECUTIONS_TOTAL, INLINE_DEMOTIONS_TOTAL, RATE_LIMIT_STORE_ERRORS_TOTAL, UNREGISTERED_TOOL,
 };
 #[cfg(feature = "prometheus")]
 pub use prometheus::{PrometheusExporter, PrometheusInstallError};

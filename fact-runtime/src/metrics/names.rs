@@ -28,6 +28,9 @@ pub const EXECUTION_DURATION_SECONDS: &str = "tool_execution_duration_seconds";
 /// Every time the shared rate-limit store could not decide about a call; label `policy`
 /// (`deny`: the call was refused with 503, `allow`: it ran unlimited).
 pub const RATE_LIMIT_STORE_ERRORS_TOTAL: &str = "fact_rate_limit_store_errors_total";
+/// Every `#[tool(inline)]` tool moved to the blocking pool because a run took longer than
+/// [`INLINE_BUDGET`](crate::INLINE_BUDGET); label `tool`. At most once per tool per process.
+pub const INLINE_DEMOTIONS_TOTAL: &str = "fact_inline_demotions_total";
 /// The `tool` label (and collector key) of calls to a name no tool has: a fixed value, so that
 /// made-up names cannot grow the number of series.
 pub const UNREGISTERED_TOOL: &str = "unregistered";

@@ -8,7 +8,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::names::{
     DURATION_BUCKETS_SECONDS, EXECUTION_DURATION_SECONDS, EXECUTION_FAILURES_TOTAL,
-    EXECUTIONS_TOTAL, RATE_LIMIT_STORE_ERRORS_TOTAL,
+    EXECUTIONS_TOTAL, INLINE_DEMOTIONS_TOTAL, RATE_LIMIT_STORE_ERRORS_TOTAL,
 };
 
 /// How often recorded histogram samples are folded into their buckets when nobody scrapes.
@@ -106,6 +106,11 @@ fn install_recorder() -> Result<PrometheusHandle, PrometheusInstallError> {
         RATE_LIMIT_STORE_ERRORS_TOTAL,
         Unit::Count,
         "Times the shared rate-limit store could not decide about a call, by the policy applied"
+    );
+    describe_counter!(
+        INLINE_DEMOTIONS_TOTAL,
+        Unit::Count,
+        "Inline sync tools moved to the blocking pool after a run past the inline budget"
     );
     describe_histogram!(
         EXECUTION_DURATION_SECONDS,

@@ -121,16 +121,22 @@ where
         }
         Ok(Err(payload)) => Err(panicked(tool, payload.as_ref())),
         // Dropping `guard` cancels the token, which a sync tool may be watching.
-        Err(_elapsed) => Err(ToolError::new(
-            ErrorKind::Timeout,
-            format!("Tool '{tool}' timed out after {}", humanize(timeout)),
-        )),
+        Err(_elapsed) => Err(timed_out(tool, timeout)),
     }
 }
 
+/// What a call of `tool` that ran past its `timeout` answers: 504.
+pub(crate) fn timed_out(tool: &str, timeout: std::time::Duration) -> ToolError {
+    ToolError::new(
+        ErrorKind::Timeout,
+        format!("Tool '{tool}' timed out after {}", humanize(timeout)),
+    )
+}
+
 /// Runs local tools. Async tools run on the calling task; sync tools are sent to tokio's
-/// blocking pool by their generated code. The tool's context is cancelled when the call times
-/// out or its caller stops waiting.
+/// blocking pool by their generated code, or run on the calling task when declared `inline`
+/// (`sync_tool.rs`). The tool's context is cancelled when the call times out or its caller
+/// stops waiting.
 #[derive(Debug, Default)]
 pub(crate) struct LocalRunner {
     /// What the application gave its tools; every call's context shares it.
