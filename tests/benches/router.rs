@@ -9,16 +9,15 @@
 
 use std::hint::black_box;
 
+use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, header};
-use axum::routing::post;
-use axum::{Json, Router};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use fact_runtime::ToolExecutor;
 use fact_runtime::server::{ApiKeys, Server, ServerConfig};
-use fact_runtime::{ToolCall, ToolExecutor};
+use fact_tests::thin_router::thin_router;
 // Links the calculator.
 use fact_examples as _;
-use serde_json::Value;
 use tower::ServiceExt as _;
 
 const KEY: &str = "bench-key-0123456789abcdef";
@@ -55,20 +54,7 @@ fn router(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let executor = ToolExecutor::builder().build().expect("registry builds");
-    let thin = {
-        let executor = executor.clone();
-        Router::new().route(
-            "/v1/tools/execute",
-            post(move |Json(body): Json<Value>| {
-                let executor = executor.clone();
-                async move {
-                    let name = body["tool_name"].as_str().unwrap_or_default();
-                    let call = ToolCall::new(name, body["input"].clone());
-                    Json(executor.execute_tool_call(call).await)
-                }
-            }),
-        )
-    };
+    let thin = thin_router(executor.clone());
     let fact = {
         let _guard = runtime.enter();
         let config =

@@ -63,6 +63,7 @@ use fact_runtime::audit::{AuditConfig, AuditDurability, AuditLog, SqlAuditSink};
 use fact_runtime::server::{ApiKeys, Server, ServerConfig};
 use fact_runtime::{ToolCall, ToolExecutor};
 use fact_tests::scratch::TempDb;
+use fact_tests::thin_router::thin_router;
 // Links the calculator.
 use fact_examples as _;
 use serde_json::{Value, json};
@@ -291,18 +292,7 @@ async fn start_targets(audit_db: &TempDb, answered_db: &TempDb) -> Vec<(&'static
         }),
     );
     // The executor behind the thinnest handler: no API key, middleware or error shapes.
-    let executor = plain.clone();
-    let executor_only = Router::new().route(
-        "/v1/tools/execute",
-        post(move |Json(body): Json<Value>| {
-            let executor = executor.clone();
-            async move {
-                let name = body["tool_name"].as_str().unwrap_or_default();
-                let call = ToolCall::new(name, body["input"].clone());
-                Json(executor.execute_tool_call(call).await)
-            }
-        }),
-    );
+    let executor_only = thin_router(plain.clone());
     let mut targets = vec![("bare", bare_addr), ("rmcp-bare", rmcp_bare().await)];
     for (name, router) in [("json", json_only), ("executor", executor_only)] {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -16,3 +16,4 @@ pub mod redis_server;
 pub mod scratch;
 pub mod serve_process;
 pub mod services;
+pub mod thin_router;
