@@ -1,6 +1,7 @@
 //! Pipeline overhead: the calculator called directly as Rust (the physical limit), through
 //! `execute_tool_call`, and through `execute_tool_calls` in batches of 100 (on one thread, and
-//! one call at a time against batches on two worker threads); a microsecond tool written sync,
+//! one call at a time against batches on two worker threads, and the calls split over two
+//! spawned tasks: the best a batch spread over both could do); a microsecond tool written sync,
 //! sync `inline` and async, on two worker threads (what the blocking pool's round trip costs);
 //! then a tool behind every stage (auth with a live grant, rate limiting with a high quota,
 //! audit to SQLite, and audit to a sink that never lags) beside its own direct call, in one
@@ -113,7 +114,47 @@ fn pipeline(c: &mut Criterion) {
             BatchSize::SmallInput,
         );
     });
+    // What spreading a batch over both workers could give at best, with no batch machinery:
+    // its calls in two spawned tasks, each making its half one at a time; then the same with
+    // 50 times the calls, where waking the workers is paid once for 5,000 calls; and the
+    // waking alone, two empty tasks spawned and joined.
+    for (name, each) in [
+        ("two_tasks_of_50", BATCH / 2),
+        ("two_tasks_of_2500", BATCH * 25),
+    ] {
+        group.throughput(Throughput::Elements(2 * each as u64));
+        group.bench_function(name, |b| {
+            b.to_async(&two_workers)
+                .iter(|| in_two_tasks(&executor, &arguments, each));
+        });
+    }
+    group.throughput(Throughput::Elements(2));
+    group.bench_function("two_empty_tasks", |b| {
+        b.to_async(&two_workers).iter(|| async {
+            let tasks = [tokio::spawn(async {}), tokio::spawn(async {})];
+            for task in tasks {
+                task.await.expect("an empty task");
+            }
+        });
+    });
     group.finish();
+}
+
+/// `each` calculator calls in each of two spawned tasks, one call at a time in each.
+async fn in_two_tasks(executor: &ToolExecutor, arguments: &Value, each: usize) {
+    let tasks = [0, 1].map(|_| {
+        let executor = executor.clone();
+        let arguments = arguments.clone();
+        tokio::spawn(async move {
+            for _ in 0..each {
+                let call = ToolCall::new("MyApp.Calculator", arguments.clone());
+                assert!(executor.execute_tool_call(call).await.success);
+            }
+        })
+    });
+    for task in tasks {
+        task.await.expect("the calls answer");
+    }
 }
 
 /// A tool of well under a microsecond written sync (run on tokio's blocking pool), sync and

@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
+
+use arc_swap::ArcSwap;
 
 use crate::audit::AuditLog;
 use crate::auth::AuthorizationManager;
@@ -361,7 +363,7 @@ impl ToolExecutorBuilder {
         let recorder = Recorder::new(self.clock, registry.len());
         Ok(ToolExecutor {
             inner: Arc::new(Inner {
-                registry: RwLock::new(Arc::new(registry)),
+                registry: ArcSwap::from_pointee(registry),
                 #[cfg(feature = "arcade")]
                 locals,
                 #[cfg(feature = "arcade")]

@@ -1,9 +1,10 @@
 //! [`ToolExecutor`]: runs calls through the pipeline.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use futures::{FutureExt as _, Stream, StreamExt as _};
 use serde::Serialize;
 use serde_json::Value;
@@ -72,7 +73,10 @@ pub struct ToolExecutor {
 #[derive(Debug)]
 struct Inner {
     /// The tools served now: swapped whole when the Arcade Engine's catalogue is read again.
-    registry: RwLock<Arc<Registry>>,
+    /// Read by every call: an `ArcSwap` load takes no lock and writes nothing that the calls
+    /// on other threads share (a lock's reader count, an `Arc`'s count would be written by
+    /// every call, on every core).
+    registry: ArcSwap<Registry>,
     /// This process's own tools, which every registry starts from.
     #[cfg(feature = "arcade")]
     locals: Vec<Arc<RegisteredTool>>,
@@ -96,14 +100,8 @@ impl ToolExecutor {
     }
 
     /// The registry serving calls now.
-    fn registry(&self) -> Arc<Registry> {
-        // Swapped whole, never left half-written: a panic elsewhere leaves it valid.
-        let registry = self
-            .inner
-            .registry
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Arc::clone(&registry)
+    fn registry(&self) -> arc_swap::Guard<Arc<Registry>> {
+        self.inner.registry.load()
     }
 
     /// Runs one call through the pipeline. Never panics and never fails: every outcome,
@@ -188,7 +186,7 @@ impl ToolExecutor {
         let outcome = AssertUnwindSafe(async {
             audited.admit()?;
             let tool = self.look_up(&registry, &mut call)?;
-            found = Some(Arc::clone(tool));
+            found = Some(tool);
             let given = Given {
                 token: options.access_token.take(),
                 only: options.caller_authorizes,
@@ -509,11 +507,7 @@ impl ToolExecutor {
             })?;
         skipped.extend(clashes);
         let served = gateway.tools_served();
-        *self
-            .inner
-            .registry
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(registry);
+        self.inner.registry.store(Arc::new(registry));
         Ok((served, skipped))
     }
 

@@ -112,8 +112,15 @@ where
         Ok(future) => future,
         Err(payload) => return Err(panicked(tool, payload.as_ref())),
     };
-    let outcome =
-        tokio::time::timeout_at(bounds.deadline, AssertUnwindSafe(future).catch_unwind()).await;
+    let mut run = std::pin::pin!(AssertUnwindSafe(future).catch_unwind());
+    // A run that answers on its first poll needs no timer: a timer takes a handle on the
+    // runtime (a count shared by every worker thread) and an entry in its wheel. Polled this
+    // way it answers as it would under `timeout_at`, which polls the run before its deadline.
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(run.as_mut().poll(cx))).await;
+    let outcome = match first {
+        std::task::Poll::Ready(ran) => Ok(ran),
+        std::task::Poll::Pending => tokio::time::timeout_at(bounds.deadline, run).await,
+    };
     match outcome {
         Ok(Ok(result)) => {
             guard.disarm();
