@@ -130,6 +130,71 @@ async fn a_full_channel_makes_the_caller_wait_instead_of_dropping() {
     assert_eq!(sink.records().len(), 3);
 }
 
+#[tokio::test(start_paused = true)]
+async fn records_nobody_waits_for_linger_then_commit_as_one_batch() {
+    let sink = Arc::new(MemorySink::default());
+    let config = AuditConfig::default().linger(Duration::from_millis(50));
+    let log = AuditLog::start(sink.clone(), config).expect("valid config");
+    for n in 0..3 {
+        log.record(record(format!("c{n}"), "u", "T.t", 1.0))
+            .await
+            .expect("open");
+    }
+    // The clock is paused: it moves only to the next timer when every task waits.
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    assert!(sink.records().is_empty(), "written before the linger ended");
+    log.record(record("c3", "u", "T.t", 1.0))
+        .await
+        .expect("open");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(sink.records().len(), 4, "not written once the linger ended");
+    let stats = log.shutdown().await.expect("shutdown");
+    assert_eq!((stats.written, stats.batches), (4, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_flush_a_full_batch_and_a_committed_record_do_not_linger() {
+    let sink = Arc::new(MemorySink::default());
+    let config = AuditConfig::default()
+        .batch_size(4)
+        .linger(Duration::from_secs(3600));
+    let log = AuditLog::start(sink.clone(), config).expect("valid config");
+    let started = tokio::time::Instant::now();
+
+    log.record(record("flushed", "u", "T.t", 1.0))
+        .await
+        .expect("open");
+    log.flush().await.expect("flushed");
+    assert_eq!(sink.records().len(), 1);
+
+    for n in 0..4 {
+        log.record(record(format!("full{n}"), "u", "T.t", 1.0))
+            .await
+            .expect("open");
+    }
+    while sink.records().len() < 5 {
+        tokio::task::yield_now().await;
+        assert_eq!(started.elapsed(), Duration::ZERO, "a full batch waited");
+    }
+
+    log.record(record("before", "u", "T.t", 1.0))
+        .await
+        .expect("open");
+    log.record_committed(record("committed", "u", "T.t", 1.0))
+        .await
+        .expect("committed");
+    let ids: Vec<_> = sink.records().into_iter().map(|r| r.call_id).collect();
+    assert_eq!(&ids[5..], ["before", "committed"]);
+
+    assert_eq!(
+        started.elapsed(),
+        Duration::ZERO,
+        "something waited for the linger"
+    );
+    let stats = log.shutdown().await.expect("shutdown");
+    assert_eq!((stats.written, stats.batches), (7, 3));
+}
+
 #[tokio::test]
 async fn flush_makes_earlier_records_visible() {
     let db = TempDb::new("fact-audit");

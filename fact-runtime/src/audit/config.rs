@@ -49,6 +49,13 @@ pub struct AuditConfig {
     /// how long one write attempt may take before the writer counts as failing. At least
     /// 1 ms; default 5 s.
     pub commit_timeout: Duration,
+    /// How long records nobody waits for may gather before the writer commits them, so that
+    /// one transaction holds many: a record is written at most this long after the writer
+    /// takes it (longer only while the database is down). A record whose caller waits for
+    /// its commit ([`Answered`](AuditDurability::Answered)), a flush and a shutdown are
+    /// written at once, with whatever gathered. Zero writes whatever is waiting as soon as
+    /// the writer is free. Default 5 ms.
+    pub linger: Duration,
 }
 
 impl Default for AuditConfig {
@@ -61,6 +68,7 @@ impl Default for AuditConfig {
             max_retry_backoff: Duration::from_secs(2),
             durability: AuditDurability::Queued,
             commit_timeout: Duration::from_secs(5),
+            linger: Duration::from_millis(5),
         }
     }
 }
@@ -101,6 +109,12 @@ impl AuditConfig {
     /// Sets [`commit_timeout`](Self::commit_timeout).
     pub fn commit_timeout(mut self, timeout: Duration) -> Self {
         self.commit_timeout = timeout;
+        self
+    }
+
+    /// Sets [`linger`](Self::linger).
+    pub fn linger(mut self, linger: Duration) -> Self {
+        self.linger = linger;
         self
     }
 
@@ -175,6 +189,14 @@ mod tests {
             .commit_timeout(Duration::from_millis(250));
         assert_eq!(config.durability, AuditDurability::Answered);
         assert_eq!(config.commit_timeout, Duration::from_millis(250));
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn linger_is_set_by_the_builder_and_zero_is_accepted() {
+        assert_eq!(AuditConfig::default().linger, Duration::from_millis(5));
+        let config = AuditConfig::default().linger(Duration::ZERO);
+        assert_eq!(config.linger, Duration::ZERO);
         assert!(config.validate().is_ok());
     }
 

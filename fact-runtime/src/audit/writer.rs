@@ -131,16 +131,42 @@ pub(super) async fn run_writer(
     // dropped) and empty.
     while receiver.recv_many(&mut messages, config.batch_size).await > 0 {
         let awaited_before = awaited;
-        for message in messages.drain(..) {
-            match message {
-                Message::Record(record) => batch.push(record),
-                Message::Awaited(record) => {
-                    batch.push(record);
-                    awaited += 1;
+        let linger_until = tokio::time::Instant::now() + config.linger;
+        loop {
+            // Whether someone waits for this batch: a caller for its record's commit, a
+            // flush, a shutdown. Then it is written now; otherwise it may linger.
+            let mut awaited_now = false;
+            for message in messages.drain(..) {
+                match message {
+                    Message::Record(record) => batch.push(record),
+                    Message::Awaited(record) => {
+                        batch.push(record);
+                        awaited += 1;
+                        awaited_now = true;
+                    }
+                    Message::Flush(done) => {
+                        flushes.push(done);
+                        awaited_now = true;
+                    }
+                    Message::Shutdown => {
+                        receiver.close();
+                        awaited_now = true;
+                    }
+                    Message::Nudge => {}
                 }
-                Message::Flush(done) => flushes.push(done),
-                Message::Shutdown => receiver.close(),
-                Message::Nudge => {}
+            }
+            let room = config.batch_size.saturating_sub(batch.len());
+            if awaited_now || room == 0 || config.linger.is_zero() {
+                break;
+            }
+            // Records nobody waits for gather for up to `linger`: one commit for many of them,
+            // where each commit is a transaction (a round trip to the database per statement,
+            // and a WAL write) however few records it holds.
+            match tokio::time::timeout_at(linger_until, receiver.recv_many(&mut messages, room))
+                .await
+            {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
             }
         }
         if let Some(records) = lock(&overflow).as_mut() {
