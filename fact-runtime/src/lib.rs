@@ -15,6 +15,7 @@ pub mod cli;
 mod clock;
 mod context;
 mod db;
+mod deadline;
 mod definition;
 mod error;
 mod executor;

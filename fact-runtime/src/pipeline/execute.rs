@@ -112,15 +112,11 @@ where
         Ok(future) => future,
         Err(payload) => return Err(panicked(tool, payload.as_ref())),
     };
-    let mut run = std::pin::pin!(AssertUnwindSafe(future).catch_unwind());
-    // A run that answers on its first poll needs no timer: a timer takes a handle on the
-    // runtime (a count shared by every worker thread) and an entry in its wheel. Polled this
-    // way it answers as it would under `timeout_at`, which polls the run before its deadline.
-    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(run.as_mut().poll(cx))).await;
-    let outcome = match first {
-        std::task::Poll::Ready(ran) => Ok(ran),
-        std::task::Poll::Pending => tokio::time::timeout_at(bounds.deadline, run).await,
-    };
+    let outcome = crate::deadline::within(
+        bounds.deadline.into(),
+        AssertUnwindSafe(future).catch_unwind(),
+    )
+    .await;
     match outcome {
         Ok(Ok(result)) => {
             guard.disarm();

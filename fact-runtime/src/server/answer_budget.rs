@@ -275,6 +275,8 @@ impl io::Write for CappedBuffer {
         self.write_all(buf).map(|()| buf.len())
     }
 
+    // Called for every token serde_json writes.
+    #[inline]
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         let needed = self.bytes.len().saturating_add(buf.len());
         if needed > self.budget {
