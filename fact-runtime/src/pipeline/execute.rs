@@ -112,11 +112,8 @@ where
         Ok(future) => future,
         Err(payload) => return Err(panicked(tool, payload.as_ref())),
     };
-    let outcome = crate::deadline::within(
-        bounds.deadline.into(),
-        AssertUnwindSafe(future).catch_unwind(),
-    )
-    .await;
+    let outcome =
+        crate::deadline::within(bounds.deadline, AssertUnwindSafe(future).catch_unwind()).await;
     match outcome {
         Ok(Ok(result)) => {
             guard.disarm();
