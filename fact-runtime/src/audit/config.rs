@@ -54,7 +54,7 @@ pub struct AuditConfig {
     /// takes it (longer only while the database is down). A record whose caller waits for
     /// its commit ([`Answered`](AuditDurability::Answered)), a flush and a shutdown are
     /// written at once, with whatever gathered. Zero writes whatever is waiting as soon as
-    /// the writer is free. Default 5 ms.
+    /// the writer is free. Default 20 ms.
     pub linger: Duration,
 }
 
@@ -68,7 +68,7 @@ impl Default for AuditConfig {
             max_retry_backoff: Duration::from_secs(2),
             durability: AuditDurability::Queued,
             commit_timeout: Duration::from_secs(5),
-            linger: Duration::from_millis(5),
+            linger: Duration::from_millis(20),
         }
     }
 }
@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn linger_is_set_by_the_builder_and_zero_is_accepted() {
-        assert_eq!(AuditConfig::default().linger, Duration::from_millis(5));
+        assert_eq!(AuditConfig::default().linger, Duration::from_millis(20));
         let config = AuditConfig::default().linger(Duration::ZERO);
         assert_eq!(config.linger, Duration::ZERO);
         assert!(config.validate().is_ok());
