@@ -3,8 +3,17 @@
 use std::future::Future;
 use std::pin::pin;
 use std::task::Poll;
+use std::time::Duration;
 
 use tokio::time::{Instant, error::Elapsed};
+
+/// The instant `timeout` from now; a timeout too long for the clock (`Duration::MAX`, say) is
+/// a deadline thirty years away, as tokio's own `timeout` makes it, rather than a panic.
+pub(crate) fn after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+}
 
 /// `future`'s output, or [`Elapsed`] once `deadline` passes, as `tokio::time::timeout_at`
 /// answers; but a future that is ready when first polled takes no timer. A timer takes a
@@ -22,9 +31,17 @@ pub(crate) async fn within<F: Future>(deadline: Instant, future: F) -> Result<F:
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timeout_too_long_for_the_clock_is_far_away_not_a_panic() {
+        let far = after(Duration::MAX);
+        assert!(far > Instant::now() + Duration::from_secs(86_400 * 365 * 29));
+        assert_eq!(
+            after(Duration::from_secs(3)),
+            Instant::now() + Duration::from_secs(3)
+        );
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_ready_future_answers_even_past_its_deadline() {

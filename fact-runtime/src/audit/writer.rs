@@ -131,7 +131,7 @@ pub(super) async fn run_writer(
     // dropped) and empty.
     while receiver.recv_many(&mut messages, config.batch_size).await > 0 {
         let awaited_before = awaited;
-        let linger_until = tokio::time::Instant::now() + config.linger;
+        let linger_until = crate::deadline::after(config.linger);
         loop {
             // Whether someone waits for this batch: a caller for its record's commit, a
             // flush, a shutdown. Then it is written now; otherwise it may linger.
