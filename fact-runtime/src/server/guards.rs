@@ -95,8 +95,7 @@ async fn body_within(
     request: Request,
 ) -> Result<Request, ApiError> {
     let (parts, body) = request.into_parts();
-    let deadline = crate::deadline::after(timeout);
-    match crate::deadline::within(deadline, read_body(body, max_bytes)).await {
+    match tokio::time::timeout(timeout, read_body(body, max_bytes)).await {
         Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
         Ok(Err(refusal)) => Err(refusal.closing()),
         Err(_) => Err(ApiError::new(
@@ -185,8 +184,7 @@ async fn guarded(state: &AppState, limits: Limits, mut request: Request, next: N
 /// Answers 504 when the request takes longer than `timeout`; the call it was running is
 /// dropped, which its audit record notes as cancelled.
 async fn within(timeout: Duration, answer: impl Future<Output = Response>) -> Response {
-    let deadline = crate::deadline::after(timeout);
-    match crate::deadline::within(deadline, answer).await {
+    match tokio::time::timeout(timeout, answer).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
