@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 
 use super::address_cap::AddressCap;
 use super::error::ApiError;
-use super::parse_errors::{JsonParseErrors, MAX_REQUEST_HEAD_BYTES, MAX_REQUEST_HEADERS};
+use super::parse_errors::{JsonParseErrors, MAX_REQUEST_HEAD_BYTES};
 
 /// How long accepting pauses after an error such as running out of file descriptors, so that a
 /// full descriptor table does not turn the accept loop into a busy loop.
@@ -52,7 +52,7 @@ pub(crate) async fn serve(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_headers(MAX_REQUEST_HEADERS)
+        // At most `MAX_REQUEST_HEADERS` header fields: hyper's default, not set again (see there).
         .max_header_size(MAX_REQUEST_HEAD_BYTES);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let per_address = AddressCap::new(limits.max_connections_per_address);

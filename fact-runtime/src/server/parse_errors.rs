@@ -18,7 +18,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::error::ApiError;
 
-/// The most header fields a request may have; one more is a 431.
+/// The most header fields a request may have; one more is a 431. This is hyper's own default,
+/// and is left to it: a limit set explicitly makes hyper fill both of its header arrays for
+/// every request it parses (about 0.3 µs each on the server bench), where its default leaves
+/// them uninitialized. A test pins the limit (`headers_too_many_or_too_large_are_a_json_431`).
 pub(crate) const MAX_REQUEST_HEADERS: usize = 100;
 /// The most bytes of a request line and headers together; a longer head is a 431.
 pub(crate) const MAX_REQUEST_HEAD_BYTES: usize = 64 * 1024;
