@@ -10,7 +10,12 @@ use tokio::time::{Instant, error::Elapsed};
 /// The instant `timeout` from now; a timeout too long for the clock (`Duration::MAX`, say) is
 /// a deadline thirty years away, as tokio's own `timeout` makes it, rather than a panic.
 pub(crate) fn after(timeout: Duration) -> Instant {
-    let now = Instant::now();
+    since(Instant::now(), timeout)
+}
+
+/// The instant `timeout` after `now`, as [`after`] makes it: for several deadlines from one
+/// reading of the clock.
+pub(crate) fn since(now: Instant, timeout: Duration) -> Instant {
     now.checked_add(timeout)
         .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }

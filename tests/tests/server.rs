@@ -20,6 +20,8 @@ mod engine_arcadepy;
 mod execute;
 #[path = "server/health_metrics.rs"]
 mod health_metrics;
+#[path = "server/nested.rs"]
+mod nested;
 #[path = "server/oauth_flow.rs"]
 mod oauth_flow;
 #[path = "server/rejections.rs"]

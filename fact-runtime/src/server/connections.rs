@@ -9,17 +9,16 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::StatusCode;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use super::address_cap::AddressCap;
 use super::error::ApiError;
+use super::guards::Guards;
 use super::parse_errors::{JsonParseErrors, MAX_REQUEST_HEAD_BYTES};
 
 /// How long accepting pauses after an error such as running out of file descriptors, so that a
@@ -39,13 +38,13 @@ pub(crate) struct ConnectionLimits {
     pub(crate) shutdown_grace: Duration,
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits for
+/// Serves `guards` (the routes behind them) on `listener` until `shutdown` completes, then stops accepting and waits for
 /// open connections to finish their requests, at most `limits.shutdown_grace`. Connections
 /// still busy after that are left to end with the runtime; the caller goes on (to flush the
 /// audit log) either way.
 pub(crate) async fn serve(
     listener: TcpListener,
-    router: Router,
+    guards: Guards,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
@@ -86,9 +85,8 @@ pub(crate) async fn serve(
         };
         // Responses are written whole; waiting to coalesce them only adds latency.
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
         let io = TokioIo::new(JsonParseErrors::new(stream));
-        let connection = graceful.watch(http.serve_connection(io, service));
+        let connection = graceful.watch(http.serve_connection(io, guards.clone()));
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection ended with an error");

@@ -1,23 +1,30 @@
 //! The guards in front of every route, in order: the request timeout around everything, the
-//! API key, the declared length, and the body read within its own timeout. They run as one
-//! middleware ([`front`]): each layer of its own would clone the stack behind it and box a
-//! future for every request.
+//! API key, the declared length, and the body read within its own timeout. They are one
+//! service ([`Guards`]) around the routes, which boxes one future per request: axum's `from_fn`
+//! would clone the routes and box them and its future again for every request, and the router
+//! it needs around it would clone its fallback once more.
 
+use std::convert::Infallible;
+use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
+use axum::Router;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::FromRequest;
+use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt as _;
+use tokio::time::Instant;
+use tower::Service;
 
 use super::api_keys::{KeyHolder, check_user_id};
 use super::engine;
 use super::error::ApiError;
 use super::routes::AppState;
+use crate::deadline;
 
 /// The authenticated caller: the user of the key presented (nobody in anonymous mode, and
 /// nobody for a key of any user), and whether its requests may name the user they act for.
@@ -73,7 +80,7 @@ fn too_large() -> ApiError {
 
 /// Refuses at once, with 413, a request whose `Content-Length` already says it is too large,
 /// instead of waiting for a body it will not read.
-fn declared_length_within(max_bytes: usize, request: &Request) -> Result<(), ApiError> {
+fn declared_length_within<B>(max_bytes: usize, request: &Request<B>) -> Result<(), ApiError> {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -85,17 +92,23 @@ fn declared_length_within(max_bytes: usize, request: &Request) -> Result<(), Api
     }
 }
 
-/// Reads the whole body (at most `max_bytes`) before the route sees the request, within
-/// `timeout` from the end of the headers: a client that stops sending its body, or trickles
-/// it, is answered 408 and disconnected at the body timeout instead of holding its connection
-/// until the request timeout. The timeout covers the whole body, not each read.
-async fn body_within(
+/// Reads the whole body (at most `max_bytes`) before the route sees the request, by
+/// `deadline` (the body timeout from the end of the headers): a client that stops sending its
+/// body, or trickles it, is answered 408 and disconnected at the body timeout instead of
+/// holding its connection until the request timeout. The timeout covers the whole body, not
+/// each read.
+async fn body_within<B>(
+    deadline: Instant,
     timeout: Duration,
     max_bytes: usize,
-    request: Request,
-) -> Result<Request, ApiError> {
+    request: Request<B>,
+) -> Result<Request<Body>, ApiError>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: fmt::Display,
+{
     let (parts, body) = request.into_parts();
-    match tokio::time::timeout(timeout, read_body(body, max_bytes)).await {
+    match tokio::time::timeout_at(deadline, read_body(body, max_bytes)).await {
         Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
         Ok(Err(refusal)) => Err(refusal.closing()),
         Err(_) => Err(ApiError::new(
@@ -111,16 +124,23 @@ async fn body_within(
 }
 
 /// The body, whole: a body that came in one chunk (as most do) is kept as it came, without
-/// a copy.
-async fn read_body(body: Body, max_bytes: usize) -> Result<Bytes, ApiError> {
-    let mut stream = body.into_data_stream();
+/// a copy. Trailers are not kept.
+async fn read_body<B>(body: B, max_bytes: usize) -> Result<Bytes, ApiError>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: fmt::Display,
+{
+    let mut body = std::pin::pin!(body);
     let mut first = Bytes::new();
     let mut joined: Option<Vec<u8>> = None;
     let mut read: usize = 0;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|error| {
+    while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+        let frame = frame.map_err(|error| {
             ApiError::bad_request(format!("the request body could not be read: {error}"))
         })?;
+        let Ok(chunk) = frame.into_data() else {
+            continue;
+        };
         read = read.saturating_add(chunk.len());
         if read > max_bytes {
             return Err(too_large());
@@ -139,6 +159,21 @@ async fn read_body(body: Body, max_bytes: usize) -> Result<Bytes, ApiError> {
     Ok(joined.map_or(first, Bytes::from))
 }
 
+/// The body the guards read, whole and within the server's cap: the extractor of the handlers
+/// that read one. It takes the body as the guards left it, without the second cap and
+/// collection of axum's `Bytes` extractor. The guards stand in front of every route, so a body
+/// reaches no handler unread.
+pub(crate) struct GuardedBody(pub(crate) Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for GuardedBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request<Body>, _: &S) -> Result<Self, ApiError> {
+        // Read already: the cap was held as it was read.
+        read_body(request.into_body(), usize::MAX).await.map(Self)
+    }
+}
+
 /// What the guards need to know, besides the keys of [`AppState`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
@@ -147,59 +182,146 @@ pub(crate) struct Limits {
     pub(crate) max_body_bytes: usize,
 }
 
-/// Every guard, in order, then the route; under `/arcade`, whatever they answered is then said
-/// in the Engine's dialect.
-pub(crate) async fn front(
-    State((state, limits)): State<(Arc<AppState>, Limits)>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let engine = engine::is_engine_path(request.uri().path());
-    let response = within(
-        limits.request_timeout,
-        guarded(&state, limits, request, next),
+/// Every guard, in order, around the routes: what answers every request, routed or not.
+#[derive(Clone)]
+pub(crate) struct Guards(Arc<Guarded>);
+
+struct Guarded {
+    state: Arc<AppState>,
+    limits: Limits,
+    routes: Router,
+}
+
+impl fmt::Debug for Guards {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guards")
+            .field("limits", &self.0.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to one request, as [`Guards`] gives it.
+pub(crate) type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl Guards {
+    pub(crate) fn new(state: Arc<AppState>, limits: Limits, routes: Router) -> Self {
+        Self(Arc::new(Guarded {
+            state,
+            limits,
+            routes,
+        }))
+    }
+
+    /// The key and the declared length at once (neither waits), then the body, then the
+    /// route, all within the request timeout; under `/arcade`, whatever they answered is then
+    /// said in the Engine's dialect.
+    fn answer<B>(&self, mut request: Request<B>) -> Answer
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: fmt::Display,
+    {
+        let Guarded {
+            state,
+            limits,
+            routes,
+        } = &*self.0;
+        let limits = *limits;
+        let engine = engine::is_engine_path(request.uri().path());
+        let say = move |response: Response| {
+            if engine {
+                engine::dialect(response)
+            } else {
+                response
+            }
+        };
+        let refusal = authenticate(state, &mut request).or_else(|| {
+            declared_length_within(limits.max_body_bytes, &request)
+                .err()
+                .map(IntoResponse::into_response)
+        });
+        if let Some(refusal) = refusal {
+            return Box::pin(std::future::ready(Ok(say(refusal))));
+        }
+        let now = Instant::now();
+        let request_deadline = deadline::since(now, limits.request_timeout);
+        let body_deadline = deadline::since(now, limits.body_read_timeout);
+        let mut routes = routes.clone();
+        Box::pin(async move {
+            let answer = async {
+                match body_within(
+                    body_deadline,
+                    limits.body_read_timeout,
+                    limits.max_body_bytes,
+                    request,
+                )
+                .await
+                {
+                    Ok(request) => match routes.call(request).await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    },
+                    Err(refusal) => refusal.into_response(),
+                }
+            };
+            let response = match tokio::time::timeout_at(request_deadline, answer).await {
+                Ok(response) => response,
+                Err(_) => too_late(limits.request_timeout),
+            };
+            Ok(say(response))
+        })
+    }
+}
+
+impl<B> Service<Request<B>> for Guards
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: fmt::Display,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // The routes are always ready: axum's router is.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Answer {
+        self.answer(request)
+    }
+}
+
+/// Served straight by hyper, which calls a service by reference: no clone per request.
+impl<B> hyper::service::Service<Request<B>> for Guards
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: fmt::Display,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Answer;
+
+    fn call(&self, request: Request<B>) -> Answer {
+        self.answer(request)
+    }
+}
+
+/// The 504 of a request past its timeout; the call it was running is dropped, which its audit
+/// record notes as cancelled.
+fn too_late(timeout: Duration) -> Response {
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "RequestTimeoutError",
+        format!("the request took longer than {} s", timeout.as_secs_f64()),
     )
-    .await;
-    if engine {
-        engine::dialect(response)
-    } else {
-        response
-    }
-}
-
-/// The key, the declared length and the body, then the route.
-async fn guarded(state: &AppState, limits: Limits, mut request: Request, next: Next) -> Response {
-    if let Some(refusal) = authenticate(state, &mut request) {
-        return refusal;
-    }
-    if let Err(refusal) = declared_length_within(limits.max_body_bytes, &request) {
-        return refusal.into_response();
-    }
-    match body_within(limits.body_read_timeout, limits.max_body_bytes, request).await {
-        Ok(request) => next.run(request).await,
-        Err(refusal) => refusal.into_response(),
-    }
-}
-
-/// Answers 504 when the request takes longer than `timeout`; the call it was running is
-/// dropped, which its audit record notes as cancelled.
-async fn within(timeout: Duration, answer: impl Future<Output = Response>) -> Response {
-    match tokio::time::timeout(timeout, answer).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "RequestTimeoutError",
-            format!("the request took longer than {} s", timeout.as_secs_f64()),
-        )
-        .into_response(),
-    }
+    .into_response()
 }
 
 /// Lets the request through (`None`) with its [`Caller`] when it presents a known key (or none
 /// in anonymous mode), or, on the Arcade worker's paths, the Engine's token; or when its path
 /// is open; otherwise answers the 401, before the body is read, a route matched or any tool
 /// looked at.
-fn authenticate(state: &AppState, request: &mut Request) -> Option<Response> {
+fn authenticate<B>(state: &AppState, request: &mut Request<B>) -> Option<Response> {
     let path = request.uri().path();
     // The Arcade worker's paths take the Engine's token instead of a key.
     if let Some(secret) = &state.worker_secret

@@ -95,7 +95,7 @@ use crate::metrics::PrometheusExporter;
 pub struct Server {
     executor: ToolExecutor,
     config: ServerConfig,
-    router: Router,
+    guards: guards::Guards,
     #[cfg(feature = "mcp")]
     mcp: crate::mcp::McpServer,
 }
@@ -125,7 +125,7 @@ impl Server {
         });
         #[cfg(feature = "mcp")]
         let mcp = state.mcp.clone();
-        let router = routes::router(state, &config);
+        let guards = routes::guarded(state, &config);
         if config.worker_secret.is_some() {
             tracing::info!(
                 "serving as an Arcade worker too: /worker/health, /worker/tools, /worker/tools/invoke (ARCADE_WORKER_SECRET)"
@@ -134,7 +134,7 @@ impl Server {
         Ok(Self {
             executor,
             config,
-            router,
+            guards,
             #[cfg(feature = "mcp")]
             mcp,
         })
@@ -142,7 +142,7 @@ impl Server {
 
     /// The routes, to serve yourself or to nest in a larger application.
     pub fn router(&self) -> Router {
-        self.router.clone()
+        Router::new().fallback_service(self.guards.clone())
     }
 
     /// Binds the configured address.
@@ -161,7 +161,7 @@ impl Server {
         Ok(BoundServer {
             listener,
             local_addr,
-            router: self.router,
+            guards: self.guards,
             executor: self.executor,
             #[cfg(feature = "mcp")]
             mcp: self.mcp,
@@ -180,7 +180,7 @@ impl Server {
 pub struct BoundServer {
     listener: TcpListener,
     local_addr: SocketAddr,
-    router: Router,
+    guards: guards::Guards,
     executor: ToolExecutor,
     #[cfg(feature = "mcp")]
     mcp: crate::mcp::McpServer,
@@ -214,7 +214,7 @@ impl BoundServer {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         tracing::info!(addr = %self.local_addr, "serving");
-        let served = connections::serve(self.listener, self.router, self.limits, async move {
+        let served = connections::serve(self.listener, self.guards, self.limits, async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, finishing calls in flight");
         })

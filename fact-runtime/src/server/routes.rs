@@ -3,25 +3,22 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use futures::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tower::ServiceBuilder;
 
 use super::answer_budget::{BatchBody, EncodedResult};
 use super::api_keys::ApiKeys;
 use super::config::ServerConfig;
 use super::engine;
 use super::error::ApiError;
-use super::guards::{self, Caller};
+use super::guards::{self, Caller, GuardedBody};
 use super::requests::{BATCH_SHAPE, BatchRequest, CALL_SHAPE, CallRequest, parse_body};
 use crate::executor::{HealthStatus, ToolExecutor};
 use crate::metrics::PrometheusExporter;
@@ -51,7 +48,7 @@ pub(crate) struct AppState {
 /// The routes, behind the request timeout, the API key (every path but `/health`, and
 /// `/metrics` when public: unknown paths too, so that nothing about the routes is told to a
 /// caller without a key), the declared length and the body read.
-pub(crate) fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
+pub(crate) fn guarded(state: Arc<AppState>, config: &ServerConfig) -> guards::Guards {
     let mut routes = Router::new();
     if let Some(path) = &state.oauth_callback {
         routes = routes.route(path, get(super::oauth::callback));
@@ -81,9 +78,6 @@ pub(crate) fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
     let routes = routes
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
-        // The body guard has read and capped the body already; this keeps the extractor's
-        // own cap (2 MiB by default) from being lower than the configured one.
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .with_state(Arc::clone(&state));
     let limits = guards::Limits {
         request_timeout: config.request_timeout,
@@ -93,13 +87,7 @@ pub(crate) fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
     // Around the whole router (not per route): every request, routed or not, passes the
     // timeout, then the key, then the length check, then the body read; under `/arcade`,
     // whatever they answer is then said in the Engine's dialect.
-    let guarded = ServiceBuilder::new()
-        .layer(middleware::from_fn_with_state(
-            (state, limits),
-            guards::front,
-        ))
-        .service(routes);
-    Router::new().fallback_service(guarded)
+    guards::Guards::new(state, limits, routes)
 }
 
 /// `GET /health`: 200 when the executor can serve calls, else 503.
@@ -191,27 +179,14 @@ async fn tool_info(
     Ok(Json(info.export(format)))
 }
 
-/// The body the body guard read, or why it could not be had.
-pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|rejection| {
-        let status = rejection.status();
-        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "the request body is larger than the server accepts".to_owned()
-        } else {
-            rejection.body_text()
-        };
-        ApiError::new(status, "InvalidRequestError", message)
-    })
-}
-
 /// `POST /v1/tools/execute`: runs one call; the HTTP status is the result's `status_code`.
 /// A result past [`ServerConfig::max_response_bytes`] is answered with a 403 naming the limit.
 async fn execute(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<GuardedBody, ApiError>,
 ) -> Result<Response, ApiError> {
-    let request: CallRequest = parse_body(&body_bytes(body)?, CALL_SHAPE)?;
+    let request: CallRequest = parse_body(&body?.0, CALL_SHAPE)?;
     let result = state
         .executor
         .execute_tool_call(request.into_call(&caller)?)
@@ -228,9 +203,9 @@ async fn execute(
 async fn execute_batch(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<GuardedBody, ApiError>,
 ) -> Result<Response, ApiError> {
-    let request: BatchRequest = parse_body(&body_bytes(body)?, BATCH_SHAPE)?;
+    let request: BatchRequest = parse_body(&body?.0, BATCH_SHAPE)?;
     if request.calls.len() > state.max_batch_calls {
         return Err(ApiError::bad_request(format!(
             "a batch holds at most {} calls, this one {}",

@@ -18,9 +18,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -29,7 +27,9 @@ use serde_json::{Map, Value, json};
 use super::answer_budget::{encode_within, withheld};
 use super::api_keys::check_user_id;
 use super::engine::answer::rfc3339;
-use super::routes::{AppState, body_bytes};
+use super::error::ApiError;
+use super::guards::GuardedBody;
+use super::routes::AppState;
 use crate::arcade::kinds::worker_output_error;
 use crate::arcade::worker::definition::worker_tool;
 use crate::arcade::worker::wire::{
@@ -175,9 +175,9 @@ async fn tools(State(state): State<Arc<AppState>>) -> Json<Vec<ToolDefinition>> 
 /// pipeline, run as the request's user with its token and secrets.
 async fn invoke(
     State(state): State<Arc<AppState>>,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<GuardedBody, ApiError>,
 ) -> Result<Response, Refused> {
-    let bytes = body_bytes(body).map_err(|error| {
+    let GuardedBody(bytes) = body.map_err(|error| {
         invalid(
             error.status(),
             format!("Invalid params: {}", error.message()),

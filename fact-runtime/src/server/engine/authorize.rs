@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,9 +21,11 @@ use crate::arcade::wire;
 use crate::auth::{AuthorizationFlow, FlowStatus};
 use crate::error::ErrorKind;
 use crate::registry::Execution;
+use crate::server::error::ApiError;
 use crate::server::guards::Caller;
+use crate::server::guards::GuardedBody;
 use crate::server::requests::parse_body;
-use crate::server::routes::{AppState, body_bytes};
+use crate::server::routes::AppState;
 
 /// The shape the endpoint takes, as its refusals show it.
 const AUTHORIZE_SHAPE: &str =
@@ -38,10 +40,10 @@ pub(super) async fn authorize(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    body: Result<axum::body::Bytes, BytesRejection>,
+    body: Result<GuardedBody, ApiError>,
 ) -> Result<Response, EngineError> {
     require_json(&headers)?;
-    let request: wire::AuthorizeRequest = parse_body(&body_bytes(body)?, AUTHORIZE_SHAPE)?;
+    let request: wire::AuthorizeRequest = parse_body(&body?.0, AUTHORIZE_SHAPE)?;
     let user = engine_user(&caller, request.user_id.as_deref())?;
     let executor = &state.executor;
     let name = checked_tool(

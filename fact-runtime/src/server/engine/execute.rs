@@ -5,9 +5,7 @@
 use std::sync::Arc;
 
 use axum::Extension;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
@@ -18,9 +16,11 @@ use crate::arcade::wire;
 use crate::call::ToolCall;
 use crate::executor::ToolExecutor;
 use crate::registry::{MAX_NAME_LEN, plausible_tool_name};
+use crate::server::error::ApiError;
+use crate::server::guards::GuardedBody;
 use crate::server::guards::{Caller, IdentityRefusal};
 use crate::server::requests::parse_body;
-use crate::server::routes::{AppState, body_bytes};
+use crate::server::routes::AppState;
 use crate::transport;
 
 /// The shape the endpoint takes, as its refusals show it.
@@ -46,10 +46,10 @@ pub(super) async fn execute(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<GuardedBody, ApiError>,
 ) -> Result<Response, EngineError> {
     require_json(&headers)?;
-    let body: ExecuteBody = parse_body(&body_bytes(body)?, EXECUTE_SHAPE)?;
+    let body: ExecuteBody = parse_body(&body?.0, EXECUTE_SHAPE)?;
     let call = engine_call(&state.executor, body, &caller)?;
     let result = state.executor.execute_tool_call(call).await;
     Ok(execution_answer(result, state.max_response_bytes))
