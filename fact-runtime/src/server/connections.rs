@@ -38,10 +38,10 @@ pub(crate) struct ConnectionLimits {
     pub(crate) shutdown_grace: Duration,
 }
 
-/// Serves `guards` (the routes behind them) on `listener` until `shutdown` completes, then stops accepting and waits for
-/// open connections to finish their requests, at most `limits.shutdown_grace`. Connections
-/// still busy after that are left to end with the runtime; the caller goes on (to flush the
-/// audit log) either way.
+/// Serves `guards` (the routes behind them) on `listener` until `shutdown` completes, then
+/// stops accepting and waits for open connections to finish their requests, at most
+/// `limits.shutdown_grace`. Connections still busy after that are left to end with the
+/// runtime; the caller goes on (to flush the audit log) either way.
 pub(crate) async fn serve(
     listener: TcpListener,
     guards: Guards,

@@ -140,7 +140,10 @@ impl Server {
         })
     }
 
-    /// The routes, to serve yourself or to nest in a larger application.
+    /// The routes, to serve yourself or to nest in a larger application: behind every guard
+    /// (the key, the body cap and timeouts, the refusal shapes), as [`bind`](Self::bind)
+    /// serves them. Unknown paths are its fallback's, so that a request without a key learns
+    /// nothing of the routes.
     pub fn router(&self) -> Router {
         Router::new().fallback_service(self.guards.clone())
     }
