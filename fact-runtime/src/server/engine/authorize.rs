@@ -22,8 +22,7 @@ use crate::auth::{AuthorizationFlow, FlowStatus};
 use crate::error::ErrorKind;
 use crate::registry::Execution;
 use crate::server::error::ApiError;
-use crate::server::guards::Caller;
-use crate::server::guards::GuardedBody;
+use crate::server::guards::{Caller, GuardedBody};
 use crate::server::requests::parse_body;
 use crate::server::routes::AppState;
 
